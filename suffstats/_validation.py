@@ -1,0 +1,115 @@
+"""The checks made once, at the public boundary; kernels trust their inputs.
+
+Every message names the problem and, for data, the first offending row, so that
+a user with a file of a billion rows can find it. ``row_offset`` lets callers
+that read a file batch by batch report global row numbers.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["check_batch", "check_weights", "check_support", "check_positive_int", "check_fraction"]
+
+
+def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_empty=False):
+    """Validate a batch of rows and return it as a floating-point array.
+
+    Parameters
+    ----------
+    X : array_like
+        The rows. For ``ndim=1`` a 1-D array or a single-column 2-D array.
+    n_features : int, optional
+        Required number of columns.
+    ndim : {1, 2}
+        1 for univariate data, 2 for rows of features.
+    name : str
+        The name used in error messages.
+    row_offset : int
+        Added to row numbers in messages (global position in a file).
+    allow_empty : bool
+        Whether a batch with no rows is accepted.
+
+    Returns
+    -------
+    ndarray
+        ``X`` itself when it is already a float array of the right shape (no
+        copy, memory maps stay memory maps), else a float64 conversion.
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be numeric array data, got a string")
+    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} has dtype {arr.dtype}; expected numeric data (bool, int or float)")
+    if ndim == 1:
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be 1-D (or one column) for a univariate model; got shape {arr.shape}")
+    else:
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}")
+        if n_features is not None and arr.shape[1] != n_features:
+            raise ValueError(f"{name} has {arr.shape[1]} features, but the model expects {n_features} features")
+    if arr.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty: a batch needs at least one row (got shape {arr.shape})")
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    _check_finite(arr, name, row_offset)
+    return arr
+
+
+def _check_finite(arr, name, row_offset):
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, *col = np.argwhere(bad)[0]
+        where = f"row {row + row_offset}" + (f", column {col[0]}" if col else "")
+        raise ValueError(f"{name} contains {arr[(row, *col)].item()} (NaN or infinity) at {where}")
+
+
+def check_weights(sample_weight, n_rows, *, row_offset=0):
+    """Validate ``sample_weight`` for ``n_rows`` rows; ``None`` gives ``None``."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight has dtype {w.dtype}; expected numbers")
+    w = w.astype(np.float64, copy=False)
+    if w.ndim != 1 or w.shape[0] != n_rows:
+        raise ValueError(f"sample_weight has shape {w.shape}; expected ({n_rows},), one weight per row")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ValueError(
+            f"sample_weight must be finite and non-negative; row {row + row_offset} has {w[row]}"
+        )
+    return w
+
+
+def check_support(X, bad, description, *, name="X", row_offset=0):
+    """Raise if any entry of the boolean mask ``bad`` is set.
+
+    ``description`` completes "values must be ..." (e.g. "non-negative integers").
+    """
+    if bad.any():
+        row, *col = np.argwhere(bad)[0]
+        where = f"row {row + row_offset}" + (f", column {col[0]}" if col else "")
+        raise ValueError(f"{name} has {X[(row, *col)].item()!r} at {where}; values must be {description}")
+
+
+def check_positive_int(value, name, *, allow_none=False, minimum=1):
+    """Return ``value`` as an int ``>= minimum`` (or ``None`` when allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_fraction(value, name):
+    """Return ``value`` as a float in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
+    return float(value)

@@ -1,0 +1,48 @@
+"""Helpers shared by the univariate families whose statistics are plain sums."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..statistics import Additive
+from ._base import Distribution
+
+
+def weighted_sums(x, w, **terms) -> Additive:
+    """``Additive`` of ``Σw`` and ``Σw·t`` for each named array ``t`` (same length as ``x``)."""
+    if w is None:
+        fields = {"weight": float(x.shape[0])}
+        fields.update({name: np.sum(t, dtype=np.float64) for name, t in terms.items()})
+    else:
+        fields = {"weight": np.sum(w)}
+        fields.update({name: np.dot(w, np.asarray(t, dtype=np.float64)) for name, t in terms.items()})
+    return Additive(fields)
+
+
+class _SumFamily(Distribution):
+    """A univariate family whose statistics are ``Σw`` and a few ``Σw·f(x)``."""
+
+    def _statistics(self, X, w):
+        return weighted_sums(X, w, **self._terms(X))
+
+    def _terms(self, x) -> dict:
+        return {"sum": x}
+
+    @staticmethod
+    def _total_weight(stats):
+        return float(stats.fields["weight"])
+
+    @property
+    def n_parameters(self):
+        return len(self.parameter_names)
+
+
+def as_float(value, name, *, positive=False, unit=False):
+    """A scalar parameter as float (``None`` passes through), with range checks."""
+    if value is None:
+        return None
+    v = float(np.asarray(value, dtype=np.float64).reshape(()))
+    if not np.isfinite(v) or (positive and v <= 0) or (unit and not 0.0 <= v <= 1.0):
+        need = "in [0, 1]" if unit else ("positive and finite" if positive else "finite")
+        raise ValueError(f"parameter {name} must be {need}; got {value!r}")
+    return v

@@ -1,0 +1,87 @@
+"""Categorical distribution over the integers 0 .. n_categories - 1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..statistics import Additive
+from ._univariate import _SumFamily
+
+
+class Categorical(_SumFamily):
+    """Categorical with probabilities ``probs`` over ``0 .. n_categories-1``.
+
+    Parameters
+    ----------
+    probs : array_like of shape (n_categories,), optional
+        Probabilities (non-negative, summing to one).
+    n_categories : int, optional
+        Number of categories; needed when ``probs`` is not given, so that
+        statistics of every batch have the same length.
+    pseudocount : float
+        Added to every category's count in the M-step (additive smoothing).
+
+    Examples
+    --------
+    >>> from suffstats import Categorical
+    >>> Categorical(n_categories=3, pseudocount=1.0).fit([0, 0, 1]).probs
+    array([0.5       , 0.33333333, 0.16666667])
+    """
+
+    parameter_names = ("probs",)
+
+    def __init__(self, probs=None, *, n_categories=None, pseudocount=0.0, inertia=0.0, frozen=False):
+        super().__init__(inertia=inertia, frozen=frozen)
+        if pseudocount < 0 or not np.isfinite(pseudocount):
+            raise ValueError(f"pseudocount must be finite and non-negative; got {pseudocount!r}")
+        self.pseudocount = float(pseudocount)
+        self.n_categories = None if n_categories is None else int(n_categories)
+        self._set_parameters({"probs": probs})
+        if self.n_categories is None:
+            raise ValueError("Categorical needs n_categories (or probs) so that every batch has the same categories")
+
+    def _set_parameters(self, params):
+        probs = params["probs"]
+        if probs is None:
+            self.probs = None
+            return
+        probs = np.asarray(probs, dtype=np.float64)
+        if probs.ndim != 1 or (probs < 0).any() or not np.isclose(probs.sum(), 1.0):
+            raise ValueError(f"probs must be a 1-D array of non-negative numbers summing to 1; got {probs}")
+        if self.n_categories is not None and probs.shape[0] != self.n_categories:
+            raise ValueError(f"probs has {probs.shape[0]} entries but n_categories is {self.n_categories}")
+        self.n_categories = probs.shape[0]
+        self.probs = probs
+
+    @property
+    def support(self):
+        return f"integer categories in [0, {self.n_categories})"
+
+    def _outside(self, X):
+        return (X < 0) | (X >= self.n_categories) | (X != np.floor(X))
+
+    def _statistics(self, X, w):
+        counts = np.bincount(X.astype(np.intp), weights=w, minlength=self.n_categories).astype(np.float64)
+        return Additive({"weight": counts.sum(), "counts": counts})
+
+    def _estimate(self, stats):
+        counts = stats.fields["counts"] + self.pseudocount
+        return {"probs": counts / counts.sum()}
+
+    @property
+    def n_parameters(self):
+        return self.n_categories - 1
+
+    def _log_probability(self, X):
+        with np.errstate(divide="ignore"):
+            return np.log(self.probs)[X.astype(np.intp)]
+
+    def _sample(self, n, rng):
+        return rng.choice(self.n_categories, size=n, p=self.probs).astype(np.float64)
+
+    def _settings(self):
+        return {"n_categories": self.n_categories, "pseudocount": self.pseudocount}
+
+    @classmethod
+    def _settings_from_dict(cls, data):
+        return {"n_categories": data.get("n_categories"), "pseudocount": data.get("pseudocount", 0.0)}

@@ -1,0 +1,226 @@
+"""Covariance types as strategy objects, for one or many Gaussian components.
+
+Each strategy knows, for ``k`` components at once: which second moments its
+statistics keep (a full matrix or only the diagonal), how to turn centred
+scatter into covariances, the Cholesky factor of the precision, the
+log-density and the parameter count. Shapes follow scikit-learn:
+
+=========  ===============  ==================================
+type       covariances      precisions_cholesky
+=========  ===============  ==================================
+full       (k, d, d)        (k, d, d), upper-triangular
+tied       (d, d)           (d, d)
+diag       (k, d)           (k, d)
+spherical  (k,)             (k,)
+=========  ===============  ==================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+
+__all__ = ["COVARIANCE_TYPES", "covariance_type"]
+
+LOG_2PI = np.log(2 * np.pi)
+
+
+class _Covariance:
+    name = ""
+    #: Whether statistics keep only the diagonal of the second moments.
+    diagonal = False
+
+    def estimate(self, scatter, weight, reg_covar):
+        """Covariances from per-component scatter (k, d, d) or (k, d) and weights (k,)."""
+        raise NotImplementedError
+
+    def precision_cholesky(self, covariances):
+        raise NotImplementedError
+
+    def log_det(self, prec_chol, n_features):
+        """``log det`` of each component's precision Cholesky factor, shape (k,)."""
+        raise NotImplementedError
+
+    def whiten(self, Z, prec_chol, j):
+        """Rows ``Z`` (centred at component j's mean) mapped so that their squared norm is the Mahalanobis distance."""
+        raise NotImplementedError
+
+    def log_prob(self, X, means, prec_chol):
+        """Per-component Gaussian log-density of each row, shape (n, k)."""
+        n, d = X.shape
+        log_det = self.log_det(prec_chol, d)
+        out = np.empty((n, means.shape[0]))
+        for j in range(means.shape[0]):
+            y = self.whiten(X - means[j], prec_chol, j)
+            out[:, j] = -0.5 * (d * LOG_2PI + np.einsum("ij,ij->i", y, y)) + log_det[j]
+        return out
+
+    def check(self, covariances, n_components, n_features):
+        """Validate user-given covariances; returns them as float64."""
+        cov = np.asarray(covariances, dtype=np.float64)
+        shape = self.shape(n_components, n_features)
+        if cov.shape != shape:
+            raise ValueError(f"{self.name} covariances must have shape {shape}; got {cov.shape}")
+        return cov
+
+    def shape(self, k, d):
+        raise NotImplementedError
+
+    def n_parameters(self, k, d):
+        raise NotImplementedError
+
+    def sample(self, rng, mean, covariances, j, n):
+        raise NotImplementedError
+
+
+def _cholesky(cov, which):
+    try:
+        return linalg.cholesky(cov, lower=True)
+    except linalg.LinAlgError:
+        raise ValueError(
+            f"covariance of {which} is not positive definite (collapsed or singular); "
+            "increase reg_covar or check for duplicated or constant features"
+        ) from None
+
+
+def _precision_chol_from_cov(cov, which):
+    chol = _cholesky(cov, which)
+    return linalg.solve_triangular(chol, np.eye(cov.shape[0]), lower=True).T
+
+
+class FullCovariance(_Covariance):
+    name = "full"
+
+    def estimate(self, scatter, weight, reg_covar):
+        cov = scatter / weight[:, None, None]
+        idx = np.arange(cov.shape[1])
+        cov[:, idx, idx] += reg_covar
+        return cov
+
+    def precision_cholesky(self, covariances):
+        return np.stack([_precision_chol_from_cov(c, f"component {j}") for j, c in enumerate(covariances)])
+
+    def log_det(self, prec_chol, n_features):
+        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+
+    def whiten(self, Z, prec_chol, j):
+        return Z @ prec_chol[j]
+
+    def shape(self, k, d):
+        return (k, d, d)
+
+    def n_parameters(self, k, d):
+        return k * d * (d + 1) // 2
+
+    def check(self, covariances, n_components, n_features):
+        cov = super().check(covariances, n_components, n_features)
+        for j, c in enumerate(cov):
+            if not np.allclose(c, c.T):
+                raise ValueError(f"covariance of component {j} is not symmetric")
+            self.precision_cholesky(c[None])
+        return cov
+
+    def sample(self, rng, mean, covariances, j, n):
+        return rng.multivariate_normal(mean, covariances[j], size=n)
+
+
+class TiedCovariance(FullCovariance):
+    name = "tied"
+
+    def estimate(self, scatter, weight, reg_covar):
+        cov = scatter.sum(axis=0) / weight.sum()
+        cov.flat[:: cov.shape[0] + 1] += reg_covar
+        return cov
+
+    def precision_cholesky(self, covariances):
+        return _precision_chol_from_cov(covariances, "the tied covariance")
+
+    def log_prob(self, X, means, prec_chol):
+        return super().log_prob(X, means, np.broadcast_to(prec_chol, (means.shape[0],) + prec_chol.shape))
+
+    def shape(self, k, d):
+        return (d, d)
+
+    def n_parameters(self, k, d):
+        return d * (d + 1) // 2
+
+    def check(self, covariances, n_components, n_features):
+        cov = _Covariance.check(self, covariances, n_components, n_features)
+        if not np.allclose(cov, cov.T):
+            raise ValueError("the tied covariance is not symmetric")
+        self.precision_cholesky(cov)
+        return cov
+
+    def sample(self, rng, mean, covariances, j, n):
+        return rng.multivariate_normal(mean, covariances, size=n)
+
+
+class DiagCovariance(_Covariance):
+    name = "diag"
+    diagonal = True
+
+    def estimate(self, scatter, weight, reg_covar):
+        return scatter / weight[:, None] + reg_covar
+
+    def precision_cholesky(self, covariances):
+        _check_positive(covariances)
+        return 1.0 / np.sqrt(covariances)
+
+    def log_det(self, prec_chol, n_features):
+        return np.log(prec_chol).sum(axis=1)
+
+    def whiten(self, Z, prec_chol, j):
+        return Z * prec_chol[j]
+
+    def shape(self, k, d):
+        return (k, d)
+
+    def n_parameters(self, k, d):
+        return k * d
+
+    def check(self, covariances, n_components, n_features):
+        cov = super().check(covariances, n_components, n_features)
+        _check_positive(cov)
+        return cov
+
+    def sample(self, rng, mean, covariances, j, n):
+        return mean + rng.standard_normal((n, mean.shape[0])) * np.sqrt(covariances[j])
+
+
+class SphericalCovariance(DiagCovariance):
+    name = "spherical"
+
+    def estimate(self, scatter, weight, reg_covar):
+        return (scatter / weight[:, None]).mean(axis=1) + reg_covar
+
+    def log_det(self, prec_chol, n_features):
+        return n_features * np.log(prec_chol)
+
+    def whiten(self, Z, prec_chol, j):
+        return Z * prec_chol[j]
+
+    def shape(self, k, d):
+        return (k,)
+
+    def n_parameters(self, k, d):
+        return k
+
+    def sample(self, rng, mean, covariances, j, n):
+        return mean + rng.standard_normal((n, mean.shape[0])) * np.sqrt(covariances[j])
+
+
+def _check_positive(cov):
+    bad = ~(cov > 0) | ~np.isfinite(cov)
+    if bad.any():
+        j = np.argwhere(bad)[0]
+        raise ValueError(f"variances must be positive and finite; entry {tuple(int(i) for i in j)} is {cov[tuple(j)]}")
+
+
+COVARIANCE_TYPES = {c.name: c() for c in (FullCovariance, TiedCovariance, DiagCovariance, SphericalCovariance)}
+
+
+def covariance_type(name, allowed=tuple(COVARIANCE_TYPES)):
+    """Look up a covariance strategy by name, with a clear error."""
+    if name not in allowed:
+        raise ValueError(f"covariance_type must be one of {list(allowed)}; got {name!r}")
+    return COVARIANCE_TYPES[name]

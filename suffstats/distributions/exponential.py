@@ -1,0 +1,43 @@
+"""Exponential distribution on the non-negative reals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._univariate import _SumFamily, as_float
+
+
+class Exponential(_SumFamily):
+    """Exponential with ``rate`` (``scipy.stats.expon(scale=1/rate)``).
+
+    Examples
+    --------
+    >>> from suffstats import Exponential
+    >>> Exponential().fit([1.0, 2.0, 3.0]).rate
+    0.5
+    """
+
+    parameter_names = ("rate",)
+
+    def __init__(self, rate=None, *, inertia=0.0, frozen=False):
+        super().__init__(inertia=inertia, frozen=frozen)
+        self._set_parameters({"rate": rate})
+
+    def _set_parameters(self, params):
+        self.rate = as_float(params["rate"], "rate", positive=True)
+
+    support = "non-negative"
+
+    def _outside(self, X):
+        return X < 0
+
+    def _estimate(self, stats):
+        f = stats.fields
+        # All-zero data has an infinite MLE; keep the rate finite and huge.
+        return {"rate": f["weight"] / max(f["sum"], np.finfo(float).tiny * f["weight"])}
+
+    def _log_probability(self, X):
+        return np.log(self.rate) - self.rate * X
+
+    def _sample(self, n, rng):
+        return rng.exponential(1.0 / self.rate, size=n)

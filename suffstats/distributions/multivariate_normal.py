@@ -1,0 +1,104 @@
+"""Multivariate normal distribution with full, diagonal or spherical covariance."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..statistics import Moments
+from ._base import Distribution
+from .covariance import covariance_type
+
+
+class MultivariateNormal(Distribution):
+    """Multivariate normal over rows of ``d`` features.
+
+    Parameters
+    ----------
+    mean : array_like of shape (d,), optional
+    covariance : array_like, optional
+        Shape (d, d) for ``"full"``, (d,) for ``"diag"``, a scalar for ``"spherical"``.
+    covariance_type : {"full", "diag", "spherical"}
+    reg_covar : float
+        Added to the diagonal of every estimated covariance.
+
+    Notes
+    -----
+    Statistics are ``Σw``, ``Σw(x-c)`` and ``Σw(x-c)(x-c)ᵀ`` (or its diagonal)
+    around a fixed shift ``c`` -- the first row summarized -- so the estimate is
+    accurate for data far from the origin.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from suffstats import MultivariateNormal
+    >>> X = np.random.default_rng(0).normal(size=(1000, 3)) + 1e8
+    >>> d = MultivariateNormal()
+    >>> for batch in np.array_split(X, 3):
+    ...     d.summarize(batch)
+    >>> d.from_summaries()
+    >>> bool(np.allclose(d.covariance, np.cov(X.T, bias=True), rtol=1e-9))
+    True
+    """
+
+    ndim = 2
+    parameter_names = ("mean", "covariance")
+
+    def __init__(self, mean=None, covariance=None, *, covariance_type="full", reg_covar=0.0,
+                 inertia=0.0, frozen=False):
+        super().__init__(inertia=inertia, frozen=frozen)
+        self.covariance_type = covariance_type
+        self._cov = _covariance_strategy(covariance_type)
+        if not reg_covar >= 0:
+            raise ValueError(f"reg_covar must be non-negative; got {reg_covar!r}")
+        self.reg_covar = float(reg_covar)
+        self._set_parameters({"mean": mean, "covariance": covariance})
+
+    def _set_parameters(self, params):
+        mean, cov = params["mean"], params["covariance"]
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
+        if self.mean is not None and (self.mean.ndim != 1 or not np.isfinite(self.mean).all()):
+            raise ValueError(f"mean must be a finite 1-D array; got {mean!r}")
+        self.covariance, self._prec_chol = None, None
+        if cov is not None:
+            if self.mean is None:
+                raise ValueError("covariance given without a mean")
+            stacked = self._cov.check(np.asarray(cov, dtype=np.float64)[None], 1, self.mean.shape[0])
+            self.covariance = stacked[0]
+            self._prec_chol = self._cov.precision_cholesky(stacked)
+
+    def _n_features(self):
+        return None if self.mean is None else self.mean.shape[0]
+
+    def _statistics(self, X, w):
+        shift = X[0] if self._pending is None else self._pending.shift
+        return Moments.of(X, w, shift=shift, diagonal=self._cov.diagonal)
+
+    @staticmethod
+    def _total_weight(stats):
+        return stats.weight
+
+    def _estimate(self, stats):
+        cov = self._cov.estimate(stats.scatter()[None], np.array([stats.weight]), self.reg_covar)
+        return {"mean": stats.mean(), "covariance": cov[0]}
+
+    @property
+    def n_parameters(self):
+        d = self._n_features()
+        return d + self._cov.n_parameters(1, d)
+
+    def _log_probability(self, X):
+        return self._cov.log_prob(X, self.mean[None], self._prec_chol)[:, 0]
+
+    def _sample(self, n, rng):
+        return self._cov.sample(rng, self.mean, self.covariance[None], 0, n)
+
+    def _settings(self):
+        return {"covariance_type": self.covariance_type, "reg_covar": self.reg_covar}
+
+    @classmethod
+    def _settings_from_dict(cls, data):
+        return {"covariance_type": data.get("covariance_type", "full"), "reg_covar": data.get("reg_covar", 0.0)}
+
+
+def _covariance_strategy(name):
+    return covariance_type(name, allowed=("full", "diag", "spherical"))

@@ -1,0 +1,46 @@
+"""Poisson distribution on the non-negative integers."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+from ._univariate import _SumFamily, as_float
+
+
+class Poisson(_SumFamily):
+    """Poisson with mean ``rate``.
+
+    Examples
+    --------
+    >>> from suffstats import Poisson
+    >>> Poisson().fit([0, 1, 2, 5], sample_weight=[1, 1, 1, 0]).rate
+    1.0
+    """
+
+    parameter_names = ("rate",)
+
+    def __init__(self, rate=None, *, inertia=0.0, frozen=False):
+        super().__init__(inertia=inertia, frozen=frozen)
+        self._set_parameters({"rate": rate})
+
+    def _set_parameters(self, params):
+        self.rate = as_float(params["rate"], "rate")
+        if self.rate is not None and self.rate < 0:
+            raise ValueError(f"parameter rate must be non-negative; got {self.rate!r}")
+
+    support = "non-negative integers"
+
+    def _outside(self, X):
+        return (X < 0) | (X != np.floor(X))
+
+    def _estimate(self, stats):
+        return {"rate": stats.fields["sum"] / stats.fields["weight"]}
+
+    def _log_probability(self, X):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = X * np.log(self.rate) - self.rate - gammaln(X + 1)
+        return np.where(X == 0, -self.rate, out)
+
+    def _sample(self, n, rng):
+        return rng.poisson(self.rate, size=n).astype(np.float64)

@@ -1,0 +1,293 @@
+"""Sufficient statistics as values.
+
+A statistics value is a small, immutable summary of some weighted rows. Values
+combine with ``+`` (associative and commutative up to rounding, with an empty
+value as the identity), compare with ``==`` and :meth:`Statistics.allclose`,
+and convert to and from plain dictionaries of arrays so that other processes,
+checkpoints and cluster workers can hold them.
+
+Three shapes cover every model in the library:
+
+* :class:`Additive` -- named float64 arrays that add element by element; fields
+  may instead combine by minimum or maximum (the support of a uniform).
+* :class:`Moments` -- weighted first and second moments accumulated around a
+  fixed *shift* ``c``: ``Σw``, ``Σw(x-c)`` and ``Σw(x-c)(x-c)ᵀ`` (or its
+  diagonal). Values with the same shift add exactly; values with different
+  shifts are merged through their centred moments (Chan et al.), which keeps
+  data with a large offset and a small spread accurate.
+* :class:`Composite` -- an ordered tuple of statistics (a mixture's weights and
+  components, a product of independent features).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+__all__ = ["Statistics", "Additive", "Moments", "Composite"]
+
+_COMBINE = {"sum": np.add, "min": np.minimum, "max": np.maximum}
+_IDENTITY = {"sum": 0.0, "min": np.inf, "max": -np.inf}
+
+
+class Statistics:
+    """Base class of statistics values: ``+``, equality, dict conversion."""
+
+    kind = "statistics"
+
+    def __add__(self, other):
+        if isinstance(other, int) and other == 0:  # lets ``sum(values)`` work
+            return self
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._combine(other)
+
+    def __radd__(self, other):
+        return self.__add__(other)
+
+    def _combine(self, other):
+        raise NotImplementedError
+
+    def arrays(self) -> dict:
+        """Return the value as a flat ``{name: ndarray}`` (no nesting)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        """Return a plain, JSON-friendly description (arrays as nested lists)."""
+        out = {"kind": self.kind}
+        out.update({k: np.asarray(v).tolist() for k, v in self._fields().items()})
+        return out
+
+    def _fields(self) -> dict:
+        raise NotImplementedError
+
+    @staticmethod
+    def from_dict(data: Mapping) -> "Statistics":
+        """Rebuild a statistics value written by :meth:`to_dict`."""
+        kinds = {cls.kind: cls for cls in (Additive, Moments, Composite)}
+        kind = data.get("kind")
+        if kind not in kinds:
+            raise ValueError(f"unknown statistics kind {kind!r}; expected one of {sorted(kinds)}")
+        return kinds[kind]._from_fields(data)
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        a, b = self.arrays(), other.arrays()
+        return a.keys() == b.keys() and all(
+            np.shape(a[k]) == np.shape(b[k]) and np.array_equal(a[k], b[k]) for k in a
+        )
+
+    __hash__ = None
+
+    def allclose(self, other: "Statistics", rtol: float = 1e-12, atol: float = 0.0) -> bool:
+        """Whether two values agree within tolerances (after a common shift)."""
+        a, b = _canonical(self), _canonical(other)
+        return a.keys() == b.keys() and all(
+            np.shape(a[k]) == np.shape(b[k]) and np.allclose(a[k], b[k], rtol=rtol, atol=atol)
+            for k in a
+        )
+
+
+class Additive(Statistics):
+    """Named float64 arrays combined field by field.
+
+    Parameters
+    ----------
+    fields : mapping of str to array_like
+        The arrays.
+    rules : mapping of str to {"sum", "min", "max"}, optional
+        How each field combines; fields not listed are summed.
+
+    Examples
+    --------
+    >>> from suffstats.statistics import Additive
+    >>> a = Additive({"weight": 2.0, "total": [1.0, 2.0]})
+    >>> (a + a).fields["total"]
+    array([2., 4.])
+    """
+
+    kind = "additive"
+
+    def __init__(self, fields: Mapping, rules: Mapping | None = None):
+        self.fields = {k: np.asarray(v, dtype=np.float64) for k, v in fields.items()}
+        self.rules = {k: (rules or {}).get(k, "sum") for k in self.fields}
+
+    @classmethod
+    def empty_like(cls, fields: Mapping, rules: Mapping | None = None) -> "Additive":
+        """The identity value with the shapes of ``fields``."""
+        rules = rules or {}
+        return cls(
+            {k: np.full(np.shape(v), _IDENTITY[rules.get(k, "sum")]) for k, v in fields.items()},
+            rules,
+        )
+
+    def _combine(self, other):
+        if self.fields.keys() != other.fields.keys():
+            raise ValueError(f"cannot add statistics with fields {sorted(self.fields)} and {sorted(other.fields)}")
+        return Additive(
+            {k: _COMBINE[r](self.fields[k], other.fields[k]) for k, r in self.rules.items()}, self.rules
+        )
+
+    def arrays(self):
+        return dict(self.fields)
+
+    def _fields(self):
+        return {"fields": {k: v.tolist() for k, v in self.fields.items()}, "rules": self.rules}
+
+    def to_dict(self):
+        return {"kind": self.kind, **self._fields()}
+
+    @classmethod
+    def _from_fields(cls, data):
+        return cls(data["fields"], data.get("rules"))
+
+
+class Moments(Statistics):
+    """Weighted moments around a shift: ``Σw``, ``Σw(x-c)``, ``Σw(x-c)(x-c)ᵀ``.
+
+    Parameters
+    ----------
+    weight : float
+        Total weight ``Σw``.
+    shift : array_like of shape (d,)
+        The fixed reference point ``c``.
+    first : array_like of shape (d,)
+        ``Σw(x-c)``.
+    second : array_like of shape (d, d) or (d,)
+        ``Σw(x-c)(x-c)ᵀ``, or only its diagonal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from suffstats.statistics import Moments
+    >>> x = np.array([[1e8 + 1.0], [1e8 - 1.0]])
+    >>> m = Moments.of(x, shift=x[0])
+    >>> m.mean(), m.scatter() / m.weight
+    (array([1.e+08]), array([[1.]]))
+    """
+
+    kind = "moments"
+
+    def __init__(self, weight, shift, first, second):
+        self.weight = float(weight)
+        self.shift = np.asarray(shift, dtype=np.float64)
+        self.first = np.asarray(first, dtype=np.float64)
+        self.second = np.asarray(second, dtype=np.float64)
+
+    @classmethod
+    def of(cls, X, weights=None, shift=None, diagonal=False) -> "Moments":
+        """Compute the moments of rows ``X`` (n, d) around ``shift`` in one pass."""
+        X = np.asarray(X, dtype=np.float64)
+        w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=np.float64)
+        shift = np.zeros(X.shape[1]) if shift is None else np.asarray(shift, dtype=np.float64)
+        Z = X - shift
+        wZ = Z * w[:, None]
+        second = np.einsum("ij,ij->j", wZ, Z) if diagonal else wZ.T @ Z
+        return cls(w.sum(), shift, wZ.sum(axis=0), second)
+
+    @classmethod
+    def empty(cls, shift, diagonal=False) -> "Moments":
+        """The identity value around ``shift``."""
+        shift = np.asarray(shift, dtype=np.float64)
+        d = shift.shape[0]
+        return cls(0.0, shift, np.zeros(d), np.zeros(d if diagonal else (d, d)))
+
+    @property
+    def diagonal(self) -> bool:
+        return self.second.ndim == 1
+
+    def mean(self) -> np.ndarray:
+        """Weighted mean ``c + Σw(x-c)/Σw``."""
+        return self.shift + self.first / self.weight
+
+    def scatter(self) -> np.ndarray:
+        """Centred second moment ``Σw(x-m)(x-m)ᵀ`` (or its diagonal)."""
+        f = self.first
+        outer = f * f if self.diagonal else np.outer(f, f)
+        return self.second - outer / self.weight
+
+    def recentred(self) -> "Moments":
+        """The same moments around (the nearest float to) their own mean."""
+        if self.weight == 0:
+            return self
+        return self._around(self.shift, self.first / self.weight, self.scatter())
+
+    def _around(self, base, mean_offset, scatter) -> "Moments":
+        """Moments with mean ``base + mean_offset`` and centred ``scatter``.
+
+        The new shift is ``base + mean_offset`` rounded to a float; what the
+        rounding loses stays in the first moment, so no digit of the mean is
+        dropped even at offsets like 1e8.
+        """
+        shift = base + mean_offset
+        residual = mean_offset - (shift - base)
+        outer = residual * residual if self.diagonal else np.outer(residual, residual)
+        return Moments(self.weight, shift, self.weight * residual, scatter + self.weight * outer)
+
+    def _combine(self, other):
+        if self.first.shape != other.first.shape or self.second.shape != other.second.shape:
+            raise ValueError("cannot add moments of different dimensions")
+        if other.weight == 0 and not other.first.any():
+            return self
+        if self.weight == 0 and not self.first.any():
+            return other
+        if np.array_equal(self.shift, other.shift):
+            return Moments(
+                self.weight + other.weight, self.shift, self.first + other.first, self.second + other.second
+            )
+        # Different shifts: merge centred moments (Chan, Golub & LeVeque) with
+        # means measured from this value's shift, so no large offset is squared.
+        n = self.weight + other.weight
+        mean_a = self.first / self.weight
+        mean_b = (other.shift - self.shift) + other.first / other.weight
+        delta = mean_b - mean_a
+        outer = delta * delta if self.diagonal else np.outer(delta, delta)
+        scatter = self.scatter() + other.scatter() + outer * (self.weight * other.weight / n)
+        merged = Moments(n, self.shift, np.zeros_like(delta), np.zeros_like(scatter))
+        return merged._around(self.shift, mean_a + delta * (other.weight / n), scatter)
+
+    def arrays(self):
+        return {"weight": np.float64(self.weight), "shift": self.shift, "first": self.first, "second": self.second}
+
+    def _fields(self):
+        return self.arrays()
+
+    @classmethod
+    def _from_fields(cls, data):
+        return cls(data["weight"], data["shift"], data["first"], data["second"])
+
+
+class Composite(Statistics):
+    """An ordered tuple of statistics values, combined part by part."""
+
+    kind = "composite"
+
+    def __init__(self, parts):
+        self.parts = tuple(parts)
+
+    def _combine(self, other):
+        if len(self.parts) != len(other.parts):
+            raise ValueError("cannot add composite statistics with different numbers of parts")
+        return Composite(a + b for a, b in zip(self.parts, other.parts))
+
+    def arrays(self):
+        return {f"{i}.{k}": v for i, p in enumerate(self.parts) for k, v in p.arrays().items()}
+
+    def to_dict(self):
+        return {"kind": self.kind, "parts": [p.to_dict() for p in self.parts]}
+
+    @classmethod
+    def _from_fields(cls, data):
+        return cls(Statistics.from_dict(p) for p in data["parts"])
+
+
+def _canonical(stats: Statistics) -> dict:
+    """Arrays that do not depend on the shift: moments as weight, mean and scatter."""
+    if isinstance(stats, Moments):
+        mean = stats.mean() if stats.weight else stats.first
+        return {"weight": np.float64(stats.weight), "mean": mean, "scatter": stats.scatter() if stats.weight else stats.second}
+    if isinstance(stats, Composite):
+        return {f"{i}.{k}": v for i, p in enumerate(stats.parts) for k, v in _canonical(p).items()}
+    return stats.arrays()
