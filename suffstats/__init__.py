@@ -21,6 +21,7 @@ from .distributions import (
     Uniform,
 )
 from .io import from_json, load, save, to_json
+from .mixture import EmptyComponentWarning, GaussianMixture, KMeans
 from .statistics import Additive, Composite, Moments, Statistics
 
 __version__ = "0.1.0"
@@ -29,4 +30,5 @@ __all__ = [
     "Bernoulli", "Beta", "Categorical", "Distribution", "Exponential", "Gamma", "Geometric",
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
+    "EmptyComponentWarning", "GaussianMixture", "KMeans",
 ]

@@ -14,7 +14,7 @@ import numpy as np
 __all__ = ["check_batch", "check_weights", "check_support", "check_positive_int", "check_fraction"]
 
 
-def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_empty=False):
+def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_empty=False, owner="the model"):
     """Validate a batch of rows and return it as a floating-point array.
 
     Parameters
@@ -31,6 +31,8 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
         Added to row numbers in messages (global position in a file).
     allow_empty : bool
         Whether a batch with no rows is accepted.
+    owner : str
+        Who expects ``n_features`` (for the message).
 
     Returns
     -------
@@ -41,6 +43,8 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{name} must be numeric array data, got a string")
     arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    if arr.dtype.kind == "O":
+        arr = _numbers_from_objects(arr, name)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} has dtype {arr.dtype}; expected numeric data (bool, int or float)")
     if ndim == 1:
@@ -52,13 +56,23 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
         if arr.ndim != 2:
             raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}")
         if n_features is not None and arr.shape[1] != n_features:
-            raise ValueError(f"{name} has {arr.shape[1]} features, but the model expects {n_features} features")
+            raise ValueError(
+                f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} features as input"
+            )
     if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} is empty: a batch needs at least one row (got shape {arr.shape})")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     _check_finite(arr, name, row_offset)
     return arr
+
+
+def _numbers_from_objects(arr, name):
+    """An object array holding only numbers becomes float64; anything else is a TypeError."""
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} has dtype object with a non-numeric entry: {err}") from None
 
 
 def _check_finite(arr, name, row_offset):

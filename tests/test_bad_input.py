@@ -30,7 +30,7 @@ BAD = [
     # family, X, sample_weight, error, message pattern
     ("Normal", np.ones((4, 2)), None, ValueError, r"1-D .* shape \(4, 2\)"),
     ("MVN", np.ones(5), None, ValueError, r"2-D .* shape \(5,\)"),
-    ("MVN", np.ones((4, 2)), None, ValueError, r"2 features, but the model expects 3"),
+    ("MVN", np.ones((4, 2)), None, ValueError, r"2 features, but the model is expecting 3 features"),
     ("Normal", np.array([1.0, 2.0, np.nan, 4.0]), None, ValueError, r"NaN or infinity\) at row 2"),
     ("MVN", _with_nan(6, (8, 3)), None, ValueError, r"row 6"),
     ("Normal", np.array([1.0, np.inf]), None, ValueError, r"inf .*row 1"),
@@ -52,7 +52,7 @@ BAD = [
     ("Normal", np.array([1.0, 2.0]), np.array(["a", "b"]), TypeError, r"sample_weight has dtype"),
     ("Normal", np.array([]), None, ValueError, r"empty"),
     ("MVN", np.empty((0, 3)), None, ValueError, r"empty"),
-    ("Normal", np.array([1.0, "x"], dtype=object), None, TypeError, r"dtype object"),
+    ("Normal", np.array([1.0, "x"], dtype=object), None, TypeError, r"dtype object with a non-numeric entry"),
     ("Normal", np.array(["1.0", "2.0"]), None, TypeError, r"dtype <U3"),
     ("Normal", "1.0 2.0", None, TypeError, r"string"),
 ]

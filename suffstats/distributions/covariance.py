@@ -37,7 +37,7 @@ class _Covariance:
     def precision_cholesky(self, covariances):
         raise NotImplementedError
 
-    def log_det(self, prec_chol, n_features):
+    def log_det(self, prec_chol, n_features, n_components):
         """``log det`` of each component's precision Cholesky factor, shape (k,)."""
         raise NotImplementedError
 
@@ -48,7 +48,7 @@ class _Covariance:
     def log_prob(self, X, means, prec_chol):
         """Per-component Gaussian log-density of each row, shape (n, k)."""
         n, d = X.shape
-        log_det = self.log_det(prec_chol, d)
+        log_det = self.log_det(prec_chol, d, means.shape[0])
         out = np.empty((n, means.shape[0]))
         for j in range(means.shape[0]):
             y = self.whiten(X - means[j], prec_chol, j)
@@ -100,7 +100,7 @@ class FullCovariance(_Covariance):
     def precision_cholesky(self, covariances):
         return np.stack([_precision_chol_from_cov(c, f"component {j}") for j, c in enumerate(covariances)])
 
-    def log_det(self, prec_chol, n_features):
+    def log_det(self, prec_chol, n_features, n_components):
         return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
 
     def whiten(self, Z, prec_chol, j):
@@ -135,8 +135,11 @@ class TiedCovariance(FullCovariance):
     def precision_cholesky(self, covariances):
         return _precision_chol_from_cov(covariances, "the tied covariance")
 
-    def log_prob(self, X, means, prec_chol):
-        return super().log_prob(X, means, np.broadcast_to(prec_chol, (means.shape[0],) + prec_chol.shape))
+    def log_det(self, prec_chol, n_features, n_components):
+        return np.full(n_components, np.log(np.diag(prec_chol)).sum())
+
+    def whiten(self, Z, prec_chol, j):
+        return Z @ prec_chol
 
     def shape(self, k, d):
         return (d, d)
@@ -166,7 +169,7 @@ class DiagCovariance(_Covariance):
         _check_positive(covariances)
         return 1.0 / np.sqrt(covariances)
 
-    def log_det(self, prec_chol, n_features):
+    def log_det(self, prec_chol, n_features, n_components):
         return np.log(prec_chol).sum(axis=1)
 
     def whiten(self, Z, prec_chol, j):
@@ -193,7 +196,7 @@ class SphericalCovariance(DiagCovariance):
     def estimate(self, scatter, weight, reg_covar):
         return (scatter / weight[:, None]).mean(axis=1) + reg_covar
 
-    def log_det(self, prec_chol, n_features):
+    def log_det(self, prec_chol, n_features, n_components):
         return n_features * np.log(prec_chol)
 
     def whiten(self, Z, prec_chol, j):

@@ -1,0 +1,131 @@
+"""The one EM driver: epochs, batches, step size, convergence, callbacks.
+
+It knows nothing of any family's formulas. A model hands it four methods:
+
+``_validate_batch(X, w, row_offset)``
+    Boundary checks of a batch read from the source; returns ``X, w``.
+``_new_accumulator()``
+    An empty running total for one epoch (with ``weight`` and
+    ``log_likelihood`` attributes).
+``_accumulate(acc, X, w)``
+    Adds the statistics of rows ``X`` to ``acc`` block by block, in row order.
+``_maximize(acc, inertia)``
+    The M-step: ``new = inertia * old + (1 - inertia) * estimate``.
+
+With ``batches_per_epoch=None`` an epoch is one full pass and the update is
+exact EM: every batch handed to ``_accumulate`` starts on a block boundary, so
+the result is the same, bit for bit, whatever ``batch_size`` is. With
+``batches_per_epoch=m`` each epoch takes the *next* ``m`` batches, continuing
+where the previous epoch stopped and wrapping around at the end of the data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .data.blocks import aligned_chunks, batch_ranges
+
+__all__ = ["EMSettings", "EMHistory", "run_em", "effective_inertia", "read_batches"]
+
+
+@dataclass
+class EMSettings:
+    """How the driver runs: see the models' parameters of the same names."""
+
+    batch_size: int | None = None
+    batches_per_epoch: int | None = None
+    max_iter: int = 100
+    tol: float = 1e-3
+    inertia: float = 0.0
+    lr_decay: float = 0.0
+    verbose: int = 0
+    verbose_interval: int = 1
+    callbacks: Sequence[Callable] = ()
+    on_batch: Callable | None = None
+
+
+@dataclass
+class EMHistory:
+    """What a run did, filled in as epochs complete (so it is valid after Ctrl-C)."""
+
+    lower_bounds: list = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+    cursor: int = 0  # next batch index in minibatch mode
+
+    @property
+    def lower_bound(self):
+        return self.lower_bounds[-1] if self.lower_bounds else -np.inf
+
+
+def effective_inertia(inertia, lr_decay, epoch):
+    """Weight of the old parameters at epoch ``epoch`` (0-based): ``1 - (1-inertia)·(2+t)^-lr_decay``."""
+    return 1.0 - (1.0 - inertia) * (2.0 + epoch) ** (-lr_decay)
+
+
+def read_batches(model, source, ranges, sample_weight, on_batch=None):
+    """Yield validated ``(X, w)`` for each ``(start, stop)`` range of the source."""
+    for start, stop in ranges:
+        X = source.read(start, stop)
+        w = None if sample_weight is None else sample_weight[start:stop]
+        X, w = model._validate_batch(X, w, start)
+        yield X, w
+        if on_batch is not None:
+            on_batch(stop - start)
+
+
+def epoch_ranges(n_rows, settings, history):
+    """The row ranges of the next epoch; advances the minibatch cursor."""
+    ranges = batch_ranges(n_rows, settings.batch_size)
+    if settings.batches_per_epoch is None:
+        return ranges
+    picked = [ranges[(history.cursor + i) % len(ranges)] for i in range(settings.batches_per_epoch)]
+    history.cursor = (history.cursor + settings.batches_per_epoch) % len(ranges)
+    return picked
+
+
+def accumulate_pass(model, source, ranges, sample_weight, on_batch=None):
+    """One pass over ``ranges``: a fresh accumulator filled block-aligned, in row order."""
+    acc = model._new_accumulator()
+    for X, w in aligned_chunks(read_batches(model, source, ranges, sample_weight, on_batch)):
+        model._accumulate(acc, X, w)
+    return acc
+
+
+def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistory | None = None) -> EMHistory:
+    """Run EM epochs until convergence or ``max_iter``; returns the history.
+
+    The model's parameters change only in ``_maximize`` at the end of an epoch,
+    so an interruption (an error in the data, Ctrl-C) leaves the model as it
+    was after the last completed epoch, and ``history`` describes that state.
+    """
+    history = EMHistory() if history is None else history
+    previous = -np.inf
+    for epoch in range(settings.max_iter):
+        tic = time.perf_counter()
+        ranges = epoch_ranges(source.n_rows, settings, history)
+        acc = accumulate_pass(model, source, ranges, sample_weight, settings.on_batch)
+        if not acc.weight > 0:
+            raise ValueError("the rows of this epoch have a total sample_weight of zero; nothing to fit")
+        mean_ll = acc.log_likelihood / acc.weight
+        model._maximize(acc, effective_inertia(settings.inertia, settings.lr_decay, epoch))
+        history.lower_bounds.append(mean_ll)
+        history.n_iter = epoch + 1
+        change = mean_ll - previous
+        previous = mean_ll
+        seconds = time.perf_counter() - tic
+        logs = {"epoch": epoch + 1, "improvement": change, "log_likelihood": mean_ll,
+                "seconds": seconds, "rows": int(sum(b - a for a, b in ranges))}
+        if settings.verbose and (epoch + 1) % settings.verbose_interval == 0:
+            print(f"[{epoch + 1}] improvement: {change:.6g}  log-likelihood: {mean_ll:.6f}  time (s): {seconds:.3f}",
+                  flush=True)
+        for callback in settings.callbacks:
+            callback(model, logs)
+        if abs(change) < settings.tol:
+            history.converged = True
+            break
+    return history

@@ -1,0 +1,7 @@
+"""Mixture models and k-means, all fitted by the one EM driver in :mod:`suffstats.em`."""
+
+from ._moments import EmptyComponentWarning
+from .gaussian import GaussianMixture
+from .kmeans import KMeans
+
+__all__ = ["EmptyComponentWarning", "GaussianMixture", "KMeans"]

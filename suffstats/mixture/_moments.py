@@ -1,0 +1,109 @@
+"""Per-component weighted moments: the running total of an epoch and the M-step from it.
+
+``ComponentMoments`` holds, for ``k`` components around fixed shifts ``c_j``
+(the current means), ``Σw``, ``Σw·log p``, ``Σw·r_j``, ``Σw·r_j(x-c_j)`` and
+``Σw·r_j(x-c_j)(x-c_j)ᵀ`` (or its diagonal). Blocks are added in place, in row
+order. It converts to and from a statistics value so that it can be merged,
+stored or shipped like any other.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..statistics import Additive, Composite, Moments
+
+#: A component whose share of the total weight is below this receives "no mass".
+EMPTY_SHARE = 1e-10
+
+
+class EmptyComponentWarning(UserWarning):
+    """A mixture component received no mass in an update and kept its parameters."""
+
+
+class ComponentMoments:
+    """Running per-component moments around fixed shifts."""
+
+    def __init__(self, shifts, diagonal):
+        k, d = shifts.shape
+        self.shifts = np.array(shifts, dtype=np.float64)
+        self.weight = 0.0
+        self.log_likelihood = 0.0
+        self.resp = np.zeros(k)
+        self.first = np.zeros((k, d))
+        self.second = np.zeros((k, d) if diagonal else (k, d, d))
+
+    @property
+    def diagonal(self):
+        return self.second.ndim == 2
+
+    def add(self, weight, log_likelihood, resp, first, second):
+        """Add one block's statistics (in place)."""
+        self.weight += weight
+        self.log_likelihood += log_likelihood
+        self.resp += resp
+        self.first += first
+        if second is not None:
+            self.second += second
+
+    def scatter(self, resp):
+        """Centred scatter of each component given its (possibly regularised) mass."""
+        f = self.first
+        outer = f * f if self.diagonal else f[:, :, None] * f[:, None, :]
+        shape = (-1, 1) if self.diagonal else (-1, 1, 1)
+        return self.second - outer / resp.reshape(shape)
+
+    def to_statistics(self) -> Composite:
+        """The running total as a statistics value."""
+        totals = Additive({"weight": self.weight, "log_likelihood": self.log_likelihood, "resp": self.resp})
+        return Composite([totals] + [Moments(self.resp[j], self.shifts[j], self.first[j], self.second[j])
+                                     for j in range(len(self.resp))])
+
+    @classmethod
+    def from_statistics(cls, stats: Composite) -> "ComponentMoments":
+        """Rebuild a running total from a statistics value (keeping its shifts)."""
+        totals, *parts = stats.parts
+        acc = cls(np.array([p.shift for p in parts]), parts[0].diagonal)
+        acc.add(float(totals.fields["weight"]), float(totals.fields["log_likelihood"]),
+                np.array([p.weight for p in parts]), np.array([p.first for p in parts]),
+                np.array([p.second for p in parts]))
+        return acc
+
+
+def estimate_gaussian(acc: ComponentMoments, cov, reg_covar, previous=None):
+    """M-step: weights, means and covariances from component moments.
+
+    Components that received no mass keep their ``previous`` parameters (a
+    warning says which); without previous parameters they get the mean of
+    their shift and the pooled covariance, so nothing is ever NaN.
+
+    Returns
+    -------
+    weights (k,), means (k, d), covariances (shape by covariance type)
+    """
+    k = acc.resp.shape[0]
+    resp = acc.resp + 10 * np.finfo(np.float64).eps
+    means = acc.shifts + acc.first / resp[:, None]
+    covariances = cov.estimate(acc.scatter(resp), resp, reg_covar)
+    weights = resp / resp.sum()
+    empty = acc.resp <= EMPTY_SHARE * max(acc.weight, np.finfo(float).tiny) / k
+    if empty.any():
+        warnings.warn(
+            f"mixture components {np.flatnonzero(empty).tolist()} received no mass in this update and keep "
+            "their previous parameters; consider fewer components or another initialisation",
+            EmptyComponentWarning, stacklevel=3)
+        if previous is not None:
+            old_weights, old_means, old_cov = previous
+            weights[empty] = old_weights[empty]
+            weights /= weights.sum()
+            means[empty] = old_means[empty]
+            if cov.name != "tied":
+                covariances[empty] = old_cov[empty]
+            return weights, means, covariances
+        means[empty] = acc.shifts[empty]
+        if cov.name != "tied" and (~empty).any():
+            pooled = covariances[~empty].mean(axis=0)
+            covariances[empty] = pooled
+    return weights, means, covariances

@@ -1,0 +1,69 @@
+"""One table of parameter constraints shared by the mixture estimators, checked at ``fit``."""
+
+from __future__ import annotations
+
+import numbers
+
+from .._validation import check_fraction, check_positive_int
+from ..data.blocks import batch_ranges
+from ..data.source import as_source
+
+
+def _int(minimum, allow_none=False):
+    return lambda v, name: check_positive_int(v, name, minimum=minimum, allow_none=allow_none)
+
+
+def _non_negative(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number; got {value!r}")
+
+
+def _one_of(*options):
+    def check(value, name):
+        if not isinstance(value, str) or value not in options:
+            raise ValueError(f"{name} must be one of {list(options)}; got {value!r}")
+    return check
+
+
+CONSTRAINTS = {
+    "n_components": _int(1),
+    "n_clusters": _int(1),
+    "max_iter": _int(0),
+    "n_init": _int(1),
+    "tol": _non_negative,
+    "reg_covar": _non_negative,
+    "lr_decay": _non_negative,
+    "inertia": check_fraction,
+    "batch_size": _int(1, allow_none=True),
+    "batches_per_epoch": _int(1, allow_none=True),
+    "init_sample_size": _int(1, allow_none=True),
+    "verbose": _int(0),
+    "verbose_interval": _int(1),
+    "covariance_type": _one_of("full", "tied", "diag", "spherical"),
+    "init_params": _one_of("kmeans", "k-means++", "random", "random_from_data", "first-k"),
+}
+
+
+def check_settings(model):
+    """Check every constructor argument of ``model`` that the table knows."""
+    for name, check in CONSTRAINTS.items():
+        if hasattr(model, name):
+            check(getattr(model, name), name)
+
+
+#: Rows per batch for prediction and scoring when the model has no ``batch_size``.
+SCORING_BATCH = 65_536
+
+
+def map_batches(model, X, function):
+    """Apply ``function`` to validated batches of ``X`` and concatenate (memory maps stay on disk)."""
+    import numpy as np
+
+    source = as_source(X)
+    if source.n_rows == 0:
+        model._validate_batch(source.read(0, 0), None, 0)  # raises: empty input
+    outputs = []
+    for start, stop in batch_ranges(source.n_rows, model.batch_size or SCORING_BATCH):
+        batch, _ = model._validate_batch(source.read(start, stop), None, start)
+        outputs.append(function(batch))
+    return np.concatenate(outputs) if outputs else np.empty(0)

@@ -1,0 +1,367 @@
+"""Gaussian mixture: a drop-in for ``sklearn.mixture.GaussianMixture``, out of core."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import check_batch, check_weights
+from ..backends import get_backend
+from ..data.blocks import BLOCK_ROWS
+from ..data.source import as_source
+from ..distributions.covariance import covariance_type as _strategy
+from ..em import EMHistory, EMSettings, accumulate_pass, batch_ranges, run_em
+from ._initialize import draw_sample, hard_moments, random_moments, seed_centers
+from ._moments import ComponentMoments, estimate_gaussian
+from ._params import check_settings, map_batches
+from .kmeans import KMeans
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by exact EM over data of any size.
+
+    The constructor, defaults, fitted attributes and methods are those of
+    :class:`sklearn.mixture.GaussianMixture`; the extra parameters control
+    batching. With ``batches_per_epoch=None`` every epoch is one exact EM step
+    over all rows, and the result is bit-for-bit the same for every
+    ``batch_size``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    tol : float, default=1e-3
+        Convergence threshold on the change of the mean log-likelihood per row.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of covariances.
+    max_iter : int, default=100
+        EM epochs; 0 keeps the initial parameters.
+    n_init : int, default=1
+        Initialisations to run; the one with the best final log-likelihood is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "first-k"}, default="kmeans"
+        How initial responsibilities are made, on a uniform sample of rows of
+        the whole data (``kmeans`` also runs Lloyd iterations over all rows).
+        See :mod:`suffstats.mixture._initialize`.
+    weights_init, means_init, precisions_init : array_like, optional
+        User-provided initial parameters (they override ``init_params``).
+    random_state : int, numpy Generator or None
+    warm_start : bool, default=False
+        Start from the current parameters when refitting.
+    verbose : int, default=0
+        Print a line (epoch, improvement, mean log-likelihood, seconds) every
+        ``verbose_interval`` epochs.
+    verbose_interval : int, default=10
+    batch_size : int, optional
+        Rows read per batch; ``None`` reads all rows at once.
+    batches_per_epoch : int, optional
+        ``None`` for exact EM; otherwise the number of batches per mini-batch
+        update, cycling through the data.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in each update.
+    lr_decay : float, default=0
+        The weight of the old parameters at epoch ``t`` is
+        ``1 - (1 - inertia) * (2 + t) ** -lr_decay``.
+    init_sample_size : int or None, default=100000
+        Rows sampled for initialisation (``None``: all rows).
+    callbacks : list of callables, optional
+        Called after every epoch as ``callback(model, logs)``.
+    backend : str, default="numpy"
+        Kernel backend (see :mod:`suffstats.backends`).
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_
+        As in scikit-learn.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean log-likelihood per row of the best run, measured in its last E-step.
+    lower_bounds_ : list of float
+        Mean log-likelihood per row at each epoch of the best run.
+    n_features_in_ : int
+
+    Notes
+    -----
+    scikit-learn's estimator checks pass (``tests/test_sklearn_compat.py``),
+    except ``check_sample_weight_equivalence_on_dense_data``: scikit-learn's
+    own ``GaussianMixture`` takes no weights, and with weights the k-means++
+    seeding draws from the weighted sample, which equals repeated rows in
+    distribution but not draw for draw.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from suffstats import GaussianMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(-5, 1, (500, 2)), rng.normal(5, 1, (500, 2))])
+    >>> a = GaussianMixture(2, random_state=0).fit(X)
+    >>> b = GaussianMixture(2, random_state=0, batch_size=333).fit(X)
+    >>> bool(np.array_equal(a.means_, b.means_))
+    True
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100,
+                 n_init=1, init_params="kmeans", weights_init=None, means_init=None, precisions_init=None,
+                 random_state=None, warm_start=False, verbose=0, verbose_interval=10, batch_size=None,
+                 batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000, callbacks=None,
+                 backend="numpy"):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
+        self.inertia = inertia
+        self.lr_decay = lr_decay
+        self.init_sample_size = init_sample_size
+        self.callbacks = callbacks
+        self.backend = backend
+
+    # -- parameters ---------------------------------------------------------------
+    @property
+    def _cov(self):
+        return _strategy(self.covariance_type)
+
+    def _set_parameters(self, weights, means, covariances):
+        self.precisions_cholesky_ = self._cov.precision_cholesky(covariances)
+        self.weights_, self.means_, self.covariances_ = weights, means, covariances
+        P = self.precisions_cholesky_
+        if self.covariance_type == "full":
+            self.precisions_ = P @ np.transpose(P, (0, 2, 1))
+        elif self.covariance_type == "tied":
+            self.precisions_ = P @ P.T
+        else:
+            self.precisions_ = P**2
+
+    def _get_parameters(self):
+        return self.weights_, self.means_, self.covariances_
+
+    def _n_parameters(self):
+        k, d = self.means_.shape
+        return self._cov.n_parameters(k, d) + k * d + k - 1
+
+    # -- driver protocol ----------------------------------------------------------------
+    def _validate_batch(self, X, w, row_offset):
+        X = check_batch(X, n_features=getattr(self, "n_features_in_", None), row_offset=row_offset,
+                        owner=type(self).__name__)
+        return X, check_weights(w, X.shape[0], row_offset=row_offset)
+
+    def _new_accumulator(self):
+        return ComponentMoments(self.means_, self._cov.diagonal)
+
+    def _accumulate(self, acc, X, w):
+        kernels = get_backend(self.backend)
+        log_weights = np.log(self.weights_)
+        for start in range(0, X.shape[0], BLOCK_ROWS):
+            stop = start + BLOCK_ROWS
+            acc.add(*kernels.gaussian_block(X[start:stop], None if w is None else w[start:stop], acc.shifts,
+                                            self.precisions_cholesky_, log_weights, self._cov))
+
+    def _maximize(self, acc, inertia):
+        previous = self._get_parameters()
+        weights, means, covariances = estimate_gaussian(acc, self._cov, self.reg_covar, previous)
+        if inertia > 0:
+            weights, means, covariances = (inertia * old + (1 - inertia) * new
+                                           for old, new in zip(previous, (weights, means, covariances)))
+        self._set_parameters(weights, means, covariances)
+
+    # -- fitting -------------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit by EM over ``X`` (array, memory map or batch source); returns ``self``."""
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most likely component of each row."""
+        return self._fit(X, sample_weight).predict(X)
+
+    def _fit(self, X, sample_weight):
+        check_settings(self)
+        source = as_source(X)
+        if source.n_rows < self.n_components:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                             f"n_samples = {source.n_rows}")
+        if sample_weight is not None:
+            sample_weight = check_weights(sample_weight, source.n_rows)
+        warm = self.warm_start and hasattr(self, "means_")
+        if not warm:
+            self.n_features_in_ = source.n_features
+        elif source.n_features != self.n_features_in_:
+            raise ValueError(f"X has {source.n_features} features, but GaussianMixture is expecting "
+                             f"{self.n_features_in_} features as input")
+        settings = EMSettings(batch_size=self.batch_size, batches_per_epoch=self.batches_per_epoch,
+                              max_iter=self.max_iter, tol=self.tol, inertia=self.inertia, lr_decay=self.lr_decay,
+                              verbose=self.verbose, verbose_interval=self.verbose_interval,
+                              callbacks=self.callbacks or ())
+        rng = np.random.default_rng(self.random_state)
+        best = None
+        for init in range(1 if warm else self.n_init):
+            if not warm:
+                self._initialize(source, sample_weight, rng)
+                if self.verbose:
+                    print(f"Initialization {init}", flush=True)
+            history = EMHistory()
+            run_em(self, source, sample_weight, settings, history)
+            if best is None or history.lower_bound > best[0].lower_bound:
+                best = (history, self._get_parameters())
+        history, params = best
+        self._set_parameters(*params)
+        self.converged_, self.n_iter_ = history.converged, history.n_iter
+        self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different init parameters, "
+                          "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning)
+        return self
+
+    def _initialize(self, source, sample_weight, rng):
+        k, d, cov = self.n_components, source.n_features, self._cov
+        given = self._given_initial_parameters(d)
+        if all(v is not None for v in given):
+            self._set_parameters(*given)
+            return
+        if self.init_params == "kmeans":
+            km = KMeans(k, max_iter=100, random_state=rng, batch_size=self.batch_size,
+                        init_sample_size=self.init_sample_size, backend=self.backend).fit(source, sample_weight=sample_weight)
+            acc = accumulate_pass(_HardAssignment(self, km.cluster_centers_, cov.diagonal), source,
+                                  batch_ranges(source.n_rows, self.batch_size), sample_weight)
+        else:
+            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
+            sample, w = self._validate_batch(sample, w, 0)
+            if self.init_params == "random":
+                acc = random_moments(sample, w, k, cov.diagonal, rng)
+            else:
+                centers = seed_centers(self.init_params, sample, w, k, rng, source)
+                acc = hard_moments(sample, w, centers, cov.diagonal, backend=self.backend)
+        weights, means, covariances = estimate_gaussian(acc, cov, self.reg_covar)
+        self._set_parameters(*(g if g is not None else e for g, e in zip(given, (weights, means, covariances))))
+
+    def _given_initial_parameters(self, d):
+        """User-given ``weights_init``, ``means_init`` and covariances from ``precisions_init`` (or None)."""
+        k, cov = self.n_components, self._cov
+        weights = means = covariances = None
+        if self.weights_init is not None:
+            weights = np.asarray(self.weights_init, dtype=np.float64)
+            if weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
+                raise ValueError(f"weights_init must be {k} non-negative numbers summing to 1; got {weights}")
+        if self.means_init is not None:
+            means = np.asarray(self.means_init, dtype=np.float64)
+            if means.shape != (k, d) or not np.isfinite(means).all():
+                raise ValueError(f"means_init must be a finite array of shape {(k, d)}; got shape {means.shape}")
+        if self.precisions_init is not None:
+            precisions = cov.check(self.precisions_init, k, d)
+            if cov.diagonal:
+                covariances = 1.0 / precisions
+            elif self.covariance_type == "tied":
+                covariances = np.linalg.inv(precisions)
+            else:
+                covariances = np.linalg.inv(precisions)
+        return weights, means, covariances
+
+    # -- statistics protocol ---------------------------------------------------------------
+    def statistics(self, X, sample_weight=None):
+        """E-step statistics of a batch under the current parameters, as a value."""
+        check_is_fitted(self, "means_")
+        X, w = self._validate_batch(X, sample_weight, 0)
+        acc = self._new_accumulator()
+        self._accumulate(acc, X, w)
+        return acc.to_statistics()
+
+    def summarize(self, X, sample_weight=None):
+        """Add a batch's E-step statistics to the pending total; returns its log-likelihood."""
+        stats = self.statistics(X, sample_weight)
+        self.absorb(stats)
+        return float(stats.parts[0].fields["log_likelihood"])
+
+    def absorb(self, stats):
+        """Add a statistics value (from another process or checkpoint) to the pending total."""
+        pending = getattr(self, "_pending", None)
+        self._pending = stats if pending is None else pending + stats
+
+    def clear_summaries(self):
+        """Drop the pending statistics."""
+        self._pending = None
+
+    def from_summaries(self):
+        """M-step from the pending statistics (with ``inertia``); clears them."""
+        stats, self._pending = getattr(self, "_pending", None), None
+        if stats is not None:
+            self._maximize(ComponentMoments.from_statistics(stats), self.inertia)
+
+    # -- prediction and scoring ---------------------------------------------------------------
+    def _weighted_log_prob(self, X):
+        return get_backend(self.backend).weighted_log_prob(
+            X, self.means_, self.precisions_cholesky_, np.log(self.weights_), self._cov)
+
+    def score_samples(self, X):
+        """Log-density of each row, batch by batch."""
+        check_is_fitted(self, "means_")
+        return map_batches(self, X, lambda B: logsumexp(self._weighted_log_prob(B), axis=1))
+
+    def score(self, X, y=None):
+        """Mean log-density per row."""
+        return float(np.mean(self.score_samples(X)))
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row."""
+        check_is_fitted(self, "means_")
+
+        def proba(B):
+            lp = self._weighted_log_prob(B)
+            return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
+
+        return map_batches(self, X, proba)
+
+    def predict(self, X):
+        """Most likely component of each row."""
+        check_is_fitted(self, "means_")
+        return map_batches(self, X, lambda B: np.argmax(self._weighted_log_prob(B), axis=1))
+
+    def bic(self, X):
+        """Bayesian information criterion (lower is better)."""
+        n = as_source(X).n_rows
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion (lower is better)."""
+        return -2 * self.score(X) * as_source(X).n_rows + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw ``n_samples`` rows; returns ``(X, component labels)``."""
+        check_is_fitted(self, "means_")
+        if n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples}. It must be at least 1.")
+        rng = np.random.default_rng(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        X = np.vstack([self._cov.sample(rng, self.means_[j], self.covariances_, j, c) for j, c in enumerate(counts)])
+        return X, np.repeat(np.arange(self.n_components), counts)
+
+
+class _HardAssignment:
+    """Driver adapter: every row to its nearest centre, collecting Gaussian moments."""
+
+    def __init__(self, model, centers, diagonal):
+        self.model, self.centers, self.diagonal = model, centers, diagonal
+
+    def _validate_batch(self, X, w, row_offset):
+        return self.model._validate_batch(X, w, row_offset)
+
+    def _new_accumulator(self):
+        return ComponentMoments(self.centers, self.diagonal)
+
+    def _accumulate(self, acc, X, w):
+        hard_moments(X, w, self.centers, self.diagonal, acc, backend=self.model.backend)
