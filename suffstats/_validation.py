@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_batch", "check_weights", "check_support", "check_positive_int", "check_fraction"]
+__all__ = ["as_numeric_array", "check_batch", "check_weights", "check_support", "check_positive_int", "check_fraction"]
 
 
 def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_empty=False, owner="the model"):
@@ -40,13 +40,7 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
         ``X`` itself when it is already a float array of the right shape (no
         copy, memory maps stay memory maps), else a float64 conversion.
     """
-    if isinstance(X, (str, bytes)):
-        raise TypeError(f"{name} must be numeric array data, got a string")
-    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
-    if arr.dtype.kind == "O":
-        arr = _numbers_from_objects(arr, name)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} has dtype {arr.dtype}; expected numeric data (bool, int or float)")
+    arr = as_numeric_array(X, name)
     if ndim == 1:
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
@@ -54,7 +48,10 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
             raise ValueError(f"{name} must be 1-D (or one column) for a univariate model; got shape {arr.shape}")
     else:
         if arr.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}")
+            raise ValueError(
+                f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}. Reshape your data either "
+                "using array.reshape(-1, 1) if it has a single feature or array.reshape(1, -1) if it is a single row."
+            )
         if n_features is not None and arr.shape[1] != n_features:
             raise ValueError(
                 f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} features as input"
@@ -64,6 +61,22 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     _check_finite(arr, name, row_offset)
+    return arr
+
+
+def as_numeric_array(X, name="X"):
+    """``X`` as an ndarray of bool, int or float (memory maps stay memory maps), or a clear error."""
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be numeric array data, got a string")
+    if hasattr(X, "toarray") or hasattr(X, "tocsr"):
+        raise TypeError(f"Sparse data was passed for {name}, but dense data is required: sparse input is not supported")
+    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    if arr.dtype.kind == "O":
+        arr = _numbers_from_objects(arr, name)
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} has dtype {arr.dtype}; expected numeric data (bool, int or float)")
     return arr
 
 

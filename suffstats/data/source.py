@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_batch
+from .._validation import as_numeric_array, check_batch
 
 
 class BatchSource:
@@ -47,16 +47,11 @@ class ArraySource(BatchSource):
     """
 
     def __init__(self, X, *, ndim=2):
-        if isinstance(X, np.ndarray) or hasattr(X, "__array__") and hasattr(X, "shape"):
-            arr = X if isinstance(X, np.ndarray) else np.asarray(X)
-        else:
-            arr = np.asarray(X)
-        if arr.dtype.kind == "O":
-            arr = check_batch(arr, ndim=ndim, allow_empty=True)
+        arr = as_numeric_array(X)
         if ndim == 1 and arr.ndim == 1:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {arr.shape}")
+            check_batch(arr, ndim=2)  # raises with the full explanation
         self.array = arr
         self.n_rows, self.n_features = arr.shape
         self.dtype = arr.dtype

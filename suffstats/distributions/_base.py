@@ -62,6 +62,10 @@ class Distribution:
         """Statistics of validated rows ``X`` with weights ``w`` (None = ones)."""
         raise NotImplementedError
 
+    def _component_statistics(self, X, w) -> Statistics:
+        """Statistics as a mixture component (families with moments shift them to the current mean)."""
+        return self._statistics(X, w)
+
     def _estimate(self, stats: Statistics) -> dict:
         """Parameters estimated from statistics with positive total weight."""
         raise NotImplementedError

@@ -60,24 +60,21 @@ class IndependentComponents(Distribution):
     def _statistics(self, X, w):
         return Composite(d._statistics(X[:, j], w) for j, d in enumerate(self.distributions))
 
-    def absorb(self, stats):
-        super().absorb(stats)
-        for d, part in zip(self.distributions, stats.parts):
-            d.absorb(part)
+    def _component_statistics(self, X, w):
+        return Composite(d._component_statistics(X[:, j], w) for j, d in enumerate(self.distributions))
 
-    def clear_summaries(self):
-        super().clear_summaries()
-        for d in self.distributions:
-            d.clear_summaries()
+    def _total_weight(self, stats):
+        return self.distributions[0]._total_weight(stats.parts[0])
 
-    def from_summaries(self):
-        """Update every feature's family; a non-zero ``inertia`` here overrides theirs."""
-        self._pending = None
-        for d in self.distributions:
-            stats, d._pending = d._pending, None
-            if self.frozen or d.frozen or stats is None or not d._total_weight(stats) > 0:
-                continue
-            d._update(d._estimate(stats), self.inertia if self.inertia > 0 else d.inertia)
+    def _estimate(self, stats):
+        """Per-feature estimates (``None`` for a frozen feature)."""
+        return [None if d.frozen else d._estimate(part) for d, part in zip(self.distributions, stats.parts)]
+
+    def _update(self, estimate, inertia):
+        """Update each feature; a non-zero ``inertia`` here overrides the features' own."""
+        for d, est in zip(self.distributions, estimate):
+            if est is not None:
+                d._update(est, inertia if inertia > 0 else d.inertia)
 
     @property
     def n_parameters(self):

@@ -26,8 +26,8 @@ class LogNormal(Normal):
     def _outside(self, X):
         return X <= 0
 
-    def _statistics(self, X, w):
-        return super()._statistics(np.log(X), w)
+    def _statistics(self, X, w, shift=None):
+        return super()._statistics(np.log(X), w, shift)
 
     def _log_probability(self, X):
         logx = np.log(X)

@@ -69,9 +69,14 @@ class MultivariateNormal(Distribution):
     def _n_features(self):
         return None if self.mean is None else self.mean.shape[0]
 
-    def _statistics(self, X, w):
-        shift = X[0] if self._pending is None else self._pending.shift
+    def _statistics(self, X, w, shift=None):
+        if shift is None:
+            shift = X[0] if self._pending is None else self._pending.shift
         return Moments.of(X, w, shift=shift, diagonal=self._cov.diagonal)
+
+    def _component_statistics(self, X, w):
+        # Around the current mean: fixed for an epoch, so block sums are exact and stable.
+        return self._statistics(X, w, shift=self.mean)
 
     @staticmethod
     def _total_weight(stats):

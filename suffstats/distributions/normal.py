@@ -40,9 +40,14 @@ class Normal(Distribution):
         self.mean = as_float(params["mean"], "mean")
         self.std = as_float(params["std"], "std", positive=True)
 
-    def _statistics(self, X, w):
-        shift = X[:1] if self._pending is None else self._pending.shift
-        return Moments.of(X[:, None], w, shift=shift, diagonal=True)
+    def _statistics(self, X, w, shift=None):
+        if shift is None:
+            shift = X[:1] if self._pending is None else self._pending.shift
+        return Moments.of(X[:, None], w, shift=np.atleast_1d(shift), diagonal=True)
+
+    def _component_statistics(self, X, w):
+        # Around the current mean: fixed for an epoch, so block sums are exact and stable.
+        return self._statistics(X, w, shift=self.mean)
 
     @staticmethod
     def _total_weight(stats):

@@ -2,6 +2,7 @@
 
 from ._moments import EmptyComponentWarning
 from .gaussian import GaussianMixture
+from .general import GeneralMixtureModel
 from .kmeans import KMeans
 
-__all__ = ["EmptyComponentWarning", "GaussianMixture", "KMeans"]
+__all__ = ["EmptyComponentWarning", "GaussianMixture", "GeneralMixtureModel", "KMeans"]

@@ -87,11 +87,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     Notes
     -----
-    scikit-learn's estimator checks pass (``tests/test_sklearn_compat.py``),
-    except ``check_sample_weight_equivalence_on_dense_data``: scikit-learn's
-    own ``GaussianMixture`` takes no weights, and with weights the k-means++
-    seeding draws from the weighted sample, which equals repeated rows in
-    distribution but not draw for draw.
+    scikit-learn's estimator checks pass (``tests/test_sklearn_compat.py``);
+    none is skipped by this class (scikit-learn itself skips the pandas and
+    array-API checks when those are not installed or enabled).
 
     Examples
     --------
@@ -282,15 +280,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return acc.to_statistics()
 
     def summarize(self, X, sample_weight=None):
-        """Add a batch's E-step statistics to the pending total; returns its log-likelihood."""
-        stats = self.statistics(X, sample_weight)
-        self.absorb(stats)
-        return float(stats.parts[0].fields["log_likelihood"])
+        """Add a batch's E-step statistics to the pending total; returns its log-likelihood.
+
+        Blocks are added to the pending total one after another, so batches
+        that start on multiples of :data:`suffstats.data.BLOCK_ROWS` give
+        bit for bit what :meth:`fit` gives.
+        """
+        check_is_fitted(self, "means_")
+        X, w = self._validate_batch(X, sample_weight, 0)
+        if getattr(self, "_pending", None) is None:
+            self._pending = self._new_accumulator()
+        before = self._pending.log_likelihood
+        self._accumulate(self._pending, X, w)
+        return self._pending.log_likelihood - before
 
     def absorb(self, stats):
         """Add a statistics value (from another process or checkpoint) to the pending total."""
         pending = getattr(self, "_pending", None)
-        self._pending = stats if pending is None else pending + stats
+        self._pending = ComponentMoments.from_statistics(stats if pending is None else pending.to_statistics() + stats)
+
+    @property
+    def pending(self):
+        """The pending statistics as a value (or ``None``)."""
+        pending = getattr(self, "_pending", None)
+        return None if pending is None else pending.to_statistics()
 
     def clear_summaries(self):
         """Drop the pending statistics."""
@@ -298,9 +311,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def from_summaries(self):
         """M-step from the pending statistics (with ``inertia``); clears them."""
-        stats, self._pending = getattr(self, "_pending", None), None
-        if stats is not None:
-            self._maximize(ComponentMoments.from_statistics(stats), self.inertia)
+        acc, self._pending = getattr(self, "_pending", None), None
+        if acc is not None and acc.weight > 0:
+            self._maximize(acc, self.inertia)
 
     # -- prediction and scoring ---------------------------------------------------------------
     def _weighted_log_prob(self, X):

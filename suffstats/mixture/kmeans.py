@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_batch, check_weights
@@ -18,7 +18,7 @@ from ._moments import ComponentMoments, EmptyComponentWarning
 from ._params import check_settings, map_batches
 
 
-class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class KMeans(TransformerMixin, BaseEstimator):
     """K-means (Lloyd's algorithm) over data of any size, batch by batch.
 
     Statistics per cluster are the weight and ``Σw(x - c)`` around the current
@@ -39,6 +39,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     verbose : int
     callbacks : list of callables, optional
         Called after each epoch as ``callback(model, logs)``.
+
+    Notes
+    -----
+    Unlike scikit-learn, no ``labels_`` array is kept (it would be as long as
+    the data); :meth:`predict` and :meth:`fit_predict` compute labels batch by
+    batch.
 
     Attributes
     ----------
@@ -131,6 +137,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         run_em(self, source, sample_weight, settings, history)
         self.n_iter_ = history.n_iter
         return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the nearest centre of each row."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def transform(self, X):
         """Euclidean distance of each row to each centre, shape (n, n_clusters)."""
