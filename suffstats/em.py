@@ -45,7 +45,7 @@ class EMSettings:
     verbose: int = 0
     verbose_interval: int = 1
     callbacks: Sequence[Callable] = ()
-    on_batch: Callable | None = None
+    progress: bool = False
 
 
 @dataclass
@@ -60,6 +60,24 @@ class EMHistory:
     @property
     def lower_bound(self):
         return self.lower_bounds[-1] if self.lower_bounds else -np.inf
+
+
+class _NoBar:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress_bar(enabled, ranges, epoch):
+    """A tqdm bar over the rows of one epoch (or a no-op context)."""
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    total = sum(stop - start for start, stop in ranges)
+    return tqdm(total=total, unit="rows", unit_scale=True, desc=f"epoch {epoch + 1}", leave=False)
 
 
 def effective_inertia(inertia, lr_decay, epoch):
@@ -108,7 +126,8 @@ def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistor
     for epoch in range(settings.max_iter):
         tic = time.perf_counter()
         ranges = epoch_ranges(source.n_rows, settings, history)
-        acc = accumulate_pass(model, source, ranges, sample_weight, settings.on_batch)
+        with _progress_bar(settings.progress, ranges, epoch) as bar:
+            acc = accumulate_pass(model, source, ranges, sample_weight, bar.update if bar else None)
         if not acc.weight > 0:
             raise ValueError("the rows of this epoch have a total sample_weight of zero; nothing to fit")
         mean_ll = acc.log_likelihood / acc.weight

@@ -14,6 +14,7 @@ from .._validation import check_batch, check_weights
 from ..backends import get_backend
 from ..data.blocks import BLOCK_ROWS
 from ..data.source import as_source
+from ..distributions._base import FAMILIES, SCHEMA_VERSION
 from ..distributions.covariance import covariance_type as _strategy
 from ..em import EMHistory, EMSettings, accumulate_pass, batch_ranges, run_em
 from ._initialize import draw_sample, hard_moments, random_moments, seed_centers
@@ -69,7 +70,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     init_sample_size : int or None, default=100000
         Rows sampled for initialisation (``None``: all rows).
     callbacks : list of callables, optional
-        Called after every epoch as ``callback(model, logs)``.
+        Called after every epoch as ``callback(model, logs)``; ``logs`` has
+        ``epoch``, ``improvement``, ``log_likelihood``, ``seconds`` and ``rows``.
+    progress : bool, default=False
+        Show a progress bar over the rows of each epoch.
     backend : str, default="numpy"
         Kernel backend (see :mod:`suffstats.backends`).
 
@@ -107,7 +111,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                  n_init=1, init_params="kmeans", weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10, batch_size=None,
                  batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000, callbacks=None,
-                 backend="numpy"):
+                 progress=False, backend="numpy"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -128,6 +132,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.lr_decay = lr_decay
         self.init_sample_size = init_sample_size
         self.callbacks = callbacks
+        self.progress = progress
         self.backend = backend
 
     # -- parameters ---------------------------------------------------------------
@@ -205,7 +210,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         settings = EMSettings(batch_size=self.batch_size, batches_per_epoch=self.batches_per_epoch,
                               max_iter=self.max_iter, tol=self.tol, inertia=self.inertia, lr_decay=self.lr_decay,
                               verbose=self.verbose, verbose_interval=self.verbose_interval,
-                              callbacks=self.callbacks or ())
+                              callbacks=self.callbacks or (), progress=self.progress)
         rng = np.random.default_rng(self.random_state)
         best = None
         for init in range(1 if warm else self.n_init):
@@ -362,6 +367,38 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         counts = rng.multinomial(n_samples, self.weights_)
         X = np.vstack([self._cov.sample(rng, self.means_[j], self.covariances_, j, c) for j, c in enumerate(counts)])
         return X, np.repeat(np.arange(self.n_components), counts)
+
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def to_dict(self):
+        """JSON-safe description: fitted parameters, settings and schema version."""
+        check_is_fitted(self, "means_")
+        settings = {k: v for k, v in self.get_params().items()
+                    if k not in ("weights_init", "means_init", "precisions_init", "callbacks", "random_state")}
+        return {"schema": SCHEMA_VERSION, "family": "GaussianMixture", "settings": settings,
+                "weights": self.weights_.tolist(), "means": self.means_.tolist(),
+                "covariances": self.covariances_.tolist(), "n_iter": self.n_iter_,
+                "converged": bool(self.converged_), "lower_bounds": [float(v) for v in self.lower_bounds_]}
+
+    @classmethod
+    def _from_dict(cls, data):
+        model = cls(**data["settings"])
+        check_settings(model)
+        means = np.asarray(data["means"], dtype=np.float64)
+        k, d = means.shape
+        if k != model.n_components:
+            raise ValueError(f"model JSON has {k} means but n_components = {model.n_components}")
+        weights = np.asarray(data["weights"], dtype=np.float64)
+        covariances = model._cov.check(data["covariances"], k, d)
+        model.n_features_in_ = d
+        model._set_parameters(weights, means, covariances)
+        model.n_iter_, model.converged_ = int(data.get("n_iter", 0)), bool(data.get("converged", False))
+        model.lower_bounds_ = list(data.get("lower_bounds", []))
+        model.lower_bound_ = model.lower_bounds_[-1] if model.lower_bounds_ else -np.inf
+        return model
+
+
+FAMILIES["GaussianMixture"] = GaussianMixture
 
 
 class _HardAssignment:

@@ -49,7 +49,7 @@ class GeneralMixtureModel(Distribution):
         initialised from k-means clusters of a sample of rows.
     weights : array_like of shape (k,), optional
         Initial mixture weights (default: from the initial clusters, or uniform).
-    max_iter, tol, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, random_state, verbose, callbacks
+    max_iter, tol, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, random_state, verbose, callbacks, progress
         As for :class:`suffstats.GaussianMixture`; ``verbose`` prints every epoch.
     frozen : bool
         A frozen mixture ignores updates.
@@ -74,7 +74,7 @@ class GeneralMixtureModel(Distribution):
 
     def __init__(self, distributions, weights=None, *, max_iter=100, tol=1e-3, batch_size=None,
                  batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000, random_state=None,
-                 verbose=0, callbacks=None, frozen=False):
+                 verbose=0, callbacks=None, progress=False, frozen=False):
         super().__init__(inertia=inertia, frozen=frozen)
         self.distributions = list(distributions)
         if not self.distributions:
@@ -89,7 +89,7 @@ class GeneralMixtureModel(Distribution):
         self.max_iter, self.tol, self.batch_size = max_iter, tol, batch_size
         self.batches_per_epoch, self.lr_decay = batches_per_epoch, lr_decay
         self.init_sample_size, self.random_state = init_sample_size, random_state
-        self.verbose, self.callbacks = verbose, callbacks
+        self.verbose, self.callbacks, self.progress = verbose, callbacks, progress
         check_settings(self)
 
     @property
@@ -199,7 +199,7 @@ class GeneralMixtureModel(Distribution):
             self._initialize(source, sample_weight)
         settings = EMSettings(batch_size=self.batch_size, batches_per_epoch=self.batches_per_epoch,
                               max_iter=self.max_iter, tol=self.tol, inertia=self.inertia, lr_decay=self.lr_decay,
-                              verbose=self.verbose, callbacks=self.callbacks or ())
+                              verbose=self.verbose, callbacks=self.callbacks or (), progress=self.progress)
         history = EMHistory()
         try:
             run_em(self, _Columns(source) if self.ndim == 1 else source, sample_weight, settings, history)

@@ -39,6 +39,8 @@ class KMeans(TransformerMixin, BaseEstimator):
     verbose : int
     callbacks : list of callables, optional
         Called after each epoch as ``callback(model, logs)``.
+    progress : bool
+        Show a progress bar over the rows of each epoch.
 
     Notes
     -----
@@ -66,7 +68,7 @@ class KMeans(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_clusters=8, *, init="k-means++", max_iter=300, tol=1e-4, random_state=None, verbose=0,
                  batch_size=None, batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000,
-                 callbacks=None, backend="numpy"):
+                 callbacks=None, progress=False, backend="numpy"):
         self.n_clusters = n_clusters
         self.init = init
         self.max_iter = max_iter
@@ -79,6 +81,7 @@ class KMeans(TransformerMixin, BaseEstimator):
         self.lr_decay = lr_decay
         self.init_sample_size = init_sample_size
         self.callbacks = callbacks
+        self.progress = progress
         self.backend = backend
 
     # -- driver protocol -----------------------------------------------------
@@ -131,7 +134,7 @@ class KMeans(TransformerMixin, BaseEstimator):
         scale = float(np.mean(np.var(sample, axis=0))) or 1.0
         settings = EMSettings(batch_size=self.batch_size, batches_per_epoch=self.batches_per_epoch,
                               max_iter=self.max_iter, tol=self.tol * scale, inertia=self.inertia,
-                              lr_decay=self.lr_decay, verbose=self.verbose, callbacks=self.callbacks or ())
+                              lr_decay=self.lr_decay, verbose=self.verbose, callbacks=self.callbacks or (), progress=self.progress)
         history = EMHistory()
         self.inertia_ = np.nan
         run_em(self, source, sample_weight, settings, history)

@@ -1,0 +1,18 @@
+"""scikit-learn's own estimator checks."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from suffstats import GaussianMixture, KMeans
+
+KMEANS_EXPECTED_FAILURES = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "k-means++ seeding draws from the weighted sample: equal to repeated rows in distribution, not draw for draw",
+}
+
+
+@parametrize_with_checks(
+    [GaussianMixture(), GaussianMixture(covariance_type="diag", batch_size=7), KMeans(3)],
+    expected_failed_checks=lambda est: KMEANS_EXPECTED_FAILURES if isinstance(est, KMeans) else {},
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
