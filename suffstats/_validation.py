@@ -89,6 +89,10 @@ def _numbers_from_objects(arr, name):
 
 
 def _check_finite(arr, name, row_offset):
+    # A sum is NaN or infinite whenever an entry is; it allocates nothing. Only
+    # when it is not finite (a bad entry, or an overflow) look for the row.
+    if np.isfinite(np.sum(arr, dtype=np.float64)):
+        return
     bad = ~np.isfinite(arr)
     if bad.any():
         row, *col = np.argwhere(bad)[0]

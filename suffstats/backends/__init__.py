@@ -9,8 +9,12 @@ correctness. Registering a device is one line here.
 from __future__ import annotations
 
 import importlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["get_backend", "register_lazy", "available_backends"]
+from ..data.blocks import BLOCK_ROWS
+
+__all__ = ["get_backend", "register_lazy", "available_backends", "map_blocks", "set_num_threads", "get_num_threads"]
 
 _LAZY = {}
 _LOADED = {}
@@ -36,3 +40,45 @@ def available_backends():
 
 
 register_lazy("numpy", "suffstats.backends.numpy_kernels")
+register_lazy("numba", "suffstats.backends.numba_kernels")
+
+
+_THREADS = {"n": os.cpu_count() or 1, "pool": None}
+
+
+def set_num_threads(n):
+    """Number of threads that compute blocks of rows concurrently (results do not depend on it)."""
+    if int(n) < 1:
+        raise ValueError(f"the number of threads must be >= 1; got {n!r}")
+    _THREADS["n"] = int(n)
+    if _THREADS["pool"] is not None:
+        _THREADS["pool"].shutdown()
+        _THREADS["pool"] = None
+
+
+def get_num_threads():
+    """The number of threads used for blocks of rows."""
+    return _THREADS["n"]
+
+
+def map_blocks(backend, function, X, w, block_rows=BLOCK_ROWS):
+    """``function(X_block, w_block)`` for each block of ``block_rows`` rows, results in row order.
+
+    With a backend whose kernels may run concurrently, blocks are computed on a
+    thread pool with BLAS limited to one thread per block; callers add the
+    results in order, so the sum is the same whatever the thread count.
+    """
+    blocks = [(X[s:s + block_rows], None if w is None else w[s:s + block_rows])
+              for s in range(0, X.shape[0], block_rows)]
+    if not getattr(backend, "CONCURRENT_BLOCKS", False):
+        return [function(*b) for b in blocks]
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread per block: idle BLAS threads spinning beside the block
+    # threads would take the cores from them.
+    with threadpool_limits(1, user_api="blas"):
+        if len(blocks) < 2 or _THREADS["n"] < 2:
+            return [function(*b) for b in blocks]
+        if _THREADS["pool"] is None:
+            _THREADS["pool"] = ThreadPoolExecutor(_THREADS["n"], thread_name_prefix="suffstats")
+        return list(_THREADS["pool"].map(lambda b: function(*b), blocks))

@@ -11,8 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_batch, check_weights
-from ..backends import get_backend
-from ..data.blocks import BLOCK_ROWS
+from ..backends import get_backend, map_blocks
 from ..data.source import as_source
 from ..distributions._base import FAMILIES, SCHEMA_VERSION
 from ..distributions.covariance import covariance_type as _strategy
@@ -74,8 +73,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ``epoch``, ``improvement``, ``log_likelihood``, ``seconds`` and ``rows``.
     progress : bool, default=False
         Show a progress bar over the rows of each epoch.
-    backend : str, default="numpy"
-        Kernel backend (see :mod:`suffstats.backends`).
+    backend : {"numba", "numpy"}, default="numba"
+        Kernel backend (see :mod:`suffstats.backends`): ``"numba"`` is the
+        fast CPU path, ``"numpy"`` the plain reference.
 
     Attributes
     ----------
@@ -111,7 +111,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                  n_init=1, init_params="kmeans", weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10, batch_size=None,
                  batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000, callbacks=None,
-                 progress=False, backend="numpy"):
+                 progress=False, backend="numba"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -170,10 +170,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _accumulate(self, acc, X, w):
         kernels = get_backend(self.backend)
         log_weights = np.log(self.weights_)
-        for start in range(0, X.shape[0], BLOCK_ROWS):
-            stop = start + BLOCK_ROWS
-            acc.add(*kernels.gaussian_block(X[start:stop], None if w is None else w[start:stop], acc.shifts,
-                                            self.precisions_cholesky_, log_weights, self._cov))
+
+        def block(Xb, wb):
+            return kernels.gaussian_block(Xb, wb, acc.shifts, self.precisions_cholesky_, log_weights, self._cov)
+
+        for result in map_blocks(kernels, block, X, w):
+            acc.add(*result)
 
     def _maximize(self, acc, inertia):
         previous = self._get_parameters()

@@ -68,7 +68,7 @@ class KMeans(TransformerMixin, BaseEstimator):
 
     def __init__(self, n_clusters=8, *, init="k-means++", max_iter=300, tol=1e-4, random_state=None, verbose=0,
                  batch_size=None, batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000,
-                 callbacks=None, progress=False, backend="numpy"):
+                 callbacks=None, progress=False, backend="numba"):
         self.n_clusters = n_clusters
         self.init = init
         self.max_iter = max_iter
