@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .data.blocks import aligned_chunks, batch_ranges
+from .data.prefetch import prefetch
 
 __all__ = ["EMSettings", "EMHistory", "run_em", "effective_inertia", "read_batches"]
 
@@ -107,9 +108,16 @@ def epoch_ranges(n_rows, settings, history):
 
 
 def accumulate_pass(model, source, ranges, sample_weight, on_batch=None):
-    """One pass over ``ranges``: a fresh accumulator filled block-aligned, in row order."""
+    """One pass over ``ranges``: a fresh accumulator filled block-aligned, in row order.
+
+    Batches are read and validated on a background thread, one batch ahead of
+    the computation, when there is more than one.
+    """
     acc = model._new_accumulator()
-    for X, w in aligned_chunks(read_batches(model, source, ranges, sample_weight, on_batch)):
+    batches = read_batches(model, source, ranges, sample_weight, on_batch)
+    if len(ranges) > 1:
+        batches = prefetch(batches)
+    for X, w in aligned_chunks(batches):
         model._accumulate(acc, X, w)
     return acc
 

@@ -93,14 +93,21 @@ def _sq_dist(Xc, centres, out):
             out[i, j] = s
 
 
-def _centre(X, means):
+def _centre(X, means, squares=False):
+    """Rows minus ``c`` (the mean of ``means``) in float64, with their squares appended when asked."""
     c = means.mean(axis=0)
-    return np.subtract(X, c, dtype=np.float64), means - c
+    if not squares:
+        return np.subtract(X, c, dtype=np.float64), means - c
+    n, d = X.shape
+    Z = np.empty((n, 2 * d))
+    np.subtract(X, c, out=Z[:, :d], dtype=np.float64)
+    np.multiply(Z[:, :d], Z[:, :d], out=Z[:, d:])
+    return Z, means - c
 
 
 def _log_prob(Xc, delta, prec_chol, log_weights, cov):
-    """Weighted per-component log-densities of centred rows, shape (n, k)."""
-    n, d = Xc.shape
+    """Weighted per-component log-densities of centred rows (with squares appended for diagonal types), (n, k)."""
+    n, d = Xc.shape[0], delta.shape[1]
     k = delta.shape[0]
     log_const = log_weights + cov.log_det(prec_chol, d, k) - 0.5 * d * LOG_2PI
     out = np.empty((n, k))
@@ -114,22 +121,25 @@ def _log_prob(Xc, delta, prec_chol, log_weights, cov):
         _whitened_log_prob(Xc @ P, np.ascontiguousarray(offsets), stride, log_const, out)
         return out
     p2 = prec_chol**2 if cov.name == "diag" else np.repeat((prec_chol**2)[:, None], d, axis=1)
-    # Σ_t p²(x - δ)² = Σ x²p² - 2 Σ x·δp² + Σ δ²p², with x centred on c (no large offset).
-    dist = (Xc * Xc) @ p2.T - 2.0 * (Xc @ (delta * p2).T) + (delta * delta * p2).sum(axis=1)
-    np.subtract(log_const, 0.5 * dist, out=out)
+    # Σ_t p²(x - δ)² = Σ x²p² - 2 Σ x·δp² + Σ δ²p² with x centred on c (no large offset):
+    # one product of [x, x²] with [-2δp², p²].
+    weights = np.concatenate([-2.0 * delta * p2, p2], axis=1)
+    np.matmul(Xc, weights.T, out=out)
+    out *= -0.5
+    out += log_const - 0.5 * (delta * delta * p2).sum(axis=1)
     return out
 
 
 def weighted_log_prob(X, means, prec_chol, log_weights, cov):
     """``log π_j + log N(x | μ_j, Σ_j)`` for each row and component, shape (n, k)."""
-    Xc, delta = _centre(X, means)
+    Xc, delta = _centre(X, means, squares=cov.diagonal)
     return _log_prob(Xc, delta, prec_chol, log_weights, cov)
 
 
 def gaussian_block(X, w, means, prec_chol, log_weights, cov):
     """Fused E-step and accumulation for one block; see :func:`numpy_kernels.gaussian_block`."""
-    Xc, delta = _centre(X, means)
-    n, d = Xc.shape
+    Xc, delta = _centre(X, means, squares=cov.diagonal)
+    n, d = X.shape
     k = means.shape[0]
     log_prob = _log_prob(Xc, delta, prec_chol, log_weights, cov)
     resp = np.empty((n, k))
@@ -141,8 +151,8 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov):
     log_likelihood = float(ww @ log_norm)
     if cov.diagonal:
         # Moments around c, moved to each component's mean.
-        m1 = resp.T @ Xc
-        m2 = resp.T @ (Xc * Xc)
+        m12 = resp.T @ Xc
+        m1, m2 = m12[:, :d], m12[:, d:]
         first = m1 - nk[:, None] * delta
         second = m2 - 2.0 * delta * m1 + nk[:, None] * delta * delta
         return weight, log_likelihood, nk, first, second

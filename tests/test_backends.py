@@ -1,0 +1,85 @@
+"""Fast kernels agree with the numpy reference; results do not depend on the thread count."""
+
+import numpy as np
+import pytest
+
+import suffstats as ss
+from suffstats.backends import get_backend, get_num_threads, set_num_threads
+from suffstats.distributions.covariance import COVARIANCE_TYPES
+
+REFERENCE, FAST = get_backend("numpy"), get_backend("numba")
+
+
+def _parameters(rng, k, d, kind):
+    cov = COVARIANCE_TYPES[kind]
+    A = rng.normal(size=(k, d, d)) / np.sqrt(d)
+    full = A @ A.transpose(0, 2, 1) + np.eye(d)
+    covariances = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+                   "spherical": np.diagonal(full, axis1=1, axis2=2).mean(axis=1)}[kind]
+    means = rng.normal(size=(k, d)) * 3
+    weights = rng.dirichlet(np.ones(k))
+    return means, cov.precision_cholesky(covariances), np.log(weights), cov
+
+
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (1, 3, 2), (7, 2, 3), (4096, 5, 4), (1000, 12, 1), (333, 30, 6)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gaussian_block_matches_reference(kind, n, d, k, weighted):
+    rng = np.random.default_rng(n * 100 + d * 10 + k)
+    X = rng.normal(size=(n, d)) * 2 + 1
+    w = rng.uniform(0, 3, size=n) if weighted else None
+    means, P, log_w, cov = _parameters(rng, k, d, kind)
+    ref = REFERENCE.gaussian_block(X, w, means, P, log_w, cov)
+    got = FAST.gaussian_block(X, w, means, P, log_w, cov)
+    for a, b, name in zip(got, ref, ["weight", "log_likelihood", "resp", "first", "second"]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.max(np.abs(b)), err_msg=name)
+    np.testing.assert_allclose(FAST.weighted_log_prob(X, means, P, log_w, cov),
+                               REFERENCE.weighted_log_prob(X, means, P, log_w, cov), rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["full", "diag"])
+def test_non_contiguous_memory_mapped_float32_slices(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "x.npy"
+    np.save(path, rng.normal(size=(500, 9)).astype(np.float32))
+    X = np.load(path, mmap_mode="r")[100:400:3, ::2]  # strided rows and columns
+    means, P, log_w, cov = _parameters(rng, 3, X.shape[1], kind)
+    ref = REFERENCE.gaussian_block(X, None, means, P, log_w, cov)
+    got = FAST.gaussian_block(X, None, means, P, log_w, cov)
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.max(np.abs(b)))
+
+
+def test_squared_distances_match_reference():
+    rng = np.random.default_rng(1)
+    X, C = rng.normal(size=(50, 4)) + 1e6, rng.normal(size=(3, 4)) + 1e6
+    np.testing.assert_allclose(FAST.squared_distances(X, C), REFERENCE.squared_distances(X, C), rtol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_bit_identical_across_thread_counts(blobs_memmap, covariance_type):
+    before = get_num_threads()
+    fits = []
+    try:
+        for threads in (1, 2, 3):
+            set_num_threads(threads)
+            fits.append(ss.GaussianMixture(4, covariance_type=covariance_type, max_iter=3, tol=0, random_state=0,
+                                           batch_size=5000).fit(blobs_memmap))
+    finally:
+        set_num_threads(before)
+    for other in fits[1:]:
+        assert np.array_equal(other.means_, fits[0].means_)
+        assert np.array_equal(other.covariances_, fits[0].covariances_)
+
+
+def test_numba_and_numpy_backends_fit_the_same_model(blobs_memmap):
+    kwargs = dict(n_components=4, max_iter=5, tol=0, random_state=0, batch_size=3000)
+    a = ss.GaussianMixture(backend="numba", **kwargs).fit(blobs_memmap)
+    b = ss.GaussianMixture(backend="numpy", **kwargs).fit(blobs_memmap)
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-9)
+    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-8)
+
+
+def test_unknown_backend_is_named():
+    with pytest.raises(ValueError, match="unknown backend 'gpu9'"):
+        get_backend("gpu9")
