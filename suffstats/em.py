@@ -88,54 +88,94 @@ def effective_inertia(inertia, lr_decay, epoch):
 
 def read_batches(model, source, ranges, sample_weight, on_batch=None):
     """Yield validated ``(X, w)`` for each ``(start, stop)`` range of the source."""
-    for start, stop in ranges:
-        X = source.read(start, stop)
-        w = None if sample_weight is None else sample_weight[start:stop]
+    for start, X in source.batches(ranges):
+        w = None if sample_weight is None else sample_weight[start : start + X.shape[0]]
         X, w = model._validate_batch(X, w, start)
         yield X, w
         if on_batch is not None:
-            on_batch(stop - start)
+            on_batch(X.shape[0])
 
 
-def epoch_ranges(n_rows, settings, history):
+def epoch_ranges(n_rows, settings, history, source_random_access=True):
     """The row ranges of the next epoch; advances the minibatch cursor."""
     ranges = batch_ranges(n_rows, settings.batch_size)
     if settings.batches_per_epoch is None:
         return ranges
+    if not source_random_access:
+        raise ValueError("batches_per_epoch needs a source that reads rows by position; a stream is read in full passes")
     picked = [ranges[(history.cursor + i) % len(ranges)] for i in range(settings.batches_per_epoch)]
     history.cursor = (history.cursor + settings.batches_per_epoch) % len(ranges)
     return picked
 
 
-def accumulate_pass(model, source, ranges, sample_weight, on_batch=None):
-    """One pass over ``ranges``: a fresh accumulator filled block-aligned, in row order.
+def skip_rows(ranges, rows):
+    """``ranges`` without their first ``rows`` rows (to resume part-way through an epoch)."""
+    out = []
+    for start, stop in ranges:
+        take = min(rows, stop - start)
+        rows -= take
+        if start + take < stop:
+            out.append((start + take, stop))
+    return out
+
+
+def accumulate_pass(model, source, ranges, sample_weight, on_batch=None, acc=None, on_chunk=None):
+    """One pass over ``ranges``: an accumulator filled block-aligned, in row order.
 
     Batches are read and validated on a background thread, one batch ahead of
-    the computation, when there is more than one.
+    the computation, when there is more than one. ``acc`` continues an
+    accumulator (a resumed epoch); ``on_chunk(acc, rows)`` is called after each
+    block-aligned chunk.
     """
-    acc = model._new_accumulator()
+    acc = model._new_accumulator() if acc is None else acc
     batches = read_batches(model, source, ranges, sample_weight, on_batch)
-    if len(ranges) > 1:
+    if len(ranges) > 1 or not source.random_access:
         batches = prefetch(batches)
     for X, w in aligned_chunks(batches):
         model._accumulate(acc, X, w)
+        if on_chunk is not None:
+            on_chunk(acc, X.shape[0])
     return acc
 
 
-def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistory | None = None) -> EMHistory:
+def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistory | None = None,
+           saver=None, resume=None) -> EMHistory:
     """Run EM epochs until convergence or ``max_iter``; returns the history.
 
     The model's parameters change only in ``_maximize`` at the end of an epoch,
     so an interruption (an error in the data, Ctrl-C) leaves the model as it
     was after the last completed epoch, and ``history`` describes that state.
+
+    ``saver(history, acc, rows_done)`` (optional) is called every
+    ``saver.every`` batches and after each epoch, to write a checkpoint;
+    ``resume=(rows_done, acc)`` continues an epoch from one.
     """
     history = EMHistory() if history is None else history
-    previous = -np.inf
-    for epoch in range(settings.max_iter):
+    previous = history.lower_bound
+    for epoch in range(history.n_iter, settings.max_iter):
+        if history.converged:
+            break
         tic = time.perf_counter()
-        ranges = epoch_ranges(source.n_rows, settings, history)
+        cursor = history.cursor
+        ranges = epoch_ranges(source.n_rows, settings, history, source.random_access)
+        rows_done, acc = resume if resume is not None else (0, None)
+        resume = None
+        on_chunk = None
+        if saver is not None:
+            progress = {"rows": rows_done, "batches": 0}
+            epoch_cursor = cursor
+
+            def on_chunk(acc, rows):
+                progress["rows"] += rows
+                progress["batches"] += 1
+                if progress["batches"] % saver.every == 0:
+                    history.cursor, saved = epoch_cursor, history.cursor
+                    saver(history, acc, progress["rows"])
+                    history.cursor = saved
+
         with _progress_bar(settings.progress, ranges, epoch) as bar:
-            acc = accumulate_pass(model, source, ranges, sample_weight, bar.update if bar else None)
+            acc = accumulate_pass(model, source, skip_rows(ranges, rows_done), sample_weight,
+                                  bar.update if bar else None, acc, on_chunk)
         if not acc.weight > 0:
             raise ValueError("the rows of this epoch have a total sample_weight of zero; nothing to fit")
         mean_ll = acc.log_likelihood / acc.weight
@@ -154,5 +194,6 @@ def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistor
             callback(model, logs)
         if abs(change) < settings.tol:
             history.converged = True
-            break
+        if saver is not None:
+            saver(history, None, 0)
     return history

@@ -14,8 +14,28 @@ from .distributions._base import FAMILIES, SCHEMA_VERSION
 __all__ = ["to_json", "from_json", "save", "load", "distribution_from_dict"]
 
 
+#: Largest count a model description may declare (categories, components, ...),
+#: checked before anything is allocated.
+MAX_DECLARED_SIZE = 10**7
+
+
+def _check_declared_sizes(data, where="model"):
+    """Refuse absurd declared sizes anywhere in a description, before allocating."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key.startswith("n_") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                if not 0 <= value <= MAX_DECLARED_SIZE:
+                    raise ValueError(f"{where} declares {key} = {value}; refusing sizes above {MAX_DECLARED_SIZE:,}")
+            _check_declared_sizes(value, f"{where}.{key}")
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, (dict, list)):
+                _check_declared_sizes(item, where)
+
+
 def distribution_from_dict(data) -> object:
     """Rebuild a model from the dict written by its ``to_dict``."""
+    _check_declared_sizes(data)
     if not isinstance(data, dict):
         raise ValueError(f"a model description must be a JSON object; got {type(data).__name__}")
     schema = data.get("schema")
@@ -27,8 +47,8 @@ def distribution_from_dict(data) -> object:
         raise ValueError(f"unknown model family {family!r}; known: {sorted(FAMILIES)}")
     try:
         return cls._from_dict(data)
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"malformed {family} description: {err}") from None
+    except (KeyError, TypeError, IndexError, AttributeError) as err:
+        raise ValueError(f"malformed {family} description: {err!r}") from None
 
 
 def to_json(model) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 
 import numpy as np
@@ -10,12 +11,14 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_batch, check_weights
+from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend, map_blocks
+from ..checkpoint import Checkpoint
 from ..data.source import as_source
 from ..distributions._base import FAMILIES, SCHEMA_VERSION
 from ..distributions.covariance import covariance_type as _strategy
 from ..em import EMHistory, EMSettings, accumulate_pass, batch_ranges, run_em
+from ..statistics import Statistics
 from ._initialize import draw_sample, hard_moments, random_moments, seed_centers
 from ._moments import ComponentMoments, estimate_gaussian
 from ._params import check_settings, map_batches
@@ -186,16 +189,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._set_parameters(weights, means, covariances)
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None):
-        """Fit by EM over ``X`` (array, memory map or batch source); returns ``self``."""
-        self._fit(X, sample_weight)
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
+        """Fit by EM over ``X``; returns ``self``.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            See :func:`suffstats.data.as_source`.
+        y : ignored
+        sample_weight : array_like of shape (n_samples,), optional
+        checkpoint : str or path-like, optional
+            A file to write the state of the fit to; running the same fit again
+            with the same file resumes it, ending bit for bit where an
+            uninterrupted fit would. A file made for other data or settings, or
+            a corrupted one, is refused.
+        checkpoint_every : int, default=100
+            Write the checkpoint after this many batches (and after each epoch).
+        """
+        self._fit(X, sample_weight, checkpoint, checkpoint_every)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of each row."""
         return self._fit(X, sample_weight).predict(X)
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100):
         check_settings(self)
         source = as_source(X)
         if source.n_rows < self.n_components:
@@ -214,14 +232,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                               verbose=self.verbose, verbose_interval=self.verbose_interval,
                               callbacks=self.callbacks or (), progress=self.progress)
         rng = np.random.default_rng(self.random_state)
-        best = None
-        for init in range(1 if warm else self.n_init):
-            if not warm:
-                self._initialize(source, sample_weight, rng)
-                if self.verbose:
-                    print(f"Initialization {init}", flush=True)
-            history = EMHistory()
-            run_em(self, source, sample_weight, settings, history)
+        store = None if checkpoint is None else Checkpoint(
+            checkpoint, check_positive_int(checkpoint_every, "checkpoint_every"), source.fingerprint(),
+            self._fingerprint(sample_weight))
+        state = None if store is None else store.load()
+        best = None if state is None else _decode_best(state["best"])
+        for init in range(state["init"] if state else 0, 1 if warm else self.n_init):
+            resume = None
+            if state is not None and init == state["init"]:
+                rng.bit_generator.state = state["rng"]
+                self._set_parameters(*(np.asarray(v, dtype=np.float64) for v in state["parameters"]))
+                history = EMHistory(**state["history"])
+                if state["pending"] is not None:
+                    resume = (state["rows_done"],
+                              ComponentMoments.from_statistics(Statistics.from_dict(state["pending"])))
+            else:
+                if not warm:
+                    self._initialize(source, sample_weight, rng)
+                    if self.verbose:
+                        print(f"Initialization {init}", flush=True)
+                history = EMHistory()
+            saver = None if store is None else self._saver(store, init, rng, best)
+            if saver is not None and resume is None and history.n_iter == 0:
+                saver(history, None, 0)
+            run_em(self, source, sample_weight, settings, history, saver, resume)
             if best is None or history.lower_bound > best[0].lower_bound:
                 best = (history, self._get_parameters())
         history, params = best
@@ -232,6 +266,34 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warnings.warn("Best performing initialization did not converge. Try different init parameters, "
                           "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning)
         return self
+
+    def _fingerprint(self, sample_weight):
+        """The settings a checkpoint must match (not verbosity, callbacks or, in exact mode, batch size)."""
+        skip = {"verbose", "verbose_interval", "callbacks", "progress"}
+        if self.batches_per_epoch is None:
+            skip.add("batch_size")
+        out = {k: (v.tolist() if isinstance(v, np.ndarray) else v if isinstance(v, (int, float, str, type(None)))
+                   else repr(v)) for k, v in self.get_params().items() if k not in skip}
+        out["sample_weight"] = None if sample_weight is None else hashlib.sha256(sample_weight.tobytes()).hexdigest()
+        return out
+
+    def _saver(self, store, init, rng, best):
+        """A function writing the fit's state: called by the EM driver."""
+        def save(history, acc, rows_done):
+            store.save({
+                "init": init, "rng": rng.bit_generator.state,
+                "parameters": [np.asarray(p).tolist() for p in self._get_parameters()],
+                "history": {"lower_bounds": list(history.lower_bounds), "n_iter": history.n_iter,
+                            "converged": history.converged, "cursor": history.cursor},
+                "rows_done": rows_done, "pending": None if acc is None else acc.to_statistics().to_dict(),
+                "best": None if best is None else {
+                    "history": {"lower_bounds": list(best[0].lower_bounds), "n_iter": best[0].n_iter,
+                                "converged": best[0].converged, "cursor": best[0].cursor},
+                    "parameters": [np.asarray(p).tolist() for p in best[1]]},
+            })
+
+        save.every = store.every
+        return save
 
     def _initialize(self, source, sample_weight, rng):
         k, d, cov = self.n_components, source.n_features, self._cov
@@ -401,6 +463,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
 
 FAMILIES["GaussianMixture"] = GaussianMixture
+
+
+def _decode_best(best):
+    if best is None:
+        return None
+    return EMHistory(**best["history"]), tuple(np.asarray(p, dtype=np.float64) for p in best["parameters"])
 
 
 class _HardAssignment:

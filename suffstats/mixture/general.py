@@ -264,10 +264,11 @@ class _Columns:
     """A univariate view of a one-column source (rows as a 1-D array)."""
 
     def __init__(self, source):
-        self.source, self.n_rows = source, source.n_rows
+        self.source, self.n_rows, self.random_access = source, source.n_rows, source.random_access
 
-    def read(self, start, stop):
-        return self.source.read(start, stop)[:, 0]
+    def batches(self, ranges):
+        for start, X in self.source.batches(ranges):
+            yield start, X[:, 0]
 
 
 def _check_mixture_weights(weights, k):

@@ -1,0 +1,91 @@
+"""``.npy`` files: one file, or many shards read as one row-concatenated dataset."""
+
+from __future__ import annotations
+
+import bisect
+import os
+
+import numpy as np
+
+from .source import ArraySource, BatchSource
+
+
+def open_npy(path):
+    """Open a ``.npy`` as a read-only memory map; refuses pickled (object) payloads and truncated files."""
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as err:
+        if "pickle" in str(err).lower() or "object" in str(err).lower():
+            raise ValueError(f"{path}: holds Python objects (a pickled payload); refused, nothing was executed") from None
+        raise ValueError(f"{path}: not a readable .npy file ({err}); is it truncated?") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be opened as .npy ({err})") from None
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D array of rows; got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: has dtype {X.dtype}; expected numeric rows")
+    return X
+
+
+class NpySource(ArraySource):
+    """A ``.npy`` file opened as a memory map (``mmap_mode="r"``, ``allow_pickle=False``)."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        super().__init__(open_npy(self.path))
+        if self.n_rows == 0:
+            raise ValueError(f"{self.path}: holds no rows")
+
+    def describe(self):
+        return f"{self.path} ({self.n_rows} x {self.n_features}, {self.dtype})"
+
+
+class ShardedNpySource(BatchSource):
+    """Several ``.npy`` files with the same feature count and dtype, read as one dataset.
+
+    A range of rows that crosses shard boundaries is assembled from the pieces.
+    """
+
+    def __init__(self, paths):
+        if not paths:
+            raise ValueError("no .npy shards given")
+        self.paths = list(paths)
+        self.shards = [open_npy(p) for p in self.paths]
+        first = self.shards[0]
+        for path, shard in zip(self.paths, self.shards):
+            if shard.shape[1] != first.shape[1]:
+                raise ValueError(f"shard {path} has {shard.shape[1]} features; {self.paths[0]} has {first.shape[1]}")
+            if shard.dtype != first.dtype:
+                raise ValueError(f"shard {path} has dtype {shard.dtype}; {self.paths[0]} has {first.dtype}")
+        self.starts = np.cumsum([0] + [s.shape[0] for s in self.shards]).tolist()
+        self.n_rows, self.n_features, self.dtype = self.starts[-1], first.shape[1], first.dtype
+        if self.n_rows == 0:
+            raise ValueError(f"the {len(self.paths)} shards hold no rows")
+
+    def read(self, start, stop):
+        stop = min(stop, self.n_rows)
+        pieces = []
+        i = bisect.bisect_right(self.starts, start) - 1
+        while start < stop and i < len(self.shards):
+            lo, hi = start - self.starts[i], min(stop, self.starts[i + 1]) - self.starts[i]
+            if hi > lo:
+                pieces.append(self.shards[i][lo:hi])
+            start = self.starts[i + 1]
+            i += 1
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces) if pieces else np.empty((0, self.n_features), self.dtype)
+
+    def take(self, rows):
+        rows = np.asarray(rows)
+        shard = np.searchsorted(self.starts, rows, side="right") - 1
+        out = np.empty((rows.shape[0], self.n_features), self.dtype)
+        for i in np.unique(shard):
+            mine = shard == i
+            out[mine] = self.shards[i][rows[mine] - self.starts[i]]
+        return out
+
+    def describe(self):
+        return f"{len(self.paths)} .npy shards ({self.n_rows} x {self.n_features}, {self.dtype})"

@@ -1,0 +1,100 @@
+"""A Parquet file or dataset (``pyarrow``), numeric columns read a row range at a time."""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from .files import require
+from .source import BatchSource
+
+
+class ParquetSource(BatchSource):
+    """Numeric ``columns`` (default: all) of a Parquet file or directory (needs ``suffstats[parquet]``).
+
+    Row ranges are read from the row groups that hold them, so memory grows
+    with the batch, not with the file.
+    """
+
+    def __init__(self, path, columns=None):
+        require("pyarrow", "parquet")
+        import pyarrow.dataset as ds
+
+        self.path = path
+        self.dataset = ds.dataset(path, format="parquet")
+        names = self.dataset.schema.names
+        self.columns = list(columns) if columns is not None else names
+        missing = [c for c in self.columns if c not in names]
+        if missing:
+            raise ValueError(f"{path} has no column(s) {missing}; it has {names}")
+        for c in self.columns:
+            kind = self.dataset.schema.field(c).type
+            if not (kind.id in _NUMERIC_IDS):
+                raise ValueError(f"column {c!r} of {path} is {kind}, not numeric; select numeric columns")
+        self.n_rows = self.dataset.count_rows()
+        self.n_features = len(self.columns)
+        self.dtype = np.dtype(np.float64)
+
+        self._pieces, offset = [], 0
+        for fragment in self.dataset.get_fragments():
+            for piece in fragment.split_by_row_group():
+                rows = piece.row_groups[0].num_rows
+                self._pieces.append((offset, rows, piece))
+                offset += rows
+        self._starts = [p[0] for p in self._pieces]
+        self._cached = (None, None)
+
+    def _piece(self, i):
+        """Row group ``i`` as an array (the last one read is kept: batches are consecutive)."""
+        if self._cached[0] != i:
+            self._cached = (i, _to_array(self._pieces[i][2].to_table(columns=self.columns), self.columns))
+        return self._cached[1]
+
+    def read(self, start, stop):
+        stop = min(stop, self.n_rows)
+        parts = []
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        while start < stop:
+            offset, rows, _ = self._pieces[i]
+            parts.append(self._piece(i)[start - offset : min(stop, offset + rows) - offset])
+            start = offset + rows
+            i += 1
+        return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+    def take(self, rows):
+        rows = np.asarray(rows)
+        piece = np.searchsorted(self._starts, rows, side="right") - 1
+        out = np.empty((rows.shape[0], self.n_features))
+        for i in np.unique(piece):
+            mine = piece == i
+            out[mine] = self._piece(i)[rows[mine] - self._pieces[i][0]]
+        return out
+
+
+def _to_array(table, columns):
+    out = np.empty((table.num_rows, len(columns)))
+    for j, c in enumerate(columns):
+        col = table.column(c)
+        if col.null_count:
+            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise ValueError(f"column {c!r} has a missing value at row {row} of this batch")
+        out[:, j] = col.to_numpy()
+    return out
+
+
+def _numeric_ids():
+    import pyarrow as pa
+
+    return {t.id for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(),
+                           pa.uint64(), pa.float16(), pa.float32(), pa.float64(), pa.bool_())}
+
+
+class _Lazy(set):
+    def __contains__(self, item):
+        if not len(self):
+            self.update(_numeric_ids())
+        return super().__contains__(item)
+
+
+_NUMERIC_IDS = _Lazy()
