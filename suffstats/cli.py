@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .data.source import as_source
 from .io import save
 from .mixture import GaussianMixture
 
@@ -19,15 +20,14 @@ __all__ = ["main"]
 
 
 def _fit(args):
-    X = np.load(args.data, mmap_mode="r", allow_pickle=False)
+    X = as_source(args.data, columns=args.columns.split(",") if args.columns else None)
     model = GaussianMixture(
         args.components, covariance_type=args.covariance, batch_size=args.batch_size,
         batches_per_epoch=args.batches_per_epoch, max_iter=args.max_iter, tol=args.tol, init_params=args.init,
         random_state=args.seed, verbose=0 if args.quiet else 2, verbose_interval=1, progress=not args.quiet,
     )
-    print(f"fitting {args.components} components ({args.covariance}) to {args.data}: "
-          f"{X.shape[0]:,} rows x {X.shape[1]} features, {X.dtype}", flush=True)
-    model.fit(X)
+    print(f"fitting {args.components} components ({args.covariance}) to {X.describe()}", flush=True)
+    model.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     save(model, args.out)
     print(f"converged: {model.converged_} after {model.n_iter_} epochs; "
           f"mean log-likelihood {model.lower_bound_:.6f}; written to {args.out}")
@@ -90,8 +90,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="suffstats", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fit = sub.add_parser("fit", help="fit a Gaussian mixture to a .npy file out of core")
-    fit.add_argument("data", help="a .npy file (opened as a memory map)")
+    fit = sub.add_parser("fit", help="fit a Gaussian mixture to a file out of core")
+    fit.add_argument("data", help="a .npy file (memory-mapped), a directory or glob of .npy shards, FILE.h5:DATASET, "
+                                  "a .zarr array, a .parquet or a .csv file")
+    fit.add_argument("--columns", default=None, help="comma-separated columns (Parquet and CSV)")
+    fit.add_argument("--checkpoint", default=None, help="checkpoint file: written during the fit, resumed from if present")
+    fit.add_argument("--checkpoint-every", type=int, default=100, help="batches between checkpoint writes")
     fit.add_argument("--components", type=int, default=8)
     fit.add_argument("--covariance", default="full", choices=["full", "tied", "diag", "spherical"])
     fit.add_argument("--batch-size", type=int, default=100_000)
