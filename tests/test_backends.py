@@ -83,3 +83,16 @@ def test_numba_and_numpy_backends_fit_the_same_model(blobs_memmap):
 def test_unknown_backend_is_named():
     with pytest.raises(ValueError, match="unknown backend 'gpu9'"):
         get_backend("gpu9")
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_float32_compute_mode_stays_close_to_float64(blobs_memmap, covariance_type):
+    kwargs = dict(n_components=4, covariance_type=covariance_type, max_iter=5, tol=0, random_state=0, batch_size=3000)
+    double = ss.GaussianMixture(**kwargs).fit(blobs_memmap)
+    single = ss.GaussianMixture(compute_dtype="float32", **kwargs).fit(blobs_memmap)
+    scale = np.abs(double.means_).max()
+    np.testing.assert_allclose(single.means_, double.means_, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(single.covariances_, double.covariances_, rtol=1e-4)
+    np.testing.assert_allclose(single.lower_bounds_, double.lower_bounds_, rtol=1e-6)
+    for name in ("weights_", "means_", "covariances_"):
+        assert getattr(single, name).dtype == np.float64

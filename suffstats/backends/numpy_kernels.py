@@ -13,13 +13,16 @@ from scipy.special import logsumexp
 
 
 
-def weighted_log_prob(X, means, prec_chol, log_weights, cov):
+def weighted_log_prob(X, means, prec_chol, log_weights, cov, dtype=np.float64):
     """``log π_j + log N(x | μ_j, Σ_j)`` for each row and component, shape (n, k)."""
     return cov.log_prob(np.asarray(X, dtype=np.float64), means, prec_chol) + log_weights
 
 
-def gaussian_block(X, w, means, prec_chol, log_weights, cov):
+def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
     """Fused E-step and accumulation for one block of a Gaussian mixture.
+
+    The reference always computes in float64 (``dtype`` is accepted for a
+    common signature).
 
     Parameters
     ----------

@@ -23,7 +23,8 @@ from sklearn.cluster import kmeans_plusplus
 
 from ..backends import get_backend
 from ..data.blocks import BLOCK_ROWS
-from ._moments import ComponentMoments
+from ..em import accumulate_pass, batch_ranges
+from ._moments import ComponentMoments, estimate_gaussian
 
 INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "first-k")
 
@@ -75,3 +76,62 @@ def random_moments(X, w, k, diagonal, rng):
     second = resp.T @ (Z * Z) if diagonal else np.einsum("ij,ik,il->jkl", resp, Z, Z)
     acc.add(float(resp.sum()), 0.0, resp.sum(axis=0), first, second)
     return acc
+
+
+def initial_gaussian(model, source, sample_weight, rng):
+    """Initial weights, means and covariances of a :class:`GaussianMixture` (user-given ones win)."""
+    from .kmeans import KMeans
+
+    k, d, cov = model.n_components, source.n_features, model._cov
+    given = given_initial_parameters(model, d)
+    if all(v is not None for v in given):
+        return given
+    if model.init_params == "kmeans":
+        km = KMeans(k, max_iter=100, random_state=rng, batch_size=model.batch_size,
+                    init_sample_size=model.init_sample_size, backend=model.backend).fit(source, sample_weight=sample_weight)
+        acc = accumulate_pass(_HardAssignment(model, km.cluster_centers_, cov.diagonal), source,
+                              batch_ranges(source.n_rows, model.batch_size), sample_weight)
+    else:
+        sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
+        sample, w = model._validate_batch(sample, w, 0)
+        if model.init_params == "random":
+            acc = random_moments(sample, w, k, cov.diagonal, rng)
+        else:
+            centers = seed_centers(model.init_params, sample, w, k, rng, source)
+            acc = hard_moments(sample, w, centers, cov.diagonal, backend=model.backend)
+    estimated = estimate_gaussian(acc, cov, model.reg_covar)
+    return tuple(g if g is not None else e for g, e in zip(given, estimated))
+
+
+def given_initial_parameters(model, d):
+    """User-given ``weights_init``, ``means_init`` and covariances from ``precisions_init`` (or None)."""
+    k, cov = model.n_components, model._cov
+    weights = means = covariances = None
+    if model.weights_init is not None:
+        weights = np.asarray(model.weights_init, dtype=np.float64)
+        if weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
+            raise ValueError(f"weights_init must be {k} non-negative numbers summing to 1; got {weights}")
+    if model.means_init is not None:
+        means = np.asarray(model.means_init, dtype=np.float64)
+        if means.shape != (k, d) or not np.isfinite(means).all():
+            raise ValueError(f"means_init must be a finite array of shape {(k, d)}; got shape {means.shape}")
+    if model.precisions_init is not None:
+        precisions = cov.check(model.precisions_init, k, d)
+        covariances = 1.0 / precisions if cov.diagonal else np.linalg.inv(precisions)
+    return weights, means, covariances
+
+
+class _HardAssignment:
+    """Driver adapter: every row to its nearest centre, collecting Gaussian moments."""
+
+    def __init__(self, model, centers, diagonal):
+        self.model, self.centers, self.diagonal = model, centers, diagonal
+
+    def _validate_batch(self, X, w, row_offset):
+        return self.model._validate_batch(X, w, row_offset)
+
+    def _new_accumulator(self):
+        return ComponentMoments(self.centers, self.diagonal)
+
+    def _accumulate(self, acc, X, w):
+        hard_moments(X, w, self.centers, self.diagonal, acc, backend=self.model.backend)

@@ -41,6 +41,8 @@ CONSTRAINTS = {
     "verbose_interval": _int(1),
     "covariance_type": _one_of("full", "tied", "diag", "spherical"),
     "init_params": _one_of("kmeans", "k-means++", "random", "random_from_data", "first-k"),
+    "compute_dtype": _one_of("float64", "float32"),
+    "backend": _one_of("numba", "numpy"),
 }
 
 
