@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .data.blocks import aligned_chunks, batch_ranges
+from .data.blocks import BLOCK_ROWS, aligned_chunks, batch_ranges
 from .data.prefetch import prefetch
 
 __all__ = ["EMSettings", "EMHistory", "run_em", "effective_inertia", "read_batches"]
@@ -97,10 +97,16 @@ def read_batches(model, source, ranges, sample_weight, on_batch=None):
 
 
 def epoch_ranges(n_rows, settings, history, source_random_access=True):
-    """The row ranges of the next epoch; advances the minibatch cursor."""
-    ranges = batch_ranges(n_rows, settings.batch_size)
+    """The row ranges of the next epoch; advances the minibatch cursor.
+
+    In exact mode reads are rounded up to whole blocks: the result is the same
+    either way, but no block then straddles two batches (no seam to copy, no
+    lone block to compute while other threads wait).
+    """
     if settings.batches_per_epoch is None:
-        return ranges
+        size = settings.batch_size and -(-settings.batch_size // BLOCK_ROWS) * BLOCK_ROWS
+        return batch_ranges(n_rows, size)
+    ranges = batch_ranges(n_rows, settings.batch_size)
     if not source_random_access:
         raise ValueError("batches_per_epoch needs a source that reads rows by position; a stream is read in full passes")
     picked = [ranges[(history.cursor + i) % len(ranges)] for i in range(settings.batches_per_epoch)]

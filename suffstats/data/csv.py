@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from .files import require
+from .files import arrow_to_rows, require
 from .stream import StreamSource
 
 
@@ -42,12 +40,6 @@ class CsvSource(StreamSource):
                 return
             except pa.ArrowInvalid as err:
                 raise ValueError(f"{self.path}: a cell is not a number after data row {offset}: {err}") from None
-            out = np.empty((batch.num_rows, len(names)))
-            for j, name in enumerate(names):
-                col = batch.column(j)
-                if col.null_count:
-                    row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-                    raise ValueError(f"{self.path}: column {name!r} is empty at data row {offset + row}")
-                out[:, j] = col.to_numpy(zero_copy_only=False)
+            out = arrow_to_rows(batch.columns, names, self.path, offset)
             offset += batch.num_rows
             yield out

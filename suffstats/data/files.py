@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import os
 
-__all__ = ["path_source", "require"]
+__all__ = ["path_source", "require", "arrow_to_rows"]
 
 
 def require(module, extra):
@@ -61,3 +61,16 @@ def path_source(path, columns=None):
 
         return CsvSource(base, columns=columns, delimiter="\t" if suffix == "tsv" else ",")
     raise ValueError(f"cannot tell the format of {path!r}; expected .npy, .h5/.hdf5, .zarr, .parquet or .csv")
+
+
+def arrow_to_rows(columns, names, where, row_offset=0):
+    """Arrow columns as a float64 (n, len(names)) array; a missing value is an error naming its row."""
+    import numpy as np
+
+    out = np.empty((len(columns[0]) if columns else 0, len(names)))
+    for j, (col, name) in enumerate(zip(columns, names)):
+        if col.null_count:
+            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise ValueError(f"{where}: column {name!r} has a missing value at data row {row_offset + row}")
+        out[:, j] = col.to_numpy(zero_copy_only=False)
+    return out

@@ -6,7 +6,7 @@ import bisect
 
 import numpy as np
 
-from .files import require
+from .files import arrow_to_rows, require
 from .source import BatchSource
 
 
@@ -18,7 +18,7 @@ class ParquetSource(BatchSource):
     """
 
     def __init__(self, path, columns=None):
-        require("pyarrow", "parquet")
+        pa = require("pyarrow", "parquet")
         import pyarrow.dataset as ds
 
         self.path = path
@@ -30,12 +30,11 @@ class ParquetSource(BatchSource):
             raise ValueError(f"{path} has no column(s) {missing}; it has {names}")
         for c in self.columns:
             kind = self.dataset.schema.field(c).type
-            if not (kind.id in _NUMERIC_IDS):
+            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
                 raise ValueError(f"column {c!r} of {path} is {kind}, not numeric; select numeric columns")
         self.n_rows = self.dataset.count_rows()
         self.n_features = len(self.columns)
         self.dtype = np.dtype(np.float64)
-
         self._pieces, offset = [], 0
         for fragment in self.dataset.get_fragments():
             for piece in fragment.split_by_row_group():
@@ -48,7 +47,10 @@ class ParquetSource(BatchSource):
     def _piece(self, i):
         """Row group ``i`` as an array (the last one read is kept: batches are consecutive)."""
         if self._cached[0] != i:
-            self._cached = (i, _to_array(self._pieces[i][2].to_table(columns=self.columns), self.columns))
+            offset, _, piece = self._pieces[i]
+            table = piece.to_table(columns=self.columns)
+            rows = arrow_to_rows([table.column(c) for c in self.columns], self.columns, self.path, offset)
+            self._cached = (i, rows)
         return self._cached[1]
 
     def read(self, start, stop):
@@ -70,31 +72,3 @@ class ParquetSource(BatchSource):
             mine = piece == i
             out[mine] = self._piece(i)[rows[mine] - self._pieces[i][0]]
         return out
-
-
-def _to_array(table, columns):
-    out = np.empty((table.num_rows, len(columns)))
-    for j, c in enumerate(columns):
-        col = table.column(c)
-        if col.null_count:
-            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-            raise ValueError(f"column {c!r} has a missing value at row {row} of this batch")
-        out[:, j] = col.to_numpy()
-    return out
-
-
-def _numeric_ids():
-    import pyarrow as pa
-
-    return {t.id for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32(),
-                           pa.uint64(), pa.float16(), pa.float32(), pa.float64(), pa.bool_())}
-
-
-class _Lazy(set):
-    def __contains__(self, item):
-        if not len(self):
-            self.update(_numeric_ids())
-        return super().__contains__(item)
-
-
-_NUMERIC_IDS = _Lazy()

@@ -58,7 +58,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ``verbose_interval`` epochs.
     verbose_interval : int, default=10
     batch_size : int, optional
-        Rows read per batch; ``None`` reads all rows at once.
+        Rows read per batch; ``None`` reads all rows at once. In exact mode
+        reads are rounded up to a multiple of
+        :data:`suffstats.data.BLOCK_ROWS` (4096), the accumulation block.
     batches_per_epoch : int, optional
         ``None`` for exact EM; otherwise the number of batches per mini-batch
         update, cycling through the data.
