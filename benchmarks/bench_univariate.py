@@ -44,7 +44,9 @@ def main(argv=None):
         floor = best_of(lambda: np.sum(x))
         seconds = best_of(lambda: make().summarize(x))
         rows.append([name, seconds * 1e3, floor * 1e3, floor / seconds])
-    print(f"{n:,} float64 rows, best of 5")
+    log_ms = best_of(lambda: np.log(data["Normal"][1] ** 2 + 1.0)) * 1e3
+    print(f"{n:,} float64 rows, best of 5; for scale, np.log over the same rows takes {log_ms:.1f} ms "
+          "(LogNormal, Gamma and Beta need at least one logarithm per row)")
     print(table(rows, ["family", "summarize ms", "np.sum ms", "fraction of np.sum speed"]))
 
 

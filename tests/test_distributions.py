@@ -129,3 +129,16 @@ def test_log_probability_outside_support_is_minus_inf():
     assert ss.Poisson(2.0).log_probability([0.5, -1, 2])[:2].tolist() == [-np.inf, -np.inf]
     assert ss.Categorical([0.5, 0.5]).log_probability([2.0, 1.0])[0] == -np.inf
     assert np.isneginf(ss.Beta(2.0, 3.0).log_probability([1.0])[0])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_one_pass_kernels_agree_with_the_checked_path(case, weighted):
+    rng = np.random.default_rng(12)
+    x = case.data(rng, 1001)
+    if x.ndim != 1:
+        pytest.skip("the one-pass kernels are for univariate families")
+    w = rng.uniform(0, 2, size=x.shape[0]) if weighted else None
+    strided = np.stack([x, x], axis=1)[:, 0]  # not contiguous: takes the checked path
+    d = case.make()
+    fast, checked = d.statistics(x, sample_weight=w), d.statistics(strided, sample_weight=w)
+    assert fast.allclose(checked, rtol=1e-12)

@@ -131,8 +131,20 @@ class Distribution:
         sample_weight : array_like of shape (n,), optional
             Non-negative weights; integer weights equal repeated rows.
         """
+        fast = self._fast_statistics(X, sample_weight)
+        if fast is not None:
+            return fast
         X, w = self._validate(X, sample_weight)
         return self._statistics(X, w)
+
+    def _fast_statistics(self, X, sample_weight):
+        """Statistics from a one-pass kernel that also validates, or ``None`` to take the checked path.
+
+        Families with plain sums override this; any doubt (a bad value, an
+        unusual dtype or shape) returns ``None`` and the full validation then
+        raises its precise error.
+        """
+        return None
 
     def summarize(self, X, sample_weight=None):
         """Add the statistics of a batch to the pending total.

@@ -19,8 +19,41 @@ def weighted_sums(x, w, **terms) -> Additive:
     return Additive(fields)
 
 
+def fast_input(X, sample_weight):
+    """``(x, w)`` as contiguous float64 1-D arrays when the fast kernels can take them as they are, else None."""
+    if not isinstance(X, np.ndarray) or X.dtype != np.float64 or X.shape[0] == 0:
+        return None
+    x = X[:, 0] if X.ndim == 2 and X.shape[1] == 1 else X
+    if x.ndim != 1 or not x.flags.c_contiguous:
+        return None
+    if sample_weight is None:
+        return x, None
+    w = sample_weight
+    if not isinstance(w, np.ndarray) or w.dtype != np.float64 or w.shape != x.shape or not w.flags.c_contiguous:
+        return None
+    return x, w
+
+
+def kernels():
+    from ..backends import get_backend
+
+    return get_backend("numba")
+
+
 class _SumFamily(Distribution):
     """A univariate family whose statistics are ``Σw`` and a few ``Σw·f(x)``."""
+
+    #: Support code for the one-pass kernel (None: no fast path).
+    fast_support = None
+
+    def _fast_statistics(self, X, sample_weight):
+        if self.fast_support is None or type(self)._terms is not _SumFamily._terms:
+            return None
+        args = fast_input(X, sample_weight)
+        if args is None:
+            return None
+        ok, weight, total = kernels().univariate_sums(args[0], args[1], self.fast_support)
+        return Additive({"weight": weight, "sum": total}) if ok else None
 
     def _statistics(self, X, w):
         return weighted_sums(X, w, **self._terms(X))

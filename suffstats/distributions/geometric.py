@@ -30,6 +30,8 @@ class Geometric(_SumFamily):
 
     support = "integers >= 1"
 
+    fast_support = 4  # backends.numba_kernels.SUPPORT_TRIALS
+
     def _outside(self, X):
         return (X < 1) | (X != np.floor(X))
 

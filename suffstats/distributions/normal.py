@@ -6,7 +6,7 @@ import numpy as np
 
 from ..statistics import Moments
 from ._base import Distribution
-from ._univariate import as_float
+from ._univariate import as_float, fast_input, kernels
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -44,6 +44,17 @@ class Normal(Distribution):
         if shift is None:
             shift = X[:1] if self._pending is None else self._pending.shift
         return Moments.of(X[:, None], w, shift=np.atleast_1d(shift), diagonal=True)
+
+    def _fast_statistics(self, X, sample_weight):
+        if type(self) is not Normal:
+            return None
+        args = fast_input(X, sample_weight)
+        if args is None:
+            return None
+        x, w = args
+        shift = x[:1] if self._pending is None else self._pending.shift
+        ok, weight, first, second = kernels().univariate_moments(x, w, float(shift[0]))
+        return Moments(weight, shift, [first], [second]) if ok else None
 
     def _component_statistics(self, X, w):
         # Around the current mean: fixed for an epoch, so block sums are exact and stable.
