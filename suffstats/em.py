@@ -144,6 +144,24 @@ def accumulate_pass(model, source, ranges, sample_weight, on_batch=None, acc=Non
     return acc
 
 
+def _chunk_saver(saver, history, epoch_cursor, rows_done):
+    """A callback writing a checkpoint every ``saver.every`` chunks of the current epoch."""
+    progress = {"rows": rows_done, "chunks": 0}
+
+    def on_chunk(acc, rows):
+        progress["rows"] += rows
+        progress["chunks"] += 1
+        if progress["chunks"] % saver.every == 0:
+            # This epoch's ranges were drawn from the cursor at its start: save that one.
+            advanced, history.cursor = history.cursor, epoch_cursor
+            try:
+                saver(history, acc, progress["rows"])
+            finally:
+                history.cursor = advanced
+
+    return on_chunk
+
+
 def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistory | None = None,
            saver=None, resume=None) -> EMHistory:
     """Run EM epochs until convergence or ``max_iter``; returns the history.
@@ -166,19 +184,7 @@ def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistor
         ranges = epoch_ranges(source.n_rows, settings, history, source.random_access)
         rows_done, acc = resume if resume is not None else (0, None)
         resume = None
-        on_chunk = None
-        if saver is not None:
-            progress = {"rows": rows_done, "batches": 0}
-            epoch_cursor = cursor
-
-            def on_chunk(acc, rows):
-                progress["rows"] += rows
-                progress["batches"] += 1
-                if progress["batches"] % saver.every == 0:
-                    history.cursor, saved = epoch_cursor, history.cursor
-                    saver(history, acc, progress["rows"])
-                    history.cursor = saved
-
+        on_chunk = None if saver is None else _chunk_saver(saver, history, cursor, rows_done)
         with _progress_bar(settings.progress, ranges, epoch) as bar:
             acc = accumulate_pass(model, source, skip_rows(ranges, rows_done), sample_weight,
                                   bar.update if bar else None, acc, on_chunk)
