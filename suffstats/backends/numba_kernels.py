@@ -301,3 +301,37 @@ def univariate_sums(x, w, support):
     t0 = float(n) if w is None else (z0 + z1) + (z2 + z3)
     t1 = (a0 + a1) + (a2 + a3)
     return (not bad) and np.isfinite(t0) and np.isfinite(t1), t0, t1
+
+
+@njit(nogil=True, cache=True)
+def univariate_range(x, w):
+    """``(ok, Σw, min, max)`` over rows of positive weight in one pass; ``ok`` is False on a bad value or weight."""
+    n = x.shape[0]
+    lo, hi, total = np.inf, -np.inf, 0.0
+    bad = False
+    for i in range(n):
+        v = x[i]
+        bad |= not np.isfinite(v)
+        wi = 1.0 if w is None else w[i]
+        bad |= not wi >= 0.0
+        total += wi
+        if wi > 0.0:
+            lo = min(lo, v)
+            hi = max(hi, v)
+    return (not bad) and np.isfinite(total), total, lo, hi
+
+
+@njit(nogil=True, cache=True)
+def category_counts(x, w, n_categories):
+    """``(ok, counts)``: weighted counts of integer categories; ``ok`` is False on anything else."""
+    counts = np.zeros(n_categories)
+    bad = False
+    for i in range(x.shape[0]):
+        v = x[i]
+        if not (v >= 0.0 and v < n_categories and v == np.floor(v)):
+            bad = True
+            continue
+        wi = 1.0 if w is None else w[i]
+        bad |= not (wi >= 0.0 and np.isfinite(wi))
+        counts[int(v)] += wi
+    return not bad, counts

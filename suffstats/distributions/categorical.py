@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..statistics import Additive
-from ._univariate import _SumFamily
+from ._univariate import _SumFamily, fast_input, kernels
 
 
 class Categorical(_SumFamily):
@@ -59,6 +59,13 @@ class Categorical(_SumFamily):
 
     def _outside(self, X):
         return (X < 0) | (X >= self.n_categories) | (X != np.floor(X))
+
+    def _fast_statistics(self, X, sample_weight):
+        args = fast_input(X, sample_weight)
+        if args is None:
+            return None
+        ok, counts = kernels().category_counts(*args, self.n_categories)
+        return Additive({"weight": counts.sum(), "counts": counts}) if ok else None
 
     def _statistics(self, X, w):
         counts = np.bincount(X.astype(np.intp), weights=w, minlength=self.n_categories).astype(np.float64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..statistics import Additive
-from ._univariate import _SumFamily, as_float
+from ._univariate import _SumFamily, as_float, fast_input, kernels
 
 
 class Uniform(_SumFamily):
@@ -41,6 +41,13 @@ class Uniform(_SumFamily):
         if kept.size == 0:
             return Additive({"weight": weight, "low": np.inf, "high": -np.inf}, self._RULES)
         return Additive({"weight": weight, "low": kept.min(), "high": kept.max()}, self._RULES)
+
+    def _fast_statistics(self, X, sample_weight):
+        args = fast_input(X, sample_weight)
+        if args is None:
+            return None
+        ok, weight, low, high = kernels().univariate_range(*args)
+        return Additive({"weight": weight, "low": low, "high": high}, self._RULES) if ok else None
 
     def _estimate(self, stats):
         return {"low": stats.fields["low"], "high": stats.fields["high"]}
