@@ -11,8 +11,9 @@ Three shapes cover every model in the library:
 * :class:`Additive` -- named float64 arrays that add element by element; fields
   may instead combine by minimum or maximum (the support of a uniform).
 * :class:`Moments` -- weighted first and second moments accumulated around a
-  fixed *shift* ``c``: ``Σw``, ``Σw(x-c)`` and ``Σw(x-c)(x-c)ᵀ`` (or its
-  diagonal). Values with the same shift add exactly; values with different
+  fixed *shift* ``c``: ``Σw``, ``Σw(x-c)`` and ``Σw(x-c)(x-c)ᵀ`` -- the whole
+  matrix, its diagonal or only its trace (the *layout*, from the number of
+  dimensions of the second moment). Values with the same shift add exactly; values with different
   shifts are merged through their centred moments (Chan et al.), which keeps
   data with a large offset and a small spread accurate.
 * :class:`Composite` -- an ordered tuple of statistics (a mixture's weights and
@@ -28,6 +29,24 @@ import numpy as np
 __all__ = ["Statistics", "Additive", "Moments", "Composite"]
 
 _COMBINE = {"sum": np.add, "min": np.minimum, "max": np.maximum}
+
+#: Layouts of second moments: the whole matrix, its diagonal, or its trace.
+LAYOUTS = {"full": 2, "diag": 1, "trace": 0}
+
+
+def outer(a, b, layout):
+    """``a bᵀ`` kept in ``layout``: the matrix, its diagonal, or its trace."""
+    if layout == "full":
+        return np.outer(a, b)
+    return a * b if layout == "diag" else float(a @ b)
+
+
+def second_moment(wZ, Z, layout):
+    """``Σ_i wZ_i Z_iᵀ`` over rows, kept in ``layout``."""
+    if layout == "full":
+        return wZ.T @ Z
+    diag = np.einsum("ij,ij->j", wZ, Z)
+    return diag if layout == "diag" else diag.sum()
 _IDENTITY = {"sum": 0.0, "min": np.inf, "max": -np.inf}
 
 
@@ -155,8 +174,8 @@ class Moments(Statistics):
         The fixed reference point ``c``.
     first : array_like of shape (d,)
         ``Σw(x-c)``.
-    second : array_like of shape (d, d) or (d,)
-        ``Σw(x-c)(x-c)ᵀ``, or only its diagonal.
+    second : array_like of shape (d, d), (d,) or ()
+        ``Σw(x-c)(x-c)ᵀ``, only its diagonal, or only its trace.
 
     Examples
     --------
@@ -177,36 +196,34 @@ class Moments(Statistics):
         self.second = np.asarray(second, dtype=np.float64)
 
     @classmethod
-    def of(cls, X, weights=None, shift=None, diagonal=False) -> "Moments":
-        """Compute the moments of rows ``X`` (n, d) around ``shift`` in one pass."""
+    def of(cls, X, weights=None, shift=None, layout="full") -> "Moments":
+        """Compute the moments of rows ``X`` (n, d) around ``shift`` in one pass, second moments in ``layout``."""
         X = np.asarray(X, dtype=np.float64)
         w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=np.float64)
         shift = np.zeros(X.shape[1]) if shift is None else np.asarray(shift, dtype=np.float64)
         Z = X - shift
         wZ = Z * w[:, None]
-        second = np.einsum("ij,ij->j", wZ, Z) if diagonal else wZ.T @ Z
-        return cls(w.sum(), shift, wZ.sum(axis=0), second)
+        return cls(w.sum(), shift, wZ.sum(axis=0), second_moment(wZ, Z, layout))
 
     @classmethod
-    def empty(cls, shift, diagonal=False) -> "Moments":
+    def empty(cls, shift, layout="full") -> "Moments":
         """The identity value around ``shift``."""
         shift = np.asarray(shift, dtype=np.float64)
         d = shift.shape[0]
-        return cls(0.0, shift, np.zeros(d), np.zeros(d if diagonal else (d, d)))
+        return cls(0.0, shift, np.zeros(d), np.zeros((d, d)[: LAYOUTS[layout]]))
 
     @property
-    def diagonal(self) -> bool:
-        return self.second.ndim == 1
+    def layout(self) -> str:
+        """``"full"``, ``"diag"`` or ``"trace"``: how much of the second moment is kept."""
+        return ("trace", "diag", "full")[self.second.ndim]
 
     def mean(self) -> np.ndarray:
         """Weighted mean ``c + Σw(x-c)/Σw``."""
         return self.shift + self.first / self.weight
 
     def scatter(self) -> np.ndarray:
-        """Centred second moment ``Σw(x-m)(x-m)ᵀ`` (or its diagonal)."""
-        f = self.first
-        outer = f * f if self.diagonal else np.outer(f, f)
-        return self.second - outer / self.weight
+        """Centred second moment ``Σw(x-m)(x-m)ᵀ`` (in this value's layout)."""
+        return self.second - outer(self.first, self.first, self.layout) / self.weight
 
     def recentred(self) -> "Moments":
         """The same moments around (the nearest float to) their own mean."""
@@ -223,8 +240,8 @@ class Moments(Statistics):
         """
         shift = base + mean_offset
         residual = mean_offset - (shift - base)
-        outer = residual * residual if self.diagonal else np.outer(residual, residual)
-        return Moments(self.weight, shift, self.weight * residual, scatter + self.weight * outer)
+        return Moments(self.weight, shift, self.weight * residual,
+                       scatter + self.weight * outer(residual, residual, self.layout))
 
     def _combine(self, other):
         if self.first.shape != other.first.shape or self.second.shape != other.second.shape:
@@ -243,8 +260,7 @@ class Moments(Statistics):
         mean_a = self.first / self.weight
         mean_b = (other.shift - self.shift) + other.first / other.weight
         delta = mean_b - mean_a
-        outer = delta * delta if self.diagonal else np.outer(delta, delta)
-        scatter = self.scatter() + other.scatter() + outer * (self.weight * other.weight / n)
+        scatter = self.scatter() + other.scatter() + outer(delta, delta, self.layout) * (self.weight * other.weight / n)
         merged = Moments(n, self.shift, np.zeros_like(delta), np.zeros_like(scatter))
         return merged._around(self.shift, mean_a + delta * (other.weight / n), scatter)
 

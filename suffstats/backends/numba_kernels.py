@@ -11,8 +11,9 @@ them to rounding. Per block of rows:
   log-normaliser and responsibilities; each component's second moment is one
   symmetric rank-n update (``syrk``: half the work of a general product) of
   the responsibility-scaled centred rows;
-* diagonal and spherical covariance: two products give every component's
-  Mahalanobis distances, and two give the moments.
+* diagonal covariance: one product of ``[x, x²]`` gives every component's
+  Mahalanobis distances and one gives the moments; spherical covariance
+  needs only ``‖x‖²`` and one product with the means each way.
 
 The kernels are single-threaded and release the GIL: parallelism comes from
 running whole blocks on a thread pool (see :func:`suffstats.backends.map_blocks`)
@@ -104,7 +105,7 @@ def _centre(X, means, squares=False, dtype=np.float64):
     return Z, means - c
 
 
-def _log_prob(Xc, delta, prec_chol, log_weights, cov):
+def _log_prob(Xc, delta, prec_chol, log_weights, cov, squares=None):
     """Weighted per-component log-densities of centred rows (with squares appended for diagonal types), (n, k).
 
     The products run in the dtype of ``Xc``; everything else in float64.
@@ -123,7 +124,17 @@ def _log_prob(Xc, delta, prec_chol, log_weights, cov):
         Y = Xc @ np.ascontiguousarray(P, dtype=Xc.dtype)
         _whitened_log_prob(Y, np.ascontiguousarray(offsets), stride, log_const, out)
         return out
-    p2 = prec_chol**2 if cov.name == "diag" else np.repeat((prec_chol**2)[:, None], d, axis=1)
+    if cov.layout == "trace":
+        # p²‖x - δ‖² = p²(‖x‖² - 2x·δ + ‖δ‖²), x centred on c (no large offset).
+        p2 = prec_chol**2
+        squares = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64) if squares is None else squares
+        out[:] = Xc @ delta.T.astype(Xc.dtype)
+        out *= -2.0
+        out += squares[:, None] + (delta * delta).sum(axis=1)
+        out *= -0.5 * p2
+        out += log_const
+        return out
+    p2 = prec_chol**2
     # Σ_t p²(x - δ)² = Σ x²p² - 2 Σ x·δp² + Σ δ²p² with x centred on c (no large offset):
     # one product of [x, x²] with [-2δp², p²].
     weights = np.concatenate([-2.0 * delta * p2, p2], axis=1)
@@ -135,7 +146,7 @@ def _log_prob(Xc, delta, prec_chol, log_weights, cov):
 
 def weighted_log_prob(X, means, prec_chol, log_weights, cov, dtype=np.float64):
     """``log π_j + log N(x | μ_j, Σ_j)`` for each row and component, shape (n, k)."""
-    Xc, delta = _centre(X, means, squares=cov.diagonal, dtype=dtype)
+    Xc, delta = _centre(X, means, squares=cov.layout == "diag", dtype=dtype)
     return _log_prob(Xc, delta, prec_chol, log_weights, cov)
 
 
@@ -145,10 +156,11 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
     ``dtype=np.float32`` runs the products in single precision (about twice
     as fast); the statistics of each block are still added in float64.
     """
-    Xc, delta = _centre(X, means, squares=cov.diagonal, dtype=dtype)
+    Xc, delta = _centre(X, means, squares=cov.layout == "diag", dtype=dtype)
     n, d = X.shape
     k = means.shape[0]
-    log_prob = _log_prob(Xc, delta, prec_chol, log_weights, cov)
+    squares = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64) if cov.layout == "trace" else None
+    log_prob = _log_prob(Xc, delta, prec_chol, log_weights, cov, squares)
     resp = np.empty((n, k))
     log_norm = np.empty(n)
     ww = np.ones(n) if w is None else np.ascontiguousarray(w, dtype=np.float64)
@@ -156,12 +168,15 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
     nk = resp.sum(axis=0)
     weight = float(n) if w is None else float(ww.sum())
     log_likelihood = float(ww @ log_norm)
-    if cov.diagonal:
+    if cov.layout != "full":
         # Moments around c, moved to each component's mean.
         m12 = (resp.T.astype(dtype) @ Xc).astype(np.float64)
-        m1, m2 = m12[:, :d], m12[:, d:]
+        m1 = m12[:, :d]
         first = m1 - nk[:, None] * delta
-        second = m2 - 2.0 * delta * m1 + nk[:, None] * delta * delta
+        if cov.layout == "diag":
+            second = m12[:, d:] - 2.0 * delta * m1 + nk[:, None] * delta * delta
+        else:
+            second = resp.T @ squares - 2.0 * (delta * m1).sum(axis=1) + nk * (delta * delta).sum(axis=1)
         return weight, log_likelihood, nk, first, second
     first = np.empty((k, d))
     second = np.empty((k, d, d))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
+from ..statistics import LAYOUTS, second_moment
+
 
 
 def weighted_log_prob(X, means, prec_chol, log_weights, cov, dtype=np.float64):
@@ -43,7 +45,7 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
     first : ndarray (k, d)
         ``Σw·r_j·(x - μ_j)``.
     second : ndarray (k, d, d) or (k, d)
-        ``Σw·r_j·(x - μ_j)(x - μ_j)ᵀ`` (or its diagonal).
+        ``Σw·r_j·(x - μ_j)(x - μ_j)ᵀ`` in the covariance type's layout (k, d, d), (k, d) or (k,).
     """
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
@@ -54,12 +56,12 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
     if w is not None:
         resp *= w[:, None]
     first = np.empty((k, d))
-    second = np.empty((k, d) if cov.diagonal else (k, d, d))
+    second = np.empty((k, d, d)[: 1 + LAYOUTS[cov.layout]])
     for j in range(k):
         Z = X - means[j]
         wZ = Z * resp[:, j, None]
         first[j] = wZ.sum(axis=0)
-        second[j] = np.einsum("ij,ij->j", wZ, Z) if cov.diagonal else wZ.T @ Z
+        second[j] = second_moment(wZ, Z, cov.layout)
     weight = float(n) if w is None else float(w.sum())
     log_likelihood = float(log_norm.sum() if w is None else w @ log_norm)
     return weight, log_likelihood, resp.sum(axis=0), first, second
@@ -75,8 +77,8 @@ def nearest_block(X, w, centers, second=None):
     """Hard-assignment statistics of one block: each row to its nearest centre.
 
     Returns ``weight``, ``Σw·min distance²``, per-centre ``Σw`` (k,),
-    ``Σw(x - c_j)`` (k, d) and, when ``second`` is ``"full"`` or ``"diag"``,
-    ``Σw(x - c_j)(x - c_j)ᵀ`` (or its diagonal), else ``None``.
+    ``Σw(x - c_j)`` (k, d) and, when ``second`` is a layout (``"full"``,
+    ``"diag"`` or ``"trace"``), ``Σw(x - c_j)(x - c_j)ᵀ`` in it, else ``None``.
     """
     X = np.asarray(X, dtype=np.float64)
     dist = squared_distances(X, centers)
@@ -85,7 +87,7 @@ def nearest_block(X, w, centers, second=None):
     k, d = centers.shape
     counts = np.bincount(labels, weights=ww, minlength=k).astype(np.float64)
     first = np.zeros((k, d))
-    out_second = None if second is None else np.zeros((k, d) if second == "diag" else (k, d, d))
+    out_second = None if second is None else np.zeros((k, d, d)[: 1 + LAYOUTS[second]])
     for j in range(k):
         rows = labels == j
         if not rows.any():
@@ -93,9 +95,7 @@ def nearest_block(X, w, centers, second=None):
         Z = X[rows] - centers[j]
         wZ = Z * ww[rows, None]
         first[j] = wZ.sum(axis=0)
-        if second == "diag":
-            out_second[j] = np.einsum("ij,ij->j", wZ, Z)
-        elif second == "full":
-            out_second[j] = wZ.T @ Z
+        if second is not None:
+            out_second[j] = second_moment(wZ, Z, second)
     inertia = float(ww @ dist[np.arange(X.shape[0]), labels])
     return float(ww.sum()), inertia, counts, first, out_second

@@ -1,8 +1,8 @@
 """Covariance types as strategy objects, for one or many Gaussian components.
 
 Each strategy knows, for ``k`` components at once: which second moments its
-statistics keep (a full matrix or only the diagonal), how to turn centred
-scatter into covariances, the Cholesky factor of the precision, the
+statistics keep (the *layout*: the whole matrix, its diagonal or its trace),
+how to turn centred scatter into covariances, the Cholesky factor of the precision, the
 log-density and the parameter count. Shapes follow scikit-learn:
 
 =========  ===============  ==================================
@@ -27,11 +27,11 @@ LOG_2PI = np.log(2 * np.pi)
 
 class _Covariance:
     name = ""
-    #: Whether statistics keep only the diagonal of the second moments.
-    diagonal = False
+    #: How much of the second moments the statistics keep: "full", "diag" or "trace".
+    layout = "full"
 
-    def estimate(self, scatter, weight, reg_covar):
-        """Covariances from per-component scatter (k, d, d) or (k, d) and weights (k,)."""
+    def estimate(self, scatter, weight, reg_covar, n_features):
+        """Covariances from per-component scatter (k, d, d), (k, d) or (k,) and weights (k,)."""
         raise NotImplementedError
 
     def precision_cholesky(self, covariances):
@@ -91,7 +91,7 @@ def _precision_chol_from_cov(cov, which):
 class FullCovariance(_Covariance):
     name = "full"
 
-    def estimate(self, scatter, weight, reg_covar):
+    def estimate(self, scatter, weight, reg_covar, n_features):
         cov = scatter / weight[:, None, None]
         idx = np.arange(cov.shape[1])
         cov[:, idx, idx] += reg_covar
@@ -127,7 +127,7 @@ class FullCovariance(_Covariance):
 class TiedCovariance(FullCovariance):
     name = "tied"
 
-    def estimate(self, scatter, weight, reg_covar):
+    def estimate(self, scatter, weight, reg_covar, n_features):
         cov = scatter.sum(axis=0) / weight.sum()
         cov.flat[:: cov.shape[0] + 1] += reg_covar
         return cov
@@ -160,9 +160,9 @@ class TiedCovariance(FullCovariance):
 
 class DiagCovariance(_Covariance):
     name = "diag"
-    diagonal = True
+    layout = "diag"
 
-    def estimate(self, scatter, weight, reg_covar):
+    def estimate(self, scatter, weight, reg_covar, n_features):
         return scatter / weight[:, None] + reg_covar
 
     def precision_cholesky(self, covariances):
@@ -192,9 +192,10 @@ class DiagCovariance(_Covariance):
 
 class SphericalCovariance(DiagCovariance):
     name = "spherical"
+    layout = "trace"
 
-    def estimate(self, scatter, weight, reg_covar):
-        return (scatter / weight[:, None]).mean(axis=1) + reg_covar
+    def estimate(self, scatter, weight, reg_covar, n_features):
+        return scatter / (weight * n_features) + reg_covar
 
     def log_det(self, prec_chol, n_features, n_components):
         return n_features * np.log(prec_chol)

@@ -23,7 +23,7 @@ class MultivariateNormal(Distribution):
 
     Notes
     -----
-    Statistics are ``Σw``, ``Σw(x-c)`` and ``Σw(x-c)(x-c)ᵀ`` (or its diagonal)
+    Statistics are ``Σw``, ``Σw(x-c)`` and ``Σw(x-c)(x-c)ᵀ`` (its diagonal or trace)
     around a fixed shift ``c`` -- the first row summarized -- so the estimate is
     accurate for data far from the origin.
 
@@ -72,7 +72,7 @@ class MultivariateNormal(Distribution):
     def _statistics(self, X, w, shift=None):
         if shift is None:
             shift = X[0] if self._pending is None else self._pending.shift
-        return Moments.of(X, w, shift=shift, diagonal=self._cov.diagonal)
+        return Moments.of(X, w, shift=shift, layout=self._cov.layout)
 
     def _component_statistics(self, X, w):
         # Around the current mean: fixed for an epoch, so block sums are exact and stable.
@@ -83,7 +83,8 @@ class MultivariateNormal(Distribution):
         return stats.weight
 
     def _estimate(self, stats):
-        cov = self._cov.estimate(stats.scatter()[None], np.array([stats.weight]), self.reg_covar)
+        cov = self._cov.estimate(np.asarray(stats.scatter())[None], np.array([stats.weight]), self.reg_covar,
+                                 stats.first.shape[0])
         return {"mean": stats.mean(), "covariance": cov[0]}
 
     @property

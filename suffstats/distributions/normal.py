@@ -43,7 +43,7 @@ class Normal(Distribution):
     def _statistics(self, X, w, shift=None):
         if shift is None:
             shift = X[:1] if self._pending is None else self._pending.shift
-        return Moments.of(X[:, None], w, shift=np.atleast_1d(shift), diagonal=True)
+        return Moments.of(X[:, None], w, shift=np.atleast_1d(shift), layout="diag")
 
     def _fast_statistics(self, X, sample_weight):
         if type(self) is not Normal:

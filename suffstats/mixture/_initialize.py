@@ -50,30 +50,33 @@ def seed_centers(method, X, w, k, rng, source=None):
     raise ValueError(f"init must be one of {list(INIT_METHODS)}; got {method!r}")
 
 
-def hard_moments(X, w, centers, diagonal, acc=None, backend="numpy"):
+def hard_moments(X, w, centers, layout, acc=None, backend="numpy"):
     """Moments of rows assigned to their nearest centre, added block by block to ``acc``."""
     kernels = get_backend(backend)
-    acc = ComponentMoments(centers, diagonal) if acc is None else acc
-    second = "diag" if diagonal else "full"
+    acc = ComponentMoments(centers, layout) if acc is None else acc
     for start in range(0, X.shape[0], BLOCK_ROWS):
         stop = start + BLOCK_ROWS
         weight, inertia, counts, first, sec = kernels.nearest_block(
-            X[start:stop], None if w is None else w[start:stop], acc.shifts, second)
+            X[start:stop], None if w is None else w[start:stop], acc.shifts, layout)
         acc.add(weight, -inertia, counts, first, sec)
     return acc
 
 
-def random_moments(X, w, k, diagonal, rng):
+def random_moments(X, w, k, layout, rng):
     """Moments of the sample under random soft responsibilities (rows normalised)."""
     resp = rng.uniform(size=(X.shape[0], k))
     resp /= resp.sum(axis=1, keepdims=True)
     if w is not None:
         resp *= w[:, None]
     shift = X[0]
-    acc = ComponentMoments(np.tile(shift, (k, 1)), diagonal)
+    acc = ComponentMoments(np.tile(shift, (k, 1)), layout)
     Z = X - shift
     first = resp.T @ Z
-    second = resp.T @ (Z * Z) if diagonal else np.einsum("ij,ik,il->jkl", resp, Z, Z)
+    if layout == "full":
+        second = np.einsum("ij,ik,il->jkl", resp, Z, Z)
+    else:
+        second = resp.T @ (Z * Z)
+        second = second if layout == "diag" else second.sum(axis=1)
     acc.add(float(resp.sum()), 0.0, resp.sum(axis=0), first, second)
     return acc
 
@@ -89,16 +92,16 @@ def initial_gaussian(model, source, sample_weight, rng):
     if model.init_params == "kmeans":
         km = KMeans(k, max_iter=100, random_state=rng, batch_size=model.batch_size,
                     init_sample_size=model.init_sample_size, backend=model.backend).fit(source, sample_weight=sample_weight)
-        acc = accumulate_pass(_HardAssignment(model, km.cluster_centers_, cov.diagonal), source,
+        acc = accumulate_pass(_HardAssignment(model, km.cluster_centers_, cov.layout), source,
                               batch_ranges(source.n_rows, model.batch_size), sample_weight)
     else:
         sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
         sample, w = model._validate_batch(sample, w, 0)
         if model.init_params == "random":
-            acc = random_moments(sample, w, k, cov.diagonal, rng)
+            acc = random_moments(sample, w, k, cov.layout, rng)
         else:
             centers = seed_centers(model.init_params, sample, w, k, rng, source)
-            acc = hard_moments(sample, w, centers, cov.diagonal, backend=model.backend)
+            acc = hard_moments(sample, w, centers, cov.layout, backend=model.backend)
     estimated = estimate_gaussian(acc, cov, model.reg_covar)
     return tuple(g if g is not None else e for g, e in zip(given, estimated))
 
@@ -117,21 +120,21 @@ def given_initial_parameters(model, d):
             raise ValueError(f"means_init must be a finite array of shape {(k, d)}; got shape {means.shape}")
     if model.precisions_init is not None:
         precisions = cov.check(model.precisions_init, k, d)
-        covariances = 1.0 / precisions if cov.diagonal else np.linalg.inv(precisions)
+        covariances = np.linalg.inv(precisions) if cov.layout == "full" else 1.0 / precisions
     return weights, means, covariances
 
 
 class _HardAssignment:
     """Driver adapter: every row to its nearest centre, collecting Gaussian moments."""
 
-    def __init__(self, model, centers, diagonal):
-        self.model, self.centers, self.diagonal = model, centers, diagonal
+    def __init__(self, model, centers, layout):
+        self.model, self.centers, self.layout = model, centers, layout
 
     def _validate_batch(self, X, w, row_offset):
         return self.model._validate_batch(X, w, row_offset)
 
     def _new_accumulator(self):
-        return ComponentMoments(self.centers, self.diagonal)
+        return ComponentMoments(self.centers, self.layout)
 
     def _accumulate(self, acc, X, w):
-        hard_moments(X, w, self.centers, self.diagonal, acc, backend=self.model.backend)
+        hard_moments(X, w, self.centers, self.layout, acc, backend=self.model.backend)

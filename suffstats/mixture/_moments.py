@@ -2,7 +2,7 @@
 
 ``ComponentMoments`` holds, for ``k`` components around fixed shifts ``c_j``
 (the current means), ``Σw``, ``Σw·log p``, ``Σw·r_j``, ``Σw·r_j(x-c_j)`` and
-``Σw·r_j(x-c_j)(x-c_j)ᵀ`` (or its diagonal). Blocks are added in place, in row
+``Σw·r_j(x-c_j)(x-c_j)ᵀ`` (whole, diagonal or trace). Blocks are added in place, in row
 order. It converts to and from a statistics value so that it can be merged,
 stored or shipped like any other.
 """
@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..statistics import Additive, Composite, Moments
+from ..statistics import LAYOUTS, Additive, Composite, Moments
 
 #: A component whose share of the total weight is below this receives "no mass".
 EMPTY_SHARE = 1e-10
@@ -26,18 +26,18 @@ class EmptyComponentWarning(UserWarning):
 class ComponentMoments:
     """Running per-component moments around fixed shifts."""
 
-    def __init__(self, shifts, diagonal):
+    def __init__(self, shifts, layout):
         k, d = shifts.shape
         self.shifts = np.array(shifts, dtype=np.float64)
         self.weight = 0.0
         self.log_likelihood = 0.0
         self.resp = np.zeros(k)
         self.first = np.zeros((k, d))
-        self.second = np.zeros((k, d) if diagonal else (k, d, d))
+        self.second = np.zeros((k, d, d)[: 1 + LAYOUTS[layout]])
 
     @property
-    def diagonal(self):
-        return self.second.ndim == 2
+    def layout(self):
+        return ("trace", "diag", "full")[self.second.ndim - 1]
 
     def add(self, weight, log_likelihood, resp, first, second):
         """Add one block's statistics (in place)."""
@@ -51,9 +51,9 @@ class ComponentMoments:
     def scatter(self, resp):
         """Centred scatter of each component given its (possibly regularised) mass."""
         f = self.first
-        outer = f * f if self.diagonal else f[:, :, None] * f[:, None, :]
-        shape = (-1, 1) if self.diagonal else (-1, 1, 1)
-        return self.second - outer / resp.reshape(shape)
+        outer = {"full": lambda: f[:, :, None] * f[:, None, :], "diag": lambda: f * f,
+                 "trace": lambda: (f * f).sum(axis=1)}[self.layout]()
+        return self.second - outer / resp.reshape((-1,) + (1,) * (self.second.ndim - 1))
 
     def to_statistics(self) -> Composite:
         """The running total as a statistics value."""
@@ -65,7 +65,7 @@ class ComponentMoments:
     def from_statistics(cls, stats: Composite) -> "ComponentMoments":
         """Rebuild a running total from a statistics value (keeping its shifts)."""
         totals, *parts = stats.parts
-        acc = cls(np.array([p.shift for p in parts]), parts[0].diagonal)
+        acc = cls(np.array([p.shift for p in parts]), parts[0].layout)
         acc.add(float(totals.fields["weight"]), float(totals.fields["log_likelihood"]),
                 np.array([p.weight for p in parts]), np.array([p.first for p in parts]),
                 np.array([p.second for p in parts]))
@@ -86,7 +86,7 @@ def estimate_gaussian(acc: ComponentMoments, cov, reg_covar, previous=None):
     k = acc.resp.shape[0]
     resp = acc.resp + 10 * np.finfo(np.float64).eps
     means = acc.shifts + acc.first / resp[:, None]
-    covariances = cov.estimate(acc.scatter(resp), resp, reg_covar)
+    covariances = cov.estimate(acc.scatter(resp), resp, reg_covar, acc.shifts.shape[1])
     weights = resp / resp.sum()
     empty = acc.resp <= EMPTY_SHARE * max(acc.weight, np.finfo(float).tiny) / k
     if empty.any():

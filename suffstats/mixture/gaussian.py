@@ -174,7 +174,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
     def _new_accumulator(self):
-        return ComponentMoments(self.means_, self._cov.diagonal)
+        return ComponentMoments(self.means_, self._cov.layout)
 
     def _accumulate(self, acc, X, w):
         kernels = get_backend(self.backend)

@@ -90,7 +90,7 @@ class KMeans(TransformerMixin, BaseEstimator):
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
     def _new_accumulator(self):
-        return ComponentMoments(self.cluster_centers_, diagonal=True)
+        return ComponentMoments(self.cluster_centers_, "trace")
 
     def _accumulate(self, acc, X, w):
         kernels = get_backend(self.backend)
