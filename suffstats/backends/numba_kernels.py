@@ -155,7 +155,11 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
 
     ``dtype=np.float32`` runs the products in single precision (about twice
     as fast); the statistics of each block are still added in float64.
+    Diagonal and spherical mixtures with small k·d take one compiled pass
+    in float64 instead (products that small do not pay for themselves).
     """
+    if cov.layout != "full" and means.size <= SMALL_DIAGONAL:
+        return _small_diagonal(X, w, means, prec_chol, log_weights, cov)
     Xc, delta = _centre(X, means, squares=cov.layout == "diag", dtype=dtype)
     n, d = X.shape
     k = means.shape[0]
@@ -188,6 +192,79 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
         second[j] = scaled.T @ scaled
         first[j] = scaled.T @ np.sqrt(r).astype(dtype)
     return weight, log_likelihood, nk, first, second
+
+
+@njit(nogil=True, cache=True)
+def _small_diagonal_block(X, w, means, prec2, log_const):
+    """The whole block in one compiled pass, for diagonal and spherical covariance with small k·d.
+
+    Distances and moments are taken directly around each component's mean
+    (no expansion, no cancellation); ``prec2`` is (k, d) for diagonal and
+    (k, 1) for spherical covariance, which then keeps only the trace.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    spherical = prec2.shape[1] == 1
+    nk = np.zeros(k)
+    first = np.zeros((k, d))
+    second = np.zeros((k, 1 if spherical else d))
+    lp = np.empty(k)
+    weight = 0.0
+    log_likelihood = 0.0
+    for i in range(n):
+        top = -np.inf
+        for j in range(k):
+            s = 0.0
+            if spherical:
+                for t in range(d):
+                    v = X[i, t] - means[j, t]
+                    s += v * v
+                s *= prec2[j, 0]
+            else:
+                for t in range(d):
+                    v = X[i, t] - means[j, t]
+                    s += v * v * prec2[j, t]
+            lp[j] = log_const[j] - 0.5 * s
+            if lp[j] > top:
+                top = lp[j]
+        total = 0.0
+        for j in range(k):
+            lp[j] = np.exp(lp[j] - top)
+            total += lp[j]
+        wi = 1.0 if w is None else w[i]
+        weight += wi
+        log_likelihood += wi * (top + np.log(total))
+        for j in range(k):
+            r = lp[j] / total * wi
+            nk[j] += r
+            if spherical:
+                q = 0.0
+                for t in range(d):
+                    v = X[i, t] - means[j, t]
+                    first[j, t] += r * v
+                    q += v * v
+                second[j, 0] += r * q
+            else:
+                for t in range(d):
+                    v = X[i, t] - means[j, t]
+                    first[j, t] += r * v
+                    second[j, t] += r * v * v
+    return weight, log_likelihood, nk, first, second
+
+
+#: Below this k·d, diagonal and spherical blocks run as one compiled pass rather than as products.
+SMALL_DIAGONAL = 512
+
+
+def _small_diagonal(X, w, means, prec_chol, log_weights, cov):
+    k, d = means.shape
+    prec2 = prec_chol**2 if cov.layout == "diag" else (prec_chol**2)[:, None]
+    log_const = log_weights + cov.log_det(prec_chol, d, k) - 0.5 * d * LOG_2PI
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    w = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    weight, log_likelihood, nk, first, second = _small_diagonal_block(
+        X, w, np.ascontiguousarray(means), np.ascontiguousarray(prec2), log_const)
+    return weight, log_likelihood, nk, first, (second if cov.layout == "diag" else second[:, 0])
 
 
 def squared_distances(X, centers):
