@@ -22,7 +22,8 @@ def _parameters(rng, k, d, kind):
 
 
 @pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
-@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (1, 3, 2), (7, 2, 3), (4096, 5, 4), (1000, 12, 1), (333, 30, 6)])
+@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (1, 3, 2), (7, 2, 3), (4096, 5, 4), (1000, 12, 1), (333, 30, 6),
+                                     (500, 40, 16)])  # the last: k·d above the one-pass threshold
 @pytest.mark.parametrize("weighted", [False, True])
 def test_gaussian_block_matches_reference(kind, n, d, k, weighted):
     rng = np.random.default_rng(n * 100 + d * 10 + k)
