@@ -133,3 +133,10 @@ def test_kmeans_empty_cluster_warns_and_keeps_its_centre():
     with pytest.warns(ss.EmptyComponentWarning, match=r"clusters \[1\] received no rows"):
         model = ss.KMeans(2, init=init, max_iter=3).fit(X)
     assert np.array_equal(model.cluster_centers_[1], init[1])
+
+
+def test_fitted_components_without_weights_start_from_uniform_weights():
+    x = np.concatenate([np.random.default_rng(0).normal(0, 1, 500), np.random.default_rng(1).normal(8, 1, 1500)])
+    model = ss.GeneralMixtureModel([ss.Normal(8.0, 1.0), ss.Normal(0.0, 1.0)], max_iter=20).fit(x)
+    assert model.distributions[0].mean == pytest.approx(8.0, abs=0.1)
+    np.testing.assert_allclose(model.weights, [0.75, 0.25], atol=0.02)

@@ -48,7 +48,8 @@ class GeneralMixtureModel(Distribution):
         over rows of the same number of features. Unfitted components are
         initialised from k-means clusters of a sample of rows.
     weights : array_like of shape (k,), optional
-        Initial mixture weights (default: from the initial clusters, or uniform).
+        Initial mixture weights (default: the shares of the initial clusters,
+        or uniform when every component already has parameters).
     max_iter, tol, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, random_state, verbose, callbacks, progress
         As for :class:`suffstats.GaussianMixture`; ``verbose`` prints every epoch.
     frozen : bool
@@ -209,6 +210,10 @@ class GeneralMixtureModel(Distribution):
         return self
 
     def _initialize(self, source, sample_weight):
+        if all(d.fitted for d in self.distributions):
+            # Components given with parameters: only the weights are missing.
+            self.weights = np.full(self.n_components, 1.0 / self.n_components)
+            return
         rng = np.random.default_rng(self.random_state)
         sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
         labels = KMeans(self.n_components, random_state=rng, max_iter=20).fit(sample, sample_weight=w).predict(sample)
