@@ -30,7 +30,7 @@ class Geometric(_SumFamily):
 
     support = "integers >= 1"
 
-    fast_support = 4  # backends.numba_kernels.SUPPORT_TRIALS
+    fast_support = 4  # backends.numba_univariate.SUPPORT_TRIALS
 
     def _outside(self, X):
         return (X < 1) | (X != np.floor(X))
