@@ -47,7 +47,6 @@ def second_moment(wZ, Z, layout):
         return wZ.T @ Z
     diag = np.einsum("ij,ij->j", wZ, Z)
     return diag if layout == "diag" else diag.sum()
-_IDENTITY = {"sum": 0.0, "min": np.inf, "max": -np.inf}
 
 
 class Statistics:
@@ -133,15 +132,6 @@ class Additive(Statistics):
         self.fields = {k: np.asarray(v, dtype=np.float64) for k, v in fields.items()}
         self.rules = {k: (rules or {}).get(k, "sum") for k in self.fields}
 
-    @classmethod
-    def empty_like(cls, fields: Mapping, rules: Mapping | None = None) -> "Additive":
-        """The identity value with the shapes of ``fields``."""
-        rules = rules or {}
-        return cls(
-            {k: np.full(np.shape(v), _IDENTITY[rules.get(k, "sum")]) for k, v in fields.items()},
-            rules,
-        )
-
     def _combine(self, other):
         if self.fields.keys() != other.fields.keys():
             raise ValueError(f"cannot add statistics with fields {sorted(self.fields)} and {sorted(other.fields)}")
@@ -224,12 +214,6 @@ class Moments(Statistics):
     def scatter(self) -> np.ndarray:
         """Centred second moment ``Σw(x-m)(x-m)ᵀ`` (in this value's layout)."""
         return self.second - outer(self.first, self.first, self.layout) / self.weight
-
-    def recentred(self) -> "Moments":
-        """The same moments around (the nearest float to) their own mean."""
-        if self.weight == 0:
-            return self
-        return self._around(self.shift, self.first / self.weight, self.scatter())
 
     def _around(self, base, mean_offset, scatter) -> "Moments":
         """Moments with mean ``base + mean_offset`` and centred ``scatter``.

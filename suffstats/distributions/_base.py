@@ -263,8 +263,3 @@ class Distribution:
         parts = ", ".join(f"{k}={np.array2string(np.asarray(getattr(self, k)), precision=4)}"
                           if getattr(self, k) is not None else f"{k}=None" for k in self.parameter_names)
         return f"{type(self).__name__}({parts})"
-
-
-def weighted(X, w):
-    """Row weights as an array (ones when ``w`` is None)."""
-    return np.ones(X.shape[0]) if w is None else w
