@@ -100,10 +100,17 @@ class Statistics:
     __hash__ = None
 
     def allclose(self, other: "Statistics", rtol: float = 1e-12, atol: float = 0.0) -> bool:
-        """Whether two values agree within tolerances (after a common shift)."""
+        """Whether two values agree within tolerances (after a common shift).
+
+        Each field is compared at the scale of the field: an entry may differ
+        by ``atol + rtol * max(|entry|, max|field|)``, because the rounding of
+        an entry near zero in a scatter matrix follows the matrix's largest
+        entries, not its own size.
+        """
         a, b = _canonical(self), _canonical(other)
         return a.keys() == b.keys() and all(
-            np.shape(a[k]) == np.shape(b[k]) and np.allclose(a[k], b[k], rtol=rtol, atol=atol)
+            np.shape(a[k]) == np.shape(b[k])
+            and np.allclose(a[k], b[k], rtol=rtol, atol=atol + rtol * _scale(b[k]))
             for k in a
         )
 
@@ -281,6 +288,13 @@ class Composite(Statistics):
     @classmethod
     def _from_fields(cls, data):
         return cls(Statistics.from_dict(p) for p in data["parts"])
+
+
+def _scale(values) -> float:
+    """Largest finite magnitude of ``values`` (0 when there is none)."""
+    values = np.abs(np.asarray(values, dtype=np.float64))
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else 0.0
 
 
 def _canonical(stats: Statistics) -> dict:

@@ -142,3 +142,12 @@ def test_one_pass_kernels_agree_with_the_checked_path(case, weighted):
     d = case.make()
     fast, checked = d.statistics(x, sample_weight=w), d.statistics(strided, sample_weight=w)
     assert fast.allclose(checked, rtol=1e-12)
+
+
+def test_allclose_judges_each_field_at_its_own_scale():
+    """An entry near zero may carry the rounding of the field's largest entries, and no more."""
+    base = ss.Moments(4.0, np.zeros(2), np.zeros(2), np.array([[4.0, 5e-4], [5e-4, 4.0]]))
+    rounded = ss.Moments(4.0, np.zeros(2), np.zeros(2), np.array([[4.0, 5e-4 + 9e-15], [5e-4 + 9e-15, 4.0]]))
+    wrong = ss.Moments(4.0, np.zeros(2), np.zeros(2), np.array([[4.0, 5e-4 + 1e-9], [5e-4 + 1e-9, 4.0]]))
+    assert rounded.allclose(base, rtol=1e-12)
+    assert not wrong.allclose(base, rtol=1e-12)
