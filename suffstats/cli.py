@@ -1,12 +1,23 @@
-"""The ``suffstats`` command: ``fit`` a mixture to a file, or run the out-of-core ``demo``."""
+"""The ``suffstats`` command: ``fit`` a mixture to a file, or run the out-of-core ``demo``.
+
+Errors are reported as one line, ``suffstats: error: <message>``, on stderr:
+exit status 2 for a command line that cannot work (bad option values,
+conflicting options, an output path that cannot be written), 1 for an error
+while reading the data or fitting, 130 on Ctrl-C. ``--debug`` adds the
+traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import glob
+import math
 import os
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 
 import numpy as np
@@ -18,15 +29,190 @@ from .mixture import GaussianMixture
 
 __all__ = ["main"]
 
+PROG = "suffstats"
 
+#: Suffixes of the formats whose columns have names (``--columns`` applies to them only).
+_NAMED_COLUMNS = ("parquet", "pq", "csv", "tsv")
+
+
+class UsageError(Exception):
+    """A command line that cannot work, found before any work is done (exit status 2)."""
+
+
+# -- argument types: refused by argparse itself, so exit status 2 and no traceback ----------------
+def _int_at_least(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _number(positive):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"must be a {'positive' if positive else 'non-negative'} number, "
+                                             f"got {text!r}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in two lines (the message, then where to read more), not the whole usage."""
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message}\nTry '{self.prog} --help' for more information.\n")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: ...)`` for every option that has a default worth showing."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+# -- checks made before any work ---------------------------------------------------------------
+def _split_dataset(data):
+    """The file-system part of an input argument (``FILE.h5:DATASET`` -> ``FILE.h5``)."""
+    if ":" in data and not os.path.exists(data):
+        base = data.rsplit(":", 1)[0]
+        if base:
+            return base
+    return data
+
+
+def _is_pattern(path):
+    return any(ch in path for ch in "*?[")
+
+
+def _suffix(path):
+    return path.lower().rstrip("/").rsplit(".", 1)[-1] if "." in os.path.basename(path.rstrip("/")) else ""
+
+
+def _input_files(data):
+    """Every file (and directory) the input argument names: what an output must never overwrite."""
+    base = _split_dataset(data)
+    if os.path.isdir(base):
+        if _suffix(base) == "zarr":
+            found = [base]
+            for root, dirs, files in os.walk(base):
+                found += [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]
+            return found
+        return [base] + sorted(glob.glob(os.path.join(base, "*.npy")))
+    if _is_pattern(base):
+        return sorted(glob.glob(base))
+    return [base]
+
+
+def _same_file(a, b):
+    """Whether paths ``a`` and ``b`` name one file (links and hard links included; either may not exist)."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_output(path, option, data):
+    """Refuse an output path that cannot be written, or that would overwrite the input data."""
+    if not path:
+        raise UsageError(f"{option}: empty path")
+    for name in _input_files(data):
+        if _same_file(path, name):
+            raise UsageError(f"{option} {path} is the input data file {name}; refusing to overwrite it")
+    real = os.path.realpath(path)
+    base = _split_dataset(data)
+    if os.path.isdir(base):
+        folder = os.path.realpath(base)
+        if _suffix(base) == "zarr" and real.startswith(folder + os.sep):
+            raise UsageError(f"{option} {path} is inside the input Zarr array {base}; refusing to write there")
+        if _suffix(base) != "zarr" and os.path.dirname(real) == folder and real.endswith(".npy"):
+            raise UsageError(f"{option} {path} would become a shard of the input directory {base}")
+    elif _is_pattern(base) and fnmatch.fnmatch(real, os.path.realpath(os.path.abspath(base))):
+        raise UsageError(f"{option} {path} matches the input pattern {base!r}; it would be read as data")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        problem = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise UsageError(f"{option} {path}: {parent} {problem}")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path} is not writable")
+    # Files are written to a temporary file beside the target, then renamed over it.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: directory {parent} is not writable")
+
+
+def _check_columns(args):
+    if args.columns is None:
+        return None
+    base = _split_dataset(args.data)
+    if os.path.isdir(base) or _is_pattern(base) or _suffix(base) not in _NAMED_COLUMNS:
+        kind = f".{_suffix(base)} file" if _suffix(base) and not _is_pattern(base) else "input"
+        raise UsageError(f"--columns applies to Parquet and CSV files only; {args.data} is a {kind} "
+                         "whose columns have no names")
+    columns = [c.strip() for c in args.columns.split(",")]
+    if not all(columns):
+        raise UsageError(f"--columns {args.columns!r}: a column name is empty")
+    return columns
+
+
+def _resume_message(args, X, model):
+    """What the checkpoint holds, read (and checked against this fit) before the fit starts; or None."""
+    if args.checkpoint is None or not os.path.exists(args.checkpoint):
+        return None
+    from .checkpoint import Checkpoint
+    from .em import EMHistory, EMSettings, epoch_ranges
+    from .mixture._resume import settings_fingerprint
+
+    # The same check the fit makes: a checkpoint for other data or settings is refused here, not later.
+    state = Checkpoint(args.checkpoint, args.checkpoint_every, X.fingerprint(),
+                       settings_fingerprint(model, None)).load()
+    if state is None:
+        return None
+    history = state["history"]
+    epoch = history["n_iter"]
+    if history["converged"] or epoch >= model.max_iter:
+        return f"checkpoint {args.checkpoint} holds a finished fit ({epoch} epochs); nothing left to run"
+    settings = EMSettings(batch_size=model.batch_size, batches_per_epoch=model.batches_per_epoch)
+    rows = sum(b - a for a, b in epoch_ranges(X.n_rows, settings, EMHistory(cursor=history["cursor"])))
+    row = state["rows_done"] if state["pending"] is not None else 0
+    return f"resuming from epoch {epoch + 1}, row {row} of {rows} (checkpoint {args.checkpoint})"
+
+
+# -- commands ----------------------------------------------------------------------------------
 def _fit(args):
-    X = as_source(args.data, columns=args.columns.split(",") if args.columns else None)
+    columns = _check_columns(args)
+    _check_output(args.out, "--out", args.data)
+    if args.checkpoint is not None:
+        _check_output(args.checkpoint, "--checkpoint", args.data)
+        if _same_file(args.out, args.checkpoint):
+            raise UsageError(f"--out and --checkpoint name the same file ({args.out})")
+    X = as_source(args.data, columns=columns)
     model = GaussianMixture(
         args.components, covariance_type=args.covariance, batch_size=args.batch_size,
         batches_per_epoch=args.batches_per_epoch, max_iter=args.max_iter, tol=args.tol, init_params=args.init,
         random_state=args.seed, verbose=0 if args.quiet else 2, verbose_interval=1, progress=not args.quiet,
     )
+    resume = _resume_message(args, X, model)
     print(f"fitting {args.components} components ({args.covariance}) to {X.describe()}", flush=True)
+    if resume:
+        print(resume, flush=True)
     model.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     save(model, args.out)
     print(f"converged: {model.converged_} after {model.n_iter_} epochs; "
@@ -50,6 +236,14 @@ def write_blobs(path, n_rows, n_features, n_components, seed=0, chunk=100_000):
 
 def _demo(args):
     n_rows = int(args.megabytes * 1e6 / (8 * args.features))
+    if n_rows < args.components:
+        raise UsageError(f"--megabytes {args.megabytes:g} gives {n_rows} rows, fewer than "
+                         f"--components {args.components}")
+    if args.dir is not None:
+        if not os.path.isdir(args.dir):
+            raise UsageError(f"--dir {args.dir} is not a directory")
+        if not os.access(args.dir, os.W_OK | os.X_OK):
+            raise UsageError(f"--dir {args.dir} is not writable")
     folder = args.dir or tempfile.mkdtemp(prefix="suffstats-demo-")
     path = os.path.join(folder, "demo.npy")
     print(f"writing {n_rows:,} x {args.features} float64 rows ({args.megabytes:.0f} MB) to {path}", flush=True)
@@ -85,44 +279,112 @@ def _demo(args):
     return 0 if identical else 1
 
 
-def main(argv=None):
-    """Entry point of the ``suffstats`` command."""
-    parser = argparse.ArgumentParser(prog="suffstats", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+# -- the command line --------------------------------------------------------------------------
+def _parser():
+    parser = _Parser(prog=PROG, formatter_class=_Formatter,
+                     description="Fit a mixture to a file out of core, or run the out-of-core demo.",
+                     epilog="exit status: 0 done, 1 an error while reading or fitting, 2 a usage error, "
+                            "130 interrupted. Errors are one line on stderr; --debug adds the traceback.")
+    parser.add_argument("--debug", action="store_true", help="print the full traceback of an error")
+    # Also accepted after the command; SUPPRESS keeps a subcommand from resetting the flag given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="print the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,demo}")
 
-    fit = sub.add_parser("fit", help="fit a Gaussian mixture to a file out of core")
+    def command(name, help):
+        return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=_Formatter)
+
+    fit = command("fit", "fit a Gaussian mixture to a file out of core")
     fit.add_argument("data", help="a .npy file (memory-mapped), a directory or glob of .npy shards, FILE.h5:DATASET, "
                                   "a .zarr array, a .parquet or a .csv file")
-    fit.add_argument("--columns", default=None, help="comma-separated columns (Parquet and CSV)")
-    fit.add_argument("--checkpoint", default=None, help="checkpoint file: written during the fit, resumed from if present")
-    fit.add_argument("--checkpoint-every", type=int, default=100, help="batches between checkpoint writes")
-    fit.add_argument("--components", type=int, default=8)
-    fit.add_argument("--covariance", default="full", choices=["full", "tied", "diag", "spherical"])
-    fit.add_argument("--batch-size", type=int, default=100_000)
-    fit.add_argument("--batches-per-epoch", type=int, default=None)
-    fit.add_argument("--max-iter", type=int, default=100)
-    fit.add_argument("--tol", type=float, default=1e-3)
+    fit.add_argument("--columns", default=None,
+                     help="comma-separated column names (Parquet and CSV only; default: all columns)")
+    fit.add_argument("--checkpoint", default=None,
+                     help="checkpoint file: written during the fit, resumed from if present (default: none)")
+    fit.add_argument("--checkpoint-every", type=_int_at_least(1), default=100, help="batches between checkpoint writes")
+    fit.add_argument("--components", type=_int_at_least(1), default=8, help="mixture components")
+    fit.add_argument("--covariance", default="full", choices=["full", "tied", "diag", "spherical"],
+                     help="covariance type")
+    fit.add_argument("--batch-size", type=_int_at_least(1), default=100_000, help="rows read at a time")
+    fit.add_argument("--batches-per-epoch", type=_int_at_least(1), default=None,
+                     help="batches per EM update (default: all of them, i.e. exact EM)")
+    fit.add_argument("--max-iter", type=_int_at_least(0), default=100, help="most EM epochs")
+    fit.add_argument("--tol", type=_number(positive=False), default=1e-3,
+                     help="stop when the mean log-likelihood improves by less")
     fit.add_argument("--init", default="kmeans",
-                     choices=["kmeans", "k-means++", "random", "random_from_data", "first-k"])
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--out", required=True, help="where to write the model JSON")
+                     choices=["kmeans", "k-means++", "random", "random_from_data", "first-k"],
+                     help="initialisation")
+    fit.add_argument("--seed", type=int, default=0, help="random seed")
+    fit.add_argument("--out", required=True, help="where to write the model JSON (required)")
     fit.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch log")
     fit.set_defaults(run=_fit)
 
-    demo = sub.add_parser("demo", help="write a synthetic memory-mapped file and fit it out of core")
-    demo.add_argument("--megabytes", type=float, default=300.0, help="size of the generated file")
-    demo.add_argument("--features", type=int, default=20)
-    demo.add_argument("--components", type=int, default=4)
-    demo.add_argument("--batch-size", type=int, default=100_000)
-    demo.add_argument("--max-iter", type=int, default=8)
-    demo.add_argument("--seed", type=int, default=0)
+    demo = command("demo", "write a synthetic memory-mapped file and fit it out of core")
+    demo.add_argument("--megabytes", type=_number(positive=True), default=300.0, help="size of the generated file")
+    demo.add_argument("--features", type=_int_at_least(1), default=20, help="columns of the generated file")
+    demo.add_argument("--components", type=_int_at_least(1), default=4, help="blobs generated and components fitted")
+    demo.add_argument("--batch-size", type=_int_at_least(1), default=100_000, help="rows read at a time")
+    demo.add_argument("--max-iter", type=_int_at_least(0), default=8, help="EM epochs")
+    demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.add_argument("--dir", default=None, help="folder for the file (default: a temporary one)")
     demo.add_argument("--keep", action="store_true", help="keep the generated file")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(run=_demo)
+    return parser
 
-    args = parser.parse_args(argv)
-    return args.run(args)
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"{PROG}: warning: {message}", file=sys.stderr if file is None else file, flush=True)
+
+
+def _error(err):
+    """One line for an exception: the library's messages already name the file and the problem."""
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        return f"{err.filename}: {err.strerror}"
+    if isinstance(err, (ValueError, OSError, ImportError, UsageError)):
+        return str(err) or type(err).__name__
+    return f"{type(err).__name__}: {err}"
+
+
+def main(argv=None):
+    """Entry point of the ``suffstats`` command; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+    """
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or a usage error already printed by argparse
+        return exit.code if isinstance(exit.code, int) else 2
+    debug = args.debug
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except KeyboardInterrupt:
+            if debug:
+                traceback.print_exc()
+            hint = f"; run the same command again to resume from {args.checkpoint}" \
+                if getattr(args, "checkpoint", None) and os.path.exists(args.checkpoint) else ""
+            print(f"{PROG}: interrupted{hint}", file=sys.stderr, flush=True)
+            return 130
+        except BrokenPipeError:
+            # The reader went away (``suffstats fit ... | head``): stop quietly, as Python's docs advise.
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+            return 1
+        except Exception as err:  # noqa: BLE001 -- the boundary: one line, the traceback only on request
+            if debug:
+                traceback.print_exc()
+            print(f"{PROG}: error: {_error(err)}", file=sys.stderr, flush=True)
+            if not debug and not isinstance(err, (ValueError, OSError, ImportError, UsageError)):
+                print(f"{PROG}: (an unexpected error; run with --debug for the traceback)", file=sys.stderr)
+            return 2 if isinstance(err, UsageError) else 1
 
 
 if __name__ == "__main__":
