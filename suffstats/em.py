@@ -57,10 +57,11 @@ class EMHistory:
     n_iter: int = 0
     converged: bool = False
     cursor: int = 0  # next batch index in minibatch mode
+    initial_lower_bound: float = -np.inf  # what the first epoch is compared with (a warm start's last value)
 
     @property
     def lower_bound(self):
-        return self.lower_bounds[-1] if self.lower_bounds else -np.inf
+        return self.lower_bounds[-1] if self.lower_bounds else self.initial_lower_bound
 
 
 class _NoBar:
@@ -71,14 +72,15 @@ class _NoBar:
         return False
 
 
-def _progress_bar(enabled, ranges, epoch):
-    """A tqdm bar over the rows of one epoch (or a no-op context)."""
+def _progress_bar(enabled, ranges, epoch, done=0):
+    """A tqdm bar over the rows of one epoch, ``done`` of them already counted (or a no-op context)."""
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
 
     total = sum(stop - start for start, stop in ranges)
-    return tqdm(total=total, unit="rows", unit_scale=True, desc=f"epoch {epoch + 1}", leave=False)
+    return tqdm(total=total, unit="rows", unit_scale=True, desc=f"epoch {epoch + 1}", leave=False,
+                initial=done)
 
 
 def effective_inertia(inertia, lr_decay, epoch):
@@ -185,7 +187,7 @@ def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistor
         rows_done, acc = resume if resume is not None else (0, None)
         resume = None
         on_chunk = None if saver is None else _chunk_saver(saver, history, cursor, rows_done)
-        with _progress_bar(settings.progress, ranges, epoch) as bar:
+        with _progress_bar(settings.progress, ranges, epoch, rows_done) as bar:
             acc = accumulate_pass(model, source, skip_rows(ranges, rows_done), sample_weight,
                                   bar.update if bar else None, acc, on_chunk)
         if not acc.weight > 0:

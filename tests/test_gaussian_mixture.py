@@ -228,7 +228,7 @@ def test_peak_memory_grows_with_batch_size_not_with_the_file(tmp_path):
     ({"init_params": "median"}, "init_params must be one of"),
     ({"inertia": 2.0}, r"inertia must be a number in \[0, 1\]"),
     ({"n_components": 50}, "n_components = 50, n_samples = 20"),
-    ({"weights_init": [0.2, 0.2]}, "weights_init must be 2 non-negative numbers summing to 1"),
+    ({"weights_init": [0.2, 0.2]}, r"The parameter 'weights' should be normalized, but got sum\(weights\) = 0.40000"),
 ])
 def test_bad_settings_are_refused(kwargs, pattern):
     X = np.random.default_rng(0).normal(size=(20, 2))
@@ -252,3 +252,58 @@ def test_integer_weights_equal_repeated_rows(blobs_memmap):
     weighted = ss.GaussianMixture(**init).fit(X, sample_weight=w)
     for name in PARAMS:
         assert_close(getattr(weighted, name), getattr(repeated, name), rtol=1e-10)
+
+
+def test_summarize_after_absorb_runs_the_e_step_at_the_current_means(blobs_memmap):
+    """A value absorbed from elsewhere carries its own shifts; the E-step must still use the model's means."""
+    X = np.asarray(blobs_memmap)
+    model = _fit(X, n_components=4, random_state=0, max_iter=3)
+    elsewhere = _fit(X, n_components=4, random_state=1, max_iter=1)  # other means, so other shifts
+    model.absorb(elsewhere.statistics(X[:100]))
+    log_likelihood = model.summarize(X[100:2100])
+    assert log_likelihood == pytest.approx(model.score_samples(X[100:2100]).sum(), rel=1e-10)
+    merged = model.pending
+    direct = _fit(X, n_components=4, random_state=0, max_iter=3)
+    assert merged.allclose(elsewhere.statistics(X[:100]) + direct.statistics(X[100:2100]), rtol=1e-10)
+
+
+def test_a_refused_refit_leaves_the_fitted_model_unchanged(blobs_memmap):
+    X = np.asarray(blobs_memmap)
+    model = _fit(X, n_components=3, random_state=0, max_iter=3)
+    before = {k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in vars(model).items()}
+    bad = X.copy()
+    bad[9000, 1] = np.nan  # a late row: found after the initialisation has run
+    narrow = X[:, :2].copy()  # another number of columns, refused late as well
+    narrow[9000, 0] = np.inf
+    for data in (bad, narrow):
+        with pytest.raises(ValueError):
+            model.fit(data)
+        assert vars(model).keys() == before.keys()
+        for key, value in before.items():
+            assert np.array_equal(getattr(model, key), value) if isinstance(value, np.ndarray) else \
+                getattr(model, key) == value, key
+    np.testing.assert_array_equal(model.predict(X[:10]), _fit(X, n_components=3, random_state=0, max_iter=3).predict(X[:10]))
+
+
+def test_float32_data_keeps_float32_parameters_and_outputs(blobs_memmap):
+    X32 = np.asarray(blobs_memmap, dtype=np.float32)
+    model = _fit(X32, n_components=4, random_state=0, max_iter=5, batch_size=3000)
+    for name in PARAMS + ["precisions_", "precisions_cholesky_"]:
+        assert getattr(model, name).dtype == np.float32, name
+    assert model.score_samples(X32).dtype == np.float32
+    assert model.predict_proba(X32).dtype == np.float32
+    assert model.score_samples(X32.astype(np.float64)).dtype == np.float64
+    other = _fit(X32, n_components=4, random_state=0, max_iter=5, batch_size=7000)
+    for name in PARAMS:  # still bit for bit across batch sizes
+        assert np.array_equal(getattr(model, name), getattr(other, name)), name
+
+
+def test_warm_start_detects_convergence_across_fit_calls(blobs_memmap):
+    model = ss.GaussianMixture(4, warm_start=True, max_iter=1, random_state=0, tol=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for calls in range(1, 100):
+            model.fit(blobs_memmap)
+            if model.converged_:
+                break
+    assert model.converged_ and model.n_iter_ == 1 and calls > 1

@@ -107,21 +107,56 @@ def initial_gaussian(model, source, sample_weight, rng):
 
 
 def given_initial_parameters(model, d):
-    """User-given ``weights_init``, ``means_init`` and covariances from ``precisions_init`` (or None)."""
+    """User-given ``weights_init``, ``means_init`` and covariances from ``precisions_init`` (or None).
+
+    The checks and their messages are scikit-learn's, so code written against
+    :class:`sklearn.mixture.GaussianMixture` sees the same errors.
+    """
     k, cov = model.n_components, model._cov
     weights = means = covariances = None
     if model.weights_init is not None:
-        weights = np.asarray(model.weights_init, dtype=np.float64)
-        if weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
-            raise ValueError(f"weights_init must be {k} non-negative numbers summing to 1; got {weights}")
+        weights = _float_array(model.weights_init, "weights")
+        _check_shape(weights, (k,), "weights")
+        if (weights < 0).any() or (weights > 1).any():
+            # scikit-learn's wording, with the two values in its order.
+            raise ValueError("The parameter 'weights' should be in the range [0, 1], but got "
+                             f"max value {np.min(weights):.5f}, min value {np.max(weights):.5f}")
+        if not np.isclose(float(np.abs(1.0 - np.sum(weights))), 0.0, atol=1e-6 if weights.dtype == np.float32 else 1e-8):
+            raise ValueError(f"The parameter 'weights' should be normalized, but got sum(weights) = {np.sum(weights):.5f}")
     if model.means_init is not None:
-        means = np.asarray(model.means_init, dtype=np.float64)
-        if means.shape != (k, d) or not np.isfinite(means).all():
-            raise ValueError(f"means_init must be a finite array of shape {(k, d)}; got shape {means.shape}")
+        means = _float_array(model.means_init, "means")
+        _check_shape(means, (k, d), "means")
     if model.precisions_init is not None:
-        precisions = cov.check(model.precisions_init, k, d)
-        covariances = np.linalg.inv(precisions) if cov.layout == "full" else 1.0 / precisions
+        name = f"{cov.name} precision"
+        precisions = _float_array(model.precisions_init, name)
+        _check_shape(precisions, cov.shape(k, d), name)
+        if cov.layout == "full":
+            for matrix in precisions.reshape(-1, d, d):
+                if not (np.allclose(matrix, matrix.T) and np.all(np.linalg.eigvalsh(matrix) > 0.0)):
+                    raise ValueError(f"'{name}' should be symmetric, positive-definite")
+            covariances = np.linalg.inv(precisions)
+        else:
+            if np.any(precisions <= 0.0):
+                raise ValueError(f"'{name}' should be positive")
+            covariances = 1.0 / precisions
     return weights, means, covariances
+
+
+def _float_array(value, name):
+    """A finite float array of a user-given initial parameter."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"The parameter '{name}' must be numeric; got dtype {array.dtype}")
+    # float32 stays float32 for the checks (a float32 sum of weights rounds as scikit-learn's does).
+    array = array.astype(np.float32 if array.dtype == np.float32 else np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError(f"The parameter '{name}' contains NaN or infinity")
+    return array
+
+
+def _check_shape(array, shape, name):
+    if array.shape != tuple(shape):
+        raise ValueError(f"The parameter '{name}' should have the shape of {tuple(shape)}, but got {array.shape}")
 
 
 class _HardAssignment:

@@ -68,4 +68,6 @@ def map_batches(model, X, function):
     for start, stop in batch_ranges(source.n_rows, model.batch_size or SCORING_BATCH):
         batch, _ = model._validate_batch(source.read(start, stop), None, start)
         outputs.append(function(batch))
-    return np.concatenate(outputs) if outputs else np.empty(0)
+    out = np.concatenate(outputs) if outputs else np.empty(0)
+    # float32 data gives float32 results, as in scikit-learn (computed in float64 all the same).
+    return out.astype(np.float32) if source.dtype == np.float32 and out.dtype.kind == "f" else out

@@ -24,7 +24,8 @@ def settings_fingerprint(model, sample_weight):
 
 def _history(history):
     return {"lower_bounds": list(history.lower_bounds), "n_iter": history.n_iter,
-            "converged": history.converged, "cursor": history.cursor}
+            "converged": history.converged, "cursor": history.cursor,
+            "initial_lower_bound": history.initial_lower_bound}
 
 
 def saver(model, store, init, rng, best):
@@ -32,7 +33,7 @@ def saver(model, store, init, rng, best):
     def save(history, acc, rows_done):
         store.save({
             "init": init, "rng": rng.bit_generator.state,
-            "parameters": [np.asarray(p).tolist() for p in model._get_parameters()],
+            "parameters": [np.asarray(p).tolist() for p in model._core_parameters()],
             "history": _history(history),
             "rows_done": rows_done, "pending": None if acc is None else acc.to_statistics().to_dict(),
             "best": None if best is None else {"history": _history(best[0]),
@@ -46,7 +47,7 @@ def saver(model, store, init, rng, best):
 def restore(model, state, rng):
     """Put the model and generator back as saved; returns the history and the epoch to resume (or None)."""
     rng.bit_generator.state = state["rng"]
-    model._set_parameters(*(np.asarray(v, dtype=np.float64) for v in state["parameters"]))
+    model._assign_parameters(*(np.asarray(v, dtype=np.float64) for v in state["parameters"]))
     resume = None
     if state["pending"] is not None:
         resume = (state["rows_done"], ComponentMoments.from_statistics(Statistics.from_dict(state["pending"])))

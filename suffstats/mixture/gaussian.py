@@ -149,10 +149,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _cov(self):
         return _strategy(self.covariance_type)
 
-    def _set_parameters(self, weights, means, covariances):
-        self.precisions_cholesky_ = self._cov.precision_cholesky(covariances)
-        self.weights_, self.means_, self.covariances_ = weights, means, covariances
-        P = self.precisions_cholesky_
+    def _assign_parameters(self, weights, means, covariances):
+        """Store weights, means and covariances (in the fitted dtype) with their precisions."""
+        try:
+            precisions_cholesky = self._cov.precision_cholesky(np.asarray(covariances, dtype=np.float64))
+        except ValueError as error:
+            raise ValueError(
+                "Fitting the mixture model failed because some components have ill-defined empirical covariance "
+                "(for instance caused by singleton or collapsed samples). Try to decrease the number of components, "
+                f"increase reg_covar, or scale the input data. ({error})") from None
+        self._set_parameters((weights, means, covariances, precisions_cholesky))
+
+    def _set_parameters(self, params):
+        """scikit-learn's private setter: ``(weights, means, covariances, precisions_cholesky)``."""
+        dtype = getattr(self, "_dtype", np.float64)
+        weights, means, covariances, P = (np.asarray(p, dtype=dtype) for p in params)
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = weights, means, covariances, P
         if self.covariance_type == "full":
             self.precisions_ = P @ np.transpose(P, (0, 2, 1))
         elif self.covariance_type == "tied":
@@ -161,7 +173,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.precisions_ = P**2
 
     def _get_parameters(self):
+        """scikit-learn's private getter: ``(weights, means, covariances, precisions_cholesky)``."""
+        return self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
+
+    def _core_parameters(self):
+        """Weights, means and covariances: what an M-step, a checkpoint and the best run keep."""
         return self.weights_, self.means_, self.covariances_
+
+    def _kernel_parameters(self):
+        """Means, precision Cholesky factors and log-weights as float64, as the kernels take them."""
+        return (np.asarray(self.means_, dtype=np.float64), np.asarray(self.precisions_cholesky_, dtype=np.float64),
+                np.log(np.asarray(self.weights_, dtype=np.float64)))
 
     def _n_parameters(self):
         k, d = self.means_.shape
@@ -178,22 +200,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _accumulate(self, acc, X, w):
         kernels = get_backend(self.backend)
-        log_weights = np.log(self.weights_)
+        means, precisions_cholesky, log_weights = self._kernel_parameters()
+        if not np.array_equal(acc.shifts, means):
+            # A total absorbed from elsewhere, around other shifts: the E-step still runs at the current
+            # means, and the two totals are merged by the Chan formulas.
+            own = self._new_accumulator()
+            self._accumulate(own, X, w)
+            acc.__dict__.update(ComponentMoments.from_statistics(acc.to_statistics() + own.to_statistics()).__dict__)
+            return
 
         def block(Xb, wb):
-            return kernels.gaussian_block(Xb, wb, acc.shifts, self.precisions_cholesky_, log_weights, self._cov,
+            return kernels.gaussian_block(Xb, wb, means, precisions_cholesky, log_weights, self._cov,
                                           np.dtype(self.compute_dtype))
 
         for result in map_blocks(kernels, block, X, w):
             acc.add(*result)
 
     def _maximize(self, acc, inertia):
-        previous = self._get_parameters()
+        previous = tuple(np.asarray(p, dtype=np.float64) for p in self._core_parameters())
         weights, means, covariances = estimate_gaussian(acc, self._cov, self.reg_covar, previous)
         if inertia > 0:
             weights, means, covariances = (inertia * old + (1 - inertia) * new
                                            for old, new in zip(previous, (weights, means, covariances)))
-        self._set_parameters(weights, means, covariances)
+        self._assign_parameters(weights, means, covariances)
 
     # -- fitting -------------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
@@ -221,6 +250,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._fit(X, sample_weight).predict(X)
 
     def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100):
+        """Fit as one transaction: a refused or failed fit leaves the model as it was."""
+        before = dict(self.__dict__)
+        try:
+            return self._run_fit(X, sample_weight, checkpoint, checkpoint_every)
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every):
         check_settings(self)
         source = as_source(X)
         if source.n_rows < self.n_components:
@@ -234,6 +273,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         elif source.n_features != self.n_features_in_:
             raise ValueError(f"X has {source.n_features} features, but GaussianMixture is expecting "
                              f"{self.n_features_in_} features as input")
+        # Parameters are kept in float32 for float32 data, as scikit-learn does; statistics stay float64.
+        self._dtype = np.float32 if source.dtype == np.float32 else np.float64
         settings = EMSettings(batch_size=self.batch_size, batches_per_epoch=self.batches_per_epoch,
                               max_iter=self.max_iter, tol=self.tol, inertia=self.inertia, lr_decay=self.lr_decay,
                               verbose=self.verbose, verbose_interval=self.verbose_interval,
@@ -248,20 +289,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             resume = None
             if state is not None and init == state["init"]:
                 history, resume = restore(self, state, rng)
+            elif warm:
+                # Convergence is judged against the previous fit's last log-likelihood, as in scikit-learn.
+                history = EMHistory(initial_lower_bound=float(getattr(self, "lower_bound_", -np.inf)))
+                self._assign_parameters(*self._core_parameters())
             else:
-                if not warm:
-                    self._set_parameters(*initial_gaussian(self, source, sample_weight, rng))
-                    if self.verbose:
-                        print(f"Initialization {init}", flush=True)
+                self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng))
+                if self.verbose:
+                    print(f"Initialization {init}", flush=True)
                 history = EMHistory()
             save = None if store is None else saver(self, store, init, rng, best)
             if save is not None and resume is None and history.n_iter == 0:
                 save(history, None, 0)
             run_em(self, source, sample_weight, settings, history, save, resume)
             if best is None or history.lower_bound > best[0].lower_bound:
-                best = (history, self._get_parameters())
+                best = (history, self._core_parameters())
         history, params = best
-        self._set_parameters(*params)
+        self._assign_parameters(*params)
         self.converged_, self.n_iter_ = history.converged, history.n_iter
         self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
         if not self.converged_ and self.max_iter > 0:
@@ -316,8 +360,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # -- prediction and scoring ---------------------------------------------------------------
     def _weighted_log_prob(self, X):
+        means, precisions_cholesky, log_weights = self._kernel_parameters()
         return get_backend(self.backend).weighted_log_prob(
-            X, self.means_, self.precisions_cholesky_, np.log(self.weights_), self._cov, np.dtype(self.compute_dtype))
+            X, means, precisions_cholesky, log_weights, self._cov, np.dtype(self.compute_dtype))
 
     def score_samples(self, X):
         """Log-density of each row, batch by batch."""
@@ -385,7 +430,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         weights = np.asarray(data["weights"], dtype=np.float64)
         covariances = model._cov.check(data["covariances"], k, d)
         model.n_features_in_ = d
-        model._set_parameters(weights, means, covariances)
+        model._assign_parameters(weights, means, covariances)
         model.n_iter_, model.converged_ = int(data.get("n_iter", 0)), bool(data.get("converged", False))
         model.lower_bounds_ = list(data.get("lower_bounds", []))
         model.lower_bound_ = model.lower_bounds_[-1] if model.lower_bounds_ else -np.inf
