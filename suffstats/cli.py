@@ -25,7 +25,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .data.source import as_source
 from .io import save
-from .mixture import GaussianMixture
+from .distributions.covariance import COVARIANCE_TYPES
+from .mixture import INIT_METHODS, GaussianMixture
 
 __all__ = ["main"]
 
@@ -304,7 +305,7 @@ def _parser():
                      help="checkpoint file: written during the fit, resumed from if present (default: none)")
     fit.add_argument("--checkpoint-every", type=_int_at_least(1), default=100, help="batches between checkpoint writes")
     fit.add_argument("--components", type=_int_at_least(1), default=8, help="mixture components")
-    fit.add_argument("--covariance", default="full", choices=["full", "tied", "diag", "spherical"],
+    fit.add_argument("--covariance", default="full", choices=list(COVARIANCE_TYPES),
                      help="covariance type")
     fit.add_argument("--batch-size", type=_int_at_least(1), default=100_000, help="rows read at a time")
     fit.add_argument("--batches-per-epoch", type=_int_at_least(1), default=None,
@@ -313,7 +314,7 @@ def _parser():
     fit.add_argument("--tol", type=_number(positive=False), default=1e-3,
                      help="stop when the mean log-likelihood improves by less")
     fit.add_argument("--init", default="kmeans",
-                     choices=["kmeans", "k-means++", "random", "random_from_data", "first-k"],
+                     choices=list(INIT_METHODS),
                      help="initialisation")
     fit.add_argument("--seed", type=int, default=0, help="random seed")
     fit.add_argument("--out", required=True, help="where to write the model JSON (required)")

@@ -30,7 +30,7 @@ import numpy as np
 from .data.blocks import BLOCK_ROWS, aligned_chunks, batch_ranges
 from .data.prefetch import prefetch
 
-__all__ = ["EMSettings", "EMHistory", "run_em", "effective_inertia", "read_batches"]
+__all__ = ["EMSettings", "EMHistory", "run_em", "effective_inertia", "read_batches", "progress_bar"]
 
 
 @dataclass
@@ -72,14 +72,14 @@ class _NoBar:
         return False
 
 
-def _progress_bar(enabled, ranges, epoch, done=0):
-    """A tqdm bar over the rows of one epoch, ``done`` of them already counted (or a no-op context)."""
+def progress_bar(enabled, ranges, label, done=0):
+    """A tqdm bar over the rows of ``ranges``, ``done`` of them already counted (or a no-op context)."""
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
 
     total = sum(stop - start for start, stop in ranges)
-    return tqdm(total=total, unit="rows", unit_scale=True, desc=f"epoch {epoch + 1}", leave=False,
+    return tqdm(total=total, unit="rows", unit_scale=True, desc=label, leave=False,
                 initial=done)
 
 
@@ -187,7 +187,7 @@ def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistor
         rows_done, acc = resume if resume is not None else (0, None)
         resume = None
         on_chunk = None if saver is None else _chunk_saver(saver, history, cursor, rows_done)
-        with _progress_bar(settings.progress, ranges, epoch, rows_done) as bar:
+        with progress_bar(settings.progress, ranges, f"epoch {epoch + 1}", rows_done) as bar:
             acc = accumulate_pass(model, source, skip_rows(ranges, rows_done), sample_weight,
                                   bar.update if bar else None, acc, on_chunk)
         if not acc.weight > 0:

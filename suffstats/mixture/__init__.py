@@ -1,8 +1,9 @@
 """Mixture models and k-means, all fitted by the one EM driver in :mod:`suffstats.em`."""
 
 from ._moments import EmptyComponentWarning
+from ._seeding import INIT_METHODS
 from .gaussian import GaussianMixture
 from .general import GeneralMixtureModel
 from .kmeans import KMeans
 
-__all__ = ["EmptyComponentWarning", "GaussianMixture", "GeneralMixtureModel", "KMeans"]
+__all__ = ["INIT_METHODS", "EmptyComponentWarning", "GaussianMixture", "GeneralMixtureModel", "KMeans"]

@@ -2,13 +2,17 @@
 
 Every method works on a seeded uniform sample of rows drawn from the whole
 data (``init_sample_size`` rows; all rows when there are fewer), never on "the
-first batch". ``kmeans`` additionally runs out-of-core Lloyd iterations over
-all the data and assigns every row to its nearest centre.
+first batch". The default, ``kmeans``, costs one read of the sample and one
+pass over the data: Lloyd's iterations run on the sample in memory, then every
+row is assigned to its nearest centre for the starting moments.
+``kmeans_full`` runs Lloyd's iterations out of core over all rows instead (up
+to 100 passes).
 
 =================  ============================================================
 method             initial responsibilities
 =================  ============================================================
-kmeans             hard, nearest centre after k-means over all the data
+kmeans             hard, nearest centre after k-means on the sample
+kmeans_full        hard, nearest centre after k-means over all the data
 k-means++          hard, nearest k-means++ seed (chosen on the sample)
 random             random soft responsibilities on the sample
 random_from_data   hard, nearest of k distinct sample rows
@@ -19,36 +23,15 @@ first-k            hard, nearest of the first k rows of the data
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import kmeans_plusplus
 
 from ..backends import get_backend
 from ..data.blocks import BLOCK_ROWS
-from ..em import accumulate_pass, batch_ranges
+from ..em import accumulate_pass, batch_ranges, progress_bar
 from ._moments import ComponentMoments, estimate_gaussian
+from ._seeding import INIT_METHODS, draw_sample, seed_centers
+from .kmeans import KMeans
 
-INIT_METHODS = ("kmeans", "k-means++", "random", "random_from_data", "first-k")
-
-
-def draw_sample(source, sample_weight, size, rng):
-    """A seeded uniform sample of rows as float64, with its weights (or None)."""
-    rows = source.sample_indices(size, rng)
-    X = np.asarray(source.take(rows), dtype=np.float64)
-    return X, (None if sample_weight is None else np.asarray(sample_weight[rows], dtype=np.float64))
-
-
-def seed_centers(method, X, w, k, rng, source=None):
-    """Initial centres for a hard-assignment method, from the sample ``X``."""
-    if method == "k-means++":
-        seed = int(rng.integers(np.iinfo(np.int32).max))
-        centers, _ = kmeans_plusplus(X, k, sample_weight=w, random_state=seed)
-        return centers
-    if method == "random_from_data":
-        candidates = np.flatnonzero(w > 0) if w is not None else np.arange(X.shape[0])
-        return X[np.sort(rng.choice(candidates, size=k, replace=False))]
-    if method == "first-k":
-        return np.asarray(source.read(0, k), dtype=np.float64)
-    raise ValueError(f"init must be one of {list(INIT_METHODS)}; got {method!r}")
-
+__all__ = ["INIT_METHODS", "draw_sample", "initial_gaussian", "given_initial_parameters"]
 
 def hard_moments(X, w, centers, layout, acc=None, backend="numpy"):
     """Moments of rows assigned to their nearest centre, added block by block to ``acc``."""
@@ -83,20 +66,33 @@ def random_moments(X, w, k, layout, rng):
 
 def initial_gaussian(model, source, sample_weight, rng):
     """Initial weights, means and covariances of a :class:`GaussianMixture` (user-given ones win)."""
-    from .kmeans import KMeans
-
     k, d, cov = model.n_components, source.n_features, model._cov
     given = given_initial_parameters(model, d)
     if all(v is not None for v in given):
         return given
-    if model.init_params == "kmeans":
+    say = print if model.verbose else (lambda *a, **kw: None)
+    if model.init_params in ("kmeans", "kmeans_full"):
+        on_sample = model.init_params == "kmeans"
         km = KMeans(k, max_iter=100, random_state=rng, batch_size=model.batch_size,
-                    init_sample_size=model.init_sample_size, backend=model.backend).fit(source, sample_weight=sample_weight)
-        acc = accumulate_pass(_HardAssignment(model, km.cluster_centers_, cov.layout), source,
-                              batch_ranges(source.n_rows, model.batch_size), sample_weight)
+                    init_sample_size=model.init_sample_size, backend=model.backend,
+                    progress=model.progress and not on_sample, verbose=0)
+        if on_sample:
+            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
+            sample, w = model._validate_batch(sample, w, 0)
+            say(f"Initialization: k-means on a sample of {sample.shape[0]:,} rows", flush=True)
+            km.fit(sample, sample_weight=w)
+        else:
+            say(f"Initialization: k-means over all {source.n_rows:,} rows", flush=True)
+            km.fit(source, sample_weight=sample_weight)
+        say(f"Initialization: k-means took {km.n_iter_} iterations; assigning every row", flush=True)
+        ranges = batch_ranges(source.n_rows, model.batch_size)
+        with progress_bar(model.progress, ranges, "initialization") as bar:
+            acc = accumulate_pass(_HardAssignment(model, km.cluster_centers_, cov.layout), source, ranges,
+                                  sample_weight, bar.update if bar else None)
     else:
         sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
         sample, w = model._validate_batch(sample, w, 0)
+        say(f"Initialization: {model.init_params} on a sample of {sample.shape[0]:,} rows", flush=True)
         if model.init_params == "random":
             acc = random_moments(sample, w, k, cov.layout, rng)
         else:

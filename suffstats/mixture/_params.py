@@ -7,6 +7,8 @@ import numbers
 from .._validation import check_fraction, check_positive_int
 from ..data.blocks import batch_ranges
 from ..data.source import as_source
+from ..distributions.covariance import COVARIANCE_TYPES
+from ._seeding import INIT_METHODS
 
 
 def _int(minimum, allow_none=False):
@@ -39,8 +41,8 @@ CONSTRAINTS = {
     "init_sample_size": _int(1, allow_none=True),
     "verbose": _int(0),
     "verbose_interval": _int(1),
-    "covariance_type": _one_of("full", "tied", "diag", "spherical"),
-    "init_params": _one_of("kmeans", "k-means++", "random", "random_from_data", "first-k"),
+    "covariance_type": _one_of(*COVARIANCE_TYPES),
+    "init_params": _one_of(*INIT_METHODS),
     "compute_dtype": _one_of("float64", "float32"),
     "backend": _one_of("numba", "numpy"),
 }

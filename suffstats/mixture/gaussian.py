@@ -44,10 +44,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         EM epochs; 0 keeps the initial parameters.
     n_init : int, default=1
         Initialisations to run; the one with the best final log-likelihood is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data", "first-k"}, default="kmeans"
-        How initial responsibilities are made, on a uniform sample of rows of
-        the whole data (``kmeans`` also runs Lloyd iterations over all rows).
-        See :mod:`suffstats.mixture._initialize`.
+    init_params : {"kmeans", "kmeans_full", "k-means++", "random", "random_from_data", "first-k"}, default="kmeans"
+        How initial responsibilities are made, on a uniform sample of
+        ``init_sample_size`` rows of the whole data. ``kmeans`` runs Lloyd's
+        iterations on the sample in memory, then assigns every row to its
+        nearest centre in one pass; ``kmeans_full`` runs the iterations out of
+        core over all rows (up to 100 passes). See
+        :mod:`suffstats.mixture._initialize`.
     weights_init, means_init, precisions_init : array_like, optional
         User-provided initial parameters (they override ``init_params``).
     random_state : int, numpy Generator or None

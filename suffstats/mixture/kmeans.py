@@ -13,7 +13,7 @@ from ..backends import get_backend
 from ..data.blocks import BLOCK_ROWS
 from ..data.source import as_source
 from ..em import EMHistory, EMSettings, run_em
-from ._initialize import INIT_METHODS, draw_sample, seed_centers
+from ._seeding import SEED_METHODS, draw_sample, seed_centers
 from ._moments import ComponentMoments, EmptyComponentWarning
 from ._params import check_settings, map_batches
 
@@ -123,8 +123,8 @@ class KMeans(TransformerMixin, BaseEstimator):
         sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
         sample, w = self._validate_batch(sample, w, 0)
         if isinstance(self.init, str):
-            if self.init not in ("k-means++", "random_from_data", "first-k"):
-                raise ValueError(f"init must be 'k-means++', 'random_from_data', 'first-k' or an array; got {self.init!r}")
+            if self.init not in SEED_METHODS:
+                raise ValueError(f"init must be one of {list(SEED_METHODS)} or an array; got {self.init!r}")
             self.cluster_centers_ = seed_centers(self.init, sample, w, self.n_clusters, rng, source)
         else:
             centers = check_batch(self.init, n_features=self.n_features_in_, name="init")
