@@ -101,7 +101,7 @@ CASES = {
     ),
     **{
         f"MVN-{kind}": Case(
-            lambda kind=kind: ss.MultivariateNormal(covariance_type=kind), _correlated,
+            lambda kind=kind: ss.MultivariateNormal(covariance_type=kind, reg_covar=0.0), _correlated,
             _mvn_scipy(kind), _mvn_mle(kind),
         )
         for kind in ("full", "diag", "spherical")

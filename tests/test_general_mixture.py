@@ -140,3 +140,52 @@ def test_fitted_components_without_weights_start_from_uniform_weights():
     model = ss.GeneralMixtureModel([ss.Normal(8.0, 1.0), ss.Normal(0.0, 1.0)], max_iter=20).fit(x)
     assert model.distributions[0].mean == pytest.approx(8.0, abs=0.1)
     np.testing.assert_allclose(model.weights, [0.75, 0.25], atol=0.02)
+
+
+def _blobs(n=6001, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 0.0], [0.0, 6.0, 4.0]])
+    return np.concatenate([rng.normal(c, [1.0, 0.5, 2.0], size=(n // 3, 3)) for c in centres])
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_multivariate_normal_components_agree_with_gaussian_mixture_by_default(covariance_type):
+    """Both default to reg_covar=1e-6: no setting needs to be repeated to get the same model."""
+    X = _blobs()
+    start = ss.GaussianMixture(3, covariance_type=covariance_type, max_iter=0, random_state=0).fit(X)
+    gm = ss.GaussianMixture(3, covariance_type=covariance_type, weights_init=start.weights_, means_init=start.means_,
+                            precisions_init=start.precisions_, max_iter=10, tol=0).fit(X)
+    components = [ss.MultivariateNormal(m, c, covariance_type=covariance_type)
+                  for m, c in zip(start.means_, start.covariances_)]
+    general = ss.GeneralMixtureModel(components, weights=start.weights_, max_iter=10, tol=0).fit(X)
+    assert all(d.reg_covar == gm.reg_covar == 1e-6 for d in general.distributions)
+    np.testing.assert_allclose(general.weights, gm.weights_, rtol=1e-7)
+    np.testing.assert_allclose([d.mean for d in general.distributions], gm.means_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose([d.covariance for d in general.distributions], gm.covariances_, rtol=1e-7)
+    np.testing.assert_allclose(general.lower_bounds_, gm.lower_bounds_, rtol=1e-7)
+
+
+def test_a_component_left_with_one_row_is_rescued_by_reg_covar():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (500, 2)), rng.normal(8, 1, (500, 2)), [[60.0, 60.0]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about: the lone row is a component of its own
+        model = ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)], random_state=0, max_iter=30).fit(X)
+    lone = int(np.argmin(model.weights))
+    np.testing.assert_allclose(model.distributions[lone].mean, [60.0, 60.0])
+    np.testing.assert_allclose(model.distributions[lone].covariance, 1e-6 * np.eye(2), rtol=1e-6)
+    assert all(np.isfinite(v).all() for v in model.parameters().values())
+
+
+def test_a_component_that_loses_every_row_keeps_its_parameters_like_gaussian_mixture():
+    # Denormal responsibilities (the component sits ~38 standard deviations away) used to give
+    # an asymmetric or indefinite covariance and a crash mid-fit.
+    X = np.array([[0.0, 0.0], [0.3, -0.2], [-0.1, 0.4], [0.2, 0.1]] * 50)
+    for far in np.linspace(38.2, 38.6, 21):
+        components = [ss.MultivariateNormal(np.zeros(2), np.eye(2)), ss.MultivariateNormal([far, 0.0], np.eye(2))]
+        with pytest.warns(ss.EmptyComponentWarning, match=r"components \[1\] received no mass"):
+            model = ss.GeneralMixtureModel(components, weights=[0.5, 0.5], max_iter=3, tol=0).fit(X)
+        np.testing.assert_array_equal(model.distributions[1].mean, [far, 0.0])
+        np.testing.assert_array_equal(model.distributions[1].covariance, np.eye(2))
+        assert all(np.isfinite(v).all() for v in model.parameters().values())
+        np.testing.assert_allclose(model.distributions[0].mean, X.mean(axis=0), rtol=1e-12)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._validation import check_batch, check_fraction, check_support, check_weights
 from ..statistics import Statistics
+from ._fit_source import DEFAULT_BATCH_ROWS, data_statistics
 
 __all__ = ["Distribution", "FAMILIES"]
 
@@ -131,13 +132,25 @@ class Distribution:
         sample_weight : array_like of shape (n,), optional
             Non-negative weights; integer weights equal repeated rows.
         """
-        fast = self._fast_statistics(X, sample_weight)
+        return self._checked_statistics(X, sample_weight, self._pending)
+
+    def _checked_statistics(self, X, sample_weight, running, row_offset=0) -> Statistics:
+        """Validated statistics of a batch to be added to ``running`` (``None``: the first batch).
+
+        Families with a shift reuse ``running``'s, so that values add exactly;
+        errors name rows counted from ``row_offset``.
+        """
+        fast = self._fast_statistics(X, sample_weight, running)
         if fast is not None:
             return fast
-        X, w = self._validate(X, sample_weight)
+        X, w = self._validate(X, sample_weight, row_offset)
+        return self._continued_statistics(X, w, running)
+
+    def _continued_statistics(self, X, w, running) -> Statistics:
+        """Statistics of validated rows to be added to ``running`` (families with a shift override this)."""
         return self._statistics(X, w)
 
-    def _fast_statistics(self, X, sample_weight):
+    def _fast_statistics(self, X, sample_weight, running=None):
         """Statistics from a one-pass kernel that also validates, or ``None`` to take the checked path.
 
         Families with plain sums override this; any doubt (a bad value, an
@@ -185,13 +198,65 @@ class Distribution:
             estimate = {k: inertia * old[k] + (1 - inertia) * np.asarray(v) for k, v in estimate.items()}
         self._set_parameters(estimate)
 
-    def fit(self, X, sample_weight=None):
-        """Fit to all of ``X`` in one batch; returns ``self``."""
-        stats = self.statistics(X, sample_weight)
-        self.clear_summaries()
-        self.absorb(stats)
-        self.from_summaries()
+    def fit(self, X, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS):
+        """Fit to all rows of ``X``, read ``batch_size`` rows at a time; returns ``self``.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Anything :func:`suffstats.data.as_source` accepts: an array or
+            memory map (sliced, never copied whole), a ``.npy`` path, a
+            directory, glob or list of ``.npy`` shards, HDF5/Zarr/Parquet/CSV
+            paths, a callable returning a fresh iterator of batches, a
+            ``dask.array``. Univariate families take 1-D data (or one column).
+        sample_weight : array_like of shape (n_rows,), optional
+            Non-negative weights aligned with the rows; integer weights equal
+            repeated rows.
+        batch_size : int
+            Rows read at a time (default 65,536). Statistics are summed per
+            fixed block of rows, so the result has the same bits for every
+            ``batch_size``, and equals the fit of the same rows in memory.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        Pending statistics are replaced by those of ``X``, then turned into
+        parameters. The statistics are computed aside and committed at the
+        end: a refused fit (a bad value in any row, named by its global index)
+        leaves the parameters and the pending statistics exactly as they were.
+
+        Examples
+        --------
+        >>> import numpy as np, os, tempfile
+        >>> from suffstats import MultivariateNormal
+        >>> X = np.random.default_rng(0).normal(size=(10_000, 2))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     np.save(os.path.join(tmp, "rows.npy"), X)
+        ...     a = MultivariateNormal().fit(os.path.join(tmp, "rows.npy"), batch_size=3000)
+        >>> b = MultivariateNormal().fit(X)
+        >>> bool(np.array_equal(a.covariance, b.covariance))
+        True
+        """
+        stats = data_statistics(self, X, sample_weight, batch_size)
+        saved = self._state()
+        try:
+            self._pending = stats
+            self.from_summaries()
+        except BaseException:
+            self._restore(saved)
+            raise
         return self
+
+    def _state(self):
+        """What a failed update must put back (families holding other distributions extend it)."""
+        return dict(self.__dict__)
+
+    def _restore(self, state) -> None:
+        self.__dict__.clear()
+        self.__dict__.update(state)
 
     def log_probability(self, X) -> np.ndarray:
         """Log-density (or log-mass) of each row."""

@@ -46,7 +46,7 @@ class _SumFamily(Distribution):
     #: Support code for the one-pass kernel (None: no fast path).
     fast_support = None
 
-    def _fast_statistics(self, X, sample_weight):
+    def _fast_statistics(self, X, sample_weight, running=None):
         if self.fast_support is None or type(self)._terms is not _SumFamily._terms:
             return None
         args = fast_input(X, sample_weight)

@@ -60,7 +60,7 @@ class Categorical(_SumFamily):
     def _outside(self, X):
         return (X < 0) | (X >= self.n_categories) | (X != np.floor(X))
 
-    def _fast_statistics(self, X, sample_weight):
+    def _fast_statistics(self, X, sample_weight, running=None):
         args = fast_input(X, sample_weight)
         if args is None:
             return None

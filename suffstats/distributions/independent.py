@@ -60,6 +60,10 @@ class IndependentComponents(Distribution):
     def _statistics(self, X, w):
         return Composite(d._statistics(X[:, j], w) for j, d in enumerate(self.distributions))
 
+    def _continued_statistics(self, X, w, running):
+        return Composite(d._continued_statistics(X[:, j], w, None if running is None else running.parts[j])
+                         for j, d in enumerate(self.distributions))
+
     def _component_statistics(self, X, w):
         return Composite(d._component_statistics(X[:, j], w) for j, d in enumerate(self.distributions))
 
@@ -75,6 +79,15 @@ class IndependentComponents(Distribution):
         for d, est in zip(self.distributions, estimate):
             if est is not None:
                 d._update(est, inertia if inertia > 0 else d.inertia)
+
+    def _state(self):
+        return super()._state(), [d._state() for d in self.distributions]
+
+    def _restore(self, state):
+        own, features = state
+        super()._restore(own)
+        for d, saved in zip(self.distributions, features):
+            d._restore(saved)
 
     @property
     def n_parameters(self):

@@ -8,6 +8,9 @@ from ..statistics import Moments
 from ._base import Distribution
 from .covariance import covariance_type
 
+#: Default ``reg_covar`` of every Gaussian component (scikit-learn's).
+REG_COVAR = 1e-6
+
 
 class MultivariateNormal(Distribution):
     """Multivariate normal over rows of ``d`` features.
@@ -18,8 +21,12 @@ class MultivariateNormal(Distribution):
     covariance : array_like, optional
         Shape (d, d) for ``"full"``, (d,) for ``"diag"``, a scalar for ``"spherical"``.
     covariance_type : {"full", "diag", "spherical"}
-    reg_covar : float
-        Added to the diagonal of every estimated covariance.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every estimated covariance, so that a
+        covariance estimated from one row, or from constant or duplicated
+        features, stays positive definite. The default is scikit-learn's and
+        :class:`suffstats.GaussianMixture`'s; pass ``reg_covar=0`` for the
+        plain maximum-likelihood estimate.
 
     Notes
     -----
@@ -32,7 +39,7 @@ class MultivariateNormal(Distribution):
     >>> import numpy as np
     >>> from suffstats import MultivariateNormal
     >>> X = np.random.default_rng(0).normal(size=(1000, 3)) + 1e8
-    >>> d = MultivariateNormal()
+    >>> d = MultivariateNormal(reg_covar=0.0)
     >>> for batch in np.array_split(X, 3):
     ...     d.summarize(batch)
     >>> d.from_summaries()
@@ -43,7 +50,7 @@ class MultivariateNormal(Distribution):
     ndim = 2
     parameter_names = ("mean", "covariance")
 
-    def __init__(self, mean=None, covariance=None, *, covariance_type="full", reg_covar=0.0,
+    def __init__(self, mean=None, covariance=None, *, covariance_type="full", reg_covar=REG_COVAR,
                  inertia=0.0, frozen=False):
         super().__init__(inertia=inertia, frozen=frozen)
         self.covariance_type = covariance_type
@@ -70,9 +77,11 @@ class MultivariateNormal(Distribution):
         return None if self.mean is None else self.mean.shape[0]
 
     def _statistics(self, X, w, shift=None):
-        if shift is None:
-            shift = X[0] if self._pending is None else self._pending.shift
-        return Moments.of(X, w, shift=shift, layout=self._cov.layout)
+        return Moments.of(X, w, shift=X[0] if shift is None else shift, layout=self._cov.layout)
+
+    def _continued_statistics(self, X, w, running):
+        # Around the shift of the total they join, so that the values add exactly.
+        return self._statistics(X, w, shift=None if running is None else running.shift)
 
     def _component_statistics(self, X, w):
         # Around the current mean: fixed for an epoch, so block sums are exact and stable.
@@ -103,7 +112,7 @@ class MultivariateNormal(Distribution):
 
     @classmethod
     def _settings_from_dict(cls, data):
-        return {"covariance_type": data.get("covariance_type", "full"), "reg_covar": data.get("reg_covar", 0.0)}
+        return {"covariance_type": data.get("covariance_type", "full"), "reg_covar": data.get("reg_covar", REG_COVAR)}
 
 
 def _covariance_strategy(name):

@@ -41,18 +41,21 @@ class Normal(Distribution):
         self.std = as_float(params["std"], "std", positive=True)
 
     def _statistics(self, X, w, shift=None):
-        if shift is None:
-            shift = X[:1] if self._pending is None else self._pending.shift
+        shift = X[:1] if shift is None else shift
         return Moments.of(X[:, None], w, shift=np.atleast_1d(shift), layout="diag")
 
-    def _fast_statistics(self, X, sample_weight):
+    def _continued_statistics(self, X, w, running):
+        # Around the shift of the total they join, so that the values add exactly.
+        return self._statistics(X, w, shift=None if running is None else running.shift)
+
+    def _fast_statistics(self, X, sample_weight, running=None):
         if type(self) is not Normal:
             return None
         args = fast_input(X, sample_weight)
         if args is None:
             return None
         x, w = args
-        shift = x[:1] if self._pending is None else self._pending.shift
+        shift = x[:1] if running is None else running.shift
         ok, weight, first, second = kernels().univariate_moments(x, w, float(shift[0]))
         return Moments(weight, shift, [first], [second]) if ok else None
 

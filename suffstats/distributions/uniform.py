@@ -42,7 +42,7 @@ class Uniform(_SumFamily):
             return Additive({"weight": weight, "low": np.inf, "high": -np.inf}, self._RULES)
         return Additive({"weight": weight, "low": kept.min(), "high": kept.max()}, self._RULES)
 
-    def _fast_statistics(self, X, sample_weight):
+    def _fast_statistics(self, X, sample_weight, running=None):
         args = fast_input(X, sample_weight)
         if args is None:
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -12,6 +14,7 @@ from ..distributions._base import Distribution
 from ..em import EMHistory, EMSettings, run_em
 from ..statistics import Additive, Composite
 from ._initialize import draw_sample
+from ._moments import EMPTY_SHARE, EmptyComponentWarning
 from ._params import check_settings
 from .kmeans import KMeans
 
@@ -181,13 +184,37 @@ class GeneralMixtureModel(Distribution):
             self._maximize(acc, self.inertia)
 
     def _maximize(self, acc, inertia):
+        """M-step, committed whole. As in :class:`GaussianMixture`, a component that received no
+        mass keeps its parameters and weight (with an :class:`EmptyComponentWarning`)."""
         totals, *parts = acc.value.parts
         resp = totals.fields["resp"]
-        if not self.frozen and resp.sum() > 0:
-            self.weights = inertia * self.weights + (1 - inertia) * resp / resp.sum()
-        for d, part in zip(self.distributions, parts):
-            if not (self.frozen or d.frozen) and d._total_weight(part) > 0:
-                d._update(d._estimate(part), inertia)
+        empty = resp <= EMPTY_SHARE * max(float(totals.fields["weight"]), np.finfo(float).tiny) / len(resp)
+        empty &= np.array([not (self.frozen or d.frozen) for d in self.distributions])
+        if empty.any():
+            warnings.warn(f"mixture components {np.flatnonzero(empty).tolist()} received no mass in this update "
+                          "and keep their previous parameters; consider fewer components or another initialisation",
+                          EmptyComponentWarning, stacklevel=3)
+        saved = self._state()
+        try:
+            if not self.frozen and resp.sum() > 0:
+                weights = resp / resp.sum()
+                weights[empty] = self.weights[empty]
+                self.weights = inertia * self.weights + (1 - inertia) * weights / weights.sum()
+            for d, part, skip in zip(self.distributions, parts, empty):
+                if not (self.frozen or d.frozen or skip) and d._total_weight(part) > 0:
+                    d._update(d._estimate(part), inertia)
+        except BaseException:
+            self._restore(saved)
+            raise
+
+    def _state(self):
+        return super()._state(), [d._state() for d in self.distributions]
+
+    def _restore(self, state):
+        own, components = state
+        super()._restore(own)
+        for d, saved in zip(self.distributions, components):
+            d._restore(saved)
 
     def fit(self, X, sample_weight=None):
         """Initialise unfitted components, then run EM; returns ``self``."""
