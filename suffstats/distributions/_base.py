@@ -43,6 +43,8 @@ class Distribution:
     cut into batches.
     """
 
+    #: Snapshotted and restored by :func:`suffstats._transaction.transaction`.
+    _transactional = True
     #: 1 for univariate families (1-D data), 2 for rows of features.
     ndim = 1
     #: Names of the parameter attributes, in constructor order.

@@ -26,6 +26,8 @@ class EmptyComponentWarning(UserWarning):
 class ComponentMoments:
     """Running per-component moments around fixed shifts."""
 
+    _transactional = True
+
     def __init__(self, shifts, layout):
         k, d = shifts.shape
         self.shifts = np.array(shifts, dtype=np.float64)

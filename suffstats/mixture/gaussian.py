@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from .._transaction import transaction
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend, map_blocks
 from ..checkpoint import Checkpoint
@@ -117,6 +118,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     >>> bool(np.array_equal(a.means_, b.means_))
     True
     """
+
+    _transactional = True
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100,
                  n_init=1, init_params="kmeans", weights_init=None, means_init=None, precisions_init=None,
@@ -254,13 +257,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100):
         """Fit as one transaction: a refused or failed fit leaves the model as it was."""
-        before = dict(self.__dict__)
-        try:
+        with transaction(self):
             return self._run_fit(X, sample_weight, checkpoint, checkpoint_every)
-        except Exception:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
 
     def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every):
         check_settings(self)

@@ -1,0 +1,95 @@
+"""Transactions at the public boundary: a refused or failed call leaves the model as it was.
+
+A public method that changes a model runs inside :func:`transaction`. The
+model's state -- its attributes, with arrays and nested models (components,
+pending totals) copied -- is taken before the call and put back if the call
+raises an :class:`Exception`. A ``KeyboardInterrupt`` is not rolled back: an
+interrupted fit keeps its last completed epoch, as documented.
+
+A class takes part by setting ``_transactional = True``; its instances found
+in attributes (alone, or in lists and tuples) are snapshotted recursively.
+Other objects -- a user's ``random_state`` generator, callbacks -- are kept by
+reference and never replaced.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+__all__ = ["transaction", "snapshot", "restore"]
+
+
+def _is_model(value):
+    return getattr(type(value), "_transactional", False)
+
+
+def _copy(value):
+    if isinstance(value, np.ndarray):
+        return ("array", value, value.copy())
+    if _is_model(value):
+        return ("model", value, snapshot(value))
+    if isinstance(value, (list, tuple)) and any(_is_model(v) or isinstance(v, np.ndarray) for v in value):
+        return ("sequence", value, [_copy(v) for v in value])
+    if isinstance(value, dict) and any(_is_model(v) or isinstance(v, np.ndarray) for v in value.values()):
+        return ("mapping", value, {k: _copy(v) for k, v in value.items()})
+    return ("value", value, None)
+
+
+def _put_back(saved):
+    kind, original, copied = saved
+    if kind == "array":
+        if original.flags.writeable:
+            original[...] = copied  # arrays shared with the caller keep their identity
+        return original
+    if kind == "model":
+        restore(original, copied)
+    elif kind == "sequence":
+        items = [_put_back(c) for c in copied]
+        if isinstance(original, list):
+            original[:] = items
+    elif kind == "mapping":
+        original.clear()
+        original.update({k: _put_back(c) for k, c in copied.items()})
+    return original
+
+
+def snapshot(model) -> dict:
+    """The state of ``model``: every attribute, arrays and nested models copied."""
+    return {name: _copy(value) for name, value in vars(model).items()}
+
+
+def restore(model, state: dict) -> None:
+    """Put ``model`` back exactly as :func:`snapshot` found it (attributes added since are removed)."""
+    values = {name: _put_back(saved) for name, saved in state.items()}
+    vars(model).clear()
+    vars(model).update(values)
+
+
+@contextmanager
+def transaction(*models):
+    """Run the body; if it raises an ``Exception``, put every model back as it was.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from suffstats import Normal
+    >>> from suffstats._transaction import transaction
+    >>> d = Normal().fit(np.array([1.0, 2.0, 3.0]))
+    >>> try:
+    ...     with transaction(d):
+    ...         d.mean = 99.0
+    ...         raise ValueError("refused")
+    ... except ValueError:
+    ...     pass
+    >>> d.mean
+    2.0
+    """
+    saved = [snapshot(m) for m in models]
+    try:
+        yield
+    except Exception:
+        for model, state in zip(models, saved):
+            restore(model, state)
+        raise
