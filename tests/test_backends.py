@@ -20,7 +20,7 @@ def _parameters(rng, k, d, kind):
                    "spherical": np.diagonal(full, axis1=1, axis2=2).mean(axis=1)}[kind]
     means = rng.normal(size=(k, d)) * 3
     weights = rng.dirichlet(np.ones(k))
-    return means, cov.precision_cholesky(covariances), np.log(weights), cov
+    return means, cov.precision_cholesky(covariances), np.log(weights), kind
 
 
 @pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
@@ -99,3 +99,30 @@ def test_float32_compute_mode_stays_close_to_float64(blobs_memmap, covariance_ty
     np.testing.assert_allclose(single.lower_bounds_, double.lower_bounds_, rtol=1e-6)
     for name in ("weights_", "means_", "covariances_"):
         assert getattr(single, name).dtype == np.float64
+
+
+def test_registry_is_the_one_list_of_backend_names(monkeypatch):
+    """A registered module that provides the protocol is usable by name everywhere; others are refused."""
+    import types
+
+    from suffstats import backends
+
+    good = types.ModuleType("suffstats_test_backend")
+    for name in ("weighted_log_prob", "gaussian_block", "squared_distances", "nearest_block"):
+        setattr(good, name, getattr(REFERENCE, name))
+    good.BLOCK_ROWS, good.CONCURRENT_BLOCKS = REFERENCE.BLOCK_ROWS, False
+    bad = types.ModuleType("suffstats_broken_backend")
+    monkeypatch.setitem(__import__("sys").modules, good.__name__, good)
+    monkeypatch.setitem(__import__("sys").modules, bad.__name__, bad)
+    monkeypatch.setattr(backends, "_LAZY", dict(backends._LAZY))
+    monkeypatch.setattr(backends, "_LOADED", dict(backends._LOADED))
+    backends.register_lazy("testing", good.__name__)
+    backends.register_lazy("broken", bad.__name__)
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    fitted = ss.GaussianMixture(2, backend="testing", random_state=0, max_iter=3).fit(X)
+    reference = ss.GaussianMixture(2, backend="numpy", random_state=0, max_iter=3).fit(X)
+    assert np.array_equal(fitted.means_, reference.means_)
+    with pytest.raises(TypeError, match="does not provide"):
+        ss.GaussianMixture(2, backend="broken").fit(X)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ss.GaussianMixture(2, backend="gpu9").fit(X)

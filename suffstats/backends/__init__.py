@@ -1,9 +1,11 @@
 """Backend kernels, chosen by name from a registry with lazy registration.
 
 A backend is a module providing the hot loops -- the fused E-step and
-accumulation for one block of rows -- with the signatures of
-:mod:`suffstats.backends.numpy_kernels`, the reference that defines
-correctness. Registering a device is one line here.
+accumulation for one block of rows -- as declared by
+:class:`suffstats.backends.protocol.Backend`; the NumPy reference
+:mod:`suffstats.backends.numpy_kernels` defines correctness. The registry
+below is the only list of backend names: parameter checks and the command
+line read it. Registering a device is one line here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from ..data.blocks import BLOCK_ROWS
+from .protocol import check_backend
 
 __all__ = ["get_backend", "register_lazy", "available_backends", "map_blocks", "set_num_threads", "get_num_threads"]
 
@@ -30,13 +32,13 @@ def get_backend(name="numpy"):
     if name not in _LOADED:
         if name not in _LAZY:
             raise ValueError(f"unknown backend {name!r}; available: {sorted(_LAZY)}")
-        _LOADED[name] = importlib.import_module(_LAZY[name])
+        _LOADED[name] = check_backend(importlib.import_module(_LAZY[name]), name)
     return _LOADED[name]
 
 
 def available_backends():
-    """Names of the registered backends."""
-    return sorted(_LAZY)
+    """Names of the registered backends, in registration order (nothing is imported)."""
+    return tuple(_LAZY)
 
 
 register_lazy("numpy", "suffstats.backends.numpy_kernels")
@@ -61,13 +63,14 @@ def get_num_threads():
     return _THREADS["n"]
 
 
-def map_blocks(backend, function, X, w, block_rows=BLOCK_ROWS):
-    """``function(X_block, w_block)`` for each block of ``block_rows`` rows, results in row order.
+def map_blocks(backend, function, X, w):
+    """``function(X_block, w_block)`` for each of the backend's blocks of rows, results in row order.
 
     With a backend whose kernels may run concurrently, blocks are computed on a
     thread pool with BLAS limited to one thread per block; callers add the
     results in order, so the sum is the same whatever the thread count.
     """
+    block_rows = backend.BLOCK_ROWS
     blocks = [(X[s:s + block_rows], None if w is None else w[s:s + block_rows])
               for s in range(0, X.shape[0], block_rows)]
     if not getattr(backend, "CONCURRENT_BLOCKS", False):

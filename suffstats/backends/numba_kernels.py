@@ -26,12 +26,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..distributions.covariance import LOG_2PI
+from .gaussian_math import LOG_2PI, layout_of, log_det
 from . import numpy_kernels
 from .numba_univariate import category_counts, univariate_moments, univariate_range, univariate_sums  # noqa: F401
 
-__all__ = ["gaussian_block", "weighted_log_prob", "squared_distances", "nearest_block"]
+__all__ = ["BLOCK_ROWS", "CONCURRENT_BLOCKS", "gaussian_block", "weighted_log_prob", "squared_distances",
+           "nearest_block"]
 
+#: Rows per accumulation block (the same as the reference: the two agree block for block).
+BLOCK_ROWS = numpy_kernels.BLOCK_ROWS
 #: Blocks of rows may be computed concurrently on threads.
 CONCURRENT_BLOCKS = True
 
@@ -106,17 +109,17 @@ def _centre(X, means, squares=False, dtype=np.float64):
     return Z, means - c
 
 
-def _log_prob(Xc, delta, prec_chol, log_weights, cov, squares=None):
+def _log_prob(Xc, delta, prec_chol, log_weights, covariance_type, squares=None):
     """Weighted per-component log-densities of centred rows (with squares appended for diagonal types), (n, k).
 
     The products run in the dtype of ``Xc``; everything else in float64.
     """
     n, d = Xc.shape[0], delta.shape[1]
     k = delta.shape[0]
-    log_const = log_weights + cov.log_det(prec_chol, d, k) - 0.5 * d * LOG_2PI
+    log_const = log_weights + log_det(covariance_type, prec_chol, d, k) - 0.5 * d * LOG_2PI
     out = np.empty((n, k))
-    if cov.name in ("full", "tied"):
-        if cov.name == "full":
+    if covariance_type in ("full", "tied"):
+        if covariance_type == "full":
             P = prec_chol.transpose(1, 0, 2).reshape(d, k * d)
             offsets = np.einsum("jt,jts->js", delta, prec_chol)
             stride = d
@@ -125,7 +128,7 @@ def _log_prob(Xc, delta, prec_chol, log_weights, cov, squares=None):
         Y = Xc @ np.ascontiguousarray(P, dtype=Xc.dtype)
         _whitened_log_prob(Y, np.ascontiguousarray(offsets), stride, log_const, out)
         return out
-    if cov.layout == "trace":
+    if covariance_type == "spherical":
         # p²‖x - δ‖² = p²(‖x‖² - 2x·δ + ‖δ‖²), x centred on c (no large offset).
         p2 = prec_chol**2
         squares = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64) if squares is None else squares
@@ -145,13 +148,13 @@ def _log_prob(Xc, delta, prec_chol, log_weights, cov, squares=None):
     return out
 
 
-def weighted_log_prob(X, means, prec_chol, log_weights, cov, dtype=np.float64):
+def weighted_log_prob(X, means, prec_chol, log_weights, covariance_type, dtype=np.float64):
     """``log π_j + log N(x | μ_j, Σ_j)`` for each row and component, shape (n, k)."""
-    Xc, delta = _centre(X, means, squares=cov.layout == "diag", dtype=dtype)
-    return _log_prob(Xc, delta, prec_chol, log_weights, cov)
+    Xc, delta = _centre(X, means, squares=covariance_type == "diag", dtype=dtype)
+    return _log_prob(Xc, delta, prec_chol, log_weights, covariance_type)
 
 
-def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
+def gaussian_block(X, w, means, prec_chol, log_weights, covariance_type, dtype=np.float64):
     """Fused E-step and accumulation for one block; see :func:`numpy_kernels.gaussian_block`.
 
     ``dtype=np.float32`` runs the products in single precision (about twice
@@ -159,13 +162,14 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
     Diagonal and spherical mixtures with small k·d take one compiled pass
     in float64 instead (products that small do not pay for themselves).
     """
-    if cov.layout != "full" and means.size <= SMALL_DIAGONAL:
-        return _small_diagonal(X, w, means, prec_chol, log_weights, cov)
-    Xc, delta = _centre(X, means, squares=cov.layout == "diag", dtype=dtype)
+    layout = layout_of(covariance_type)
+    if layout != "full" and means.size <= SMALL_DIAGONAL:
+        return _small_diagonal(X, w, means, prec_chol, log_weights, covariance_type)
+    Xc, delta = _centre(X, means, squares=layout == "diag", dtype=dtype)
     n, d = X.shape
     k = means.shape[0]
-    squares = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64) if cov.layout == "trace" else None
-    log_prob = _log_prob(Xc, delta, prec_chol, log_weights, cov, squares)
+    squares = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64) if layout == "trace" else None
+    log_prob = _log_prob(Xc, delta, prec_chol, log_weights, covariance_type, squares)
     resp = np.empty((n, k))
     log_norm = np.empty(n)
     ww = np.ones(n) if w is None else np.ascontiguousarray(w, dtype=np.float64)
@@ -173,12 +177,12 @@ def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
     nk = resp.sum(axis=0)
     weight = float(n) if w is None else float(ww.sum())
     log_likelihood = float(ww @ log_norm)
-    if cov.layout != "full":
+    if layout != "full":
         # Moments around c, moved to each component's mean.
         m12 = (resp.T.astype(dtype) @ Xc).astype(np.float64)
         m1 = m12[:, :d]
         first = m1 - nk[:, None] * delta
-        if cov.layout == "diag":
+        if layout == "diag":
             second = m12[:, d:] - 2.0 * delta * m1 + nk[:, None] * delta * delta
         else:
             second = resp.T @ squares - 2.0 * (delta * m1).sum(axis=1) + nk * (delta * delta).sum(axis=1)
@@ -257,15 +261,15 @@ def _small_diagonal_block(X, w, means, prec2, log_const):
 SMALL_DIAGONAL = 512
 
 
-def _small_diagonal(X, w, means, prec_chol, log_weights, cov):
+def _small_diagonal(X, w, means, prec_chol, log_weights, covariance_type):
     k, d = means.shape
-    prec2 = prec_chol**2 if cov.layout == "diag" else (prec_chol**2)[:, None]
-    log_const = log_weights + cov.log_det(prec_chol, d, k) - 0.5 * d * LOG_2PI
+    prec2 = prec_chol**2 if covariance_type == "diag" else (prec_chol**2)[:, None]
+    log_const = log_weights + log_det(covariance_type, prec_chol, d, k) - 0.5 * d * LOG_2PI
     X = np.ascontiguousarray(X, dtype=np.float64)
     w = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
     weight, log_likelihood, nk, first, second = _small_diagonal_block(
         X, w, np.ascontiguousarray(means), np.ascontiguousarray(prec2), log_const)
-    return weight, log_likelihood, nk, first, (second if cov.layout == "diag" else second[:, 0])
+    return weight, log_likelihood, nk, first, (second if covariance_type == "diag" else second[:, 0])
 
 
 def squared_distances(X, centers):
@@ -276,6 +280,6 @@ def squared_distances(X, centers):
     return out
 
 
-def nearest_block(X, w, centers, second=None):
+def nearest_block(X, w, centers, layout=None):
     """Hard-assignment statistics; the reference implementation is already dominated by BLAS."""
-    return numpy_kernels.nearest_block(X, w, centers, second)
+    return numpy_kernels.nearest_block(X, w, centers, layout)

@@ -1,101 +1,137 @@
-"""Reference kernels in plain numpy: one block of rows in, that block's statistics out.
+"""Reference kernels, written once against an array namespace: one block of rows in, its statistics out.
 
 These define correctness; faster backends must agree with them. Inputs are
 trusted (validated at the public boundary). Every statistic is accumulated in
 float64 around a fixed shift per component -- the current mean or centre -- so
 that no large offset is ever squared.
+
+Every function finds the namespace of its input (``X.__array_namespace__()``:
+NumPy here, CuPy for device arrays) and uses only what the array API
+standard offers, so a device backend can call these formulas unchanged and
+their logic is tested on the CPU with NumPy.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
-from ..statistics import LAYOUTS, second_moment
+from ..data.blocks import BLOCK_ROWS
+from .gaussian_math import layout_of, log_prob
+
+__all__ = ["BLOCK_ROWS", "CONCURRENT_BLOCKS", "namespace", "weighted_log_prob", "gaussian_block",
+           "squared_distances", "nearest_block"]
+
+# BLOCK_ROWS (imported): rows per accumulation block; statistics are summed block by block, in order.
+#: The reference computes blocks one after another.
+CONCURRENT_BLOCKS = False
 
 
+def namespace(x):
+    """The array namespace of ``x`` (NumPy for anything without ``__array_namespace__``)."""
+    get = getattr(x, "__array_namespace__", None)
+    return np if get is None else get()
 
-def weighted_log_prob(X, means, prec_chol, log_weights, cov, dtype=np.float64):
-    """``log π_j + log N(x | μ_j, Σ_j)`` for each row and component, shape (n, k)."""
-    return cov.log_prob(np.asarray(X, dtype=np.float64), means, prec_chol) + log_weights
+
+def _logsumexp_rows(xp, a):
+    """Row-wise log-sum-exp that stays finite where every entry is ``-inf``."""
+    top = xp.max(a, axis=1)
+    safe = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
+    return xp.log(xp.sum(xp.exp(a - safe[:, None]), axis=1)) + safe
 
 
-def gaussian_block(X, w, means, prec_chol, log_weights, cov, dtype=np.float64):
-    """Fused E-step and accumulation for one block of a Gaussian mixture.
+def _second_moment(xp, wZ, Z, layout):
+    if layout == "full":
+        return wZ.T @ Z
+    diag = xp.sum(wZ * Z, axis=0)
+    return diag if layout == "diag" else xp.sum(diag)
+
+
+def weighted_log_prob(X, means, prec_chol, log_weights, covariance_type, dtype=np.float64):
+    """``log π_j + log N(x | μ_j, Σ_j)`` for each row and component, shape (n, k).
 
     The reference always computes in float64 (``dtype`` is accepted for a
     common signature).
+    """
+    xp = namespace(X)
+    return log_prob(xp.asarray(X, dtype=xp.float64), means, prec_chol, covariance_type, xp) + log_weights
+
+
+def gaussian_block(X, w, means, prec_chol, log_weights, covariance_type, dtype=np.float64):
+    """Fused E-step and accumulation for one block of a Gaussian mixture.
 
     Parameters
     ----------
-    X : ndarray (n, d)
-    w : ndarray (n,) or None
-    means : ndarray (k, d)
+    X : array (n, d)
+    w : array (n,) or None
+    means : array (k, d)
         Current means, also the shifts of the accumulated moments.
-    prec_chol, log_weights, cov
-        Current precision Cholesky factors, log mixture weights and the
-        covariance strategy.
+    prec_chol, log_weights : arrays
+        Current precision Cholesky factors (shape by covariance type) and log
+        mixture weights (k,).
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    dtype : numpy dtype
+        Precision of the large products (the reference ignores it).
 
     Returns
     -------
     weight, log_likelihood : float
         ``Σw`` and ``Σw·log p(x)``.
-    resp : ndarray (k,)
+    resp : array (k,)
         ``Σw·r_j``.
-    first : ndarray (k, d)
+    first : array (k, d)
         ``Σw·r_j·(x - μ_j)``.
-    second : ndarray (k, d, d) or (k, d)
-        ``Σw·r_j·(x - μ_j)(x - μ_j)ᵀ`` in the covariance type's layout (k, d, d), (k, d) or (k,).
+    second : array (k, d, d), (k, d) or (k,)
+        ``Σw·r_j·(x - μ_j)(x - μ_j)ᵀ`` in the covariance type's layout.
     """
-    X = np.asarray(X, dtype=np.float64)
-    n, d = X.shape
-    k = means.shape[0]
-    log_prob = weighted_log_prob(X, means, prec_chol, log_weights, cov)
-    log_norm = logsumexp(log_prob, axis=1)
-    resp = np.exp(log_prob - log_norm[:, None])
+    xp = namespace(X)
+    X = xp.asarray(X, dtype=xp.float64)
+    layout = layout_of(covariance_type)
+    log_prob_ = weighted_log_prob(X, means, prec_chol, log_weights, covariance_type)
+    log_norm = _logsumexp_rows(xp, log_prob_)
+    resp = xp.exp(log_prob_ - log_norm[:, None])
     if w is not None:
-        resp *= w[:, None]
-    first = np.empty((k, d))
-    second = np.empty((k, d, d)[: 1 + LAYOUTS[cov.layout]])
-    for j in range(k):
+        resp = resp * w[:, None]
+    firsts, seconds = [], []
+    for j in range(means.shape[0]):
         Z = X - means[j]
         wZ = Z * resp[:, j, None]
-        first[j] = wZ.sum(axis=0)
-        second[j] = second_moment(wZ, Z, cov.layout)
-    weight = float(n) if w is None else float(w.sum())
-    log_likelihood = float(log_norm.sum() if w is None else w @ log_norm)
-    return weight, log_likelihood, resp.sum(axis=0), first, second
+        firsts.append(xp.sum(wZ, axis=0))
+        seconds.append(_second_moment(xp, wZ, Z, layout))
+    weight = float(X.shape[0]) if w is None else float(xp.sum(w))
+    log_likelihood = float(xp.sum(log_norm) if w is None else xp.sum(w * log_norm))
+    return weight, log_likelihood, xp.sum(resp, axis=0), xp.stack(firsts), xp.stack(seconds)
 
 
 def squared_distances(X, centers):
     """Squared Euclidean distance of each row to each centre, shape (n, k), without cancellation."""
-    X = np.asarray(X, dtype=np.float64)
-    return np.stack([np.einsum("ij,ij->i", X - c, X - c) for c in centers], axis=1)
+    xp = namespace(X)
+    X = xp.asarray(X, dtype=xp.float64)
+    return xp.stack([xp.sum((X - c) * (X - c), axis=1) for c in centers], axis=1)
 
 
-def nearest_block(X, w, centers, second=None):
+def nearest_block(X, w, centers, layout=None):
     """Hard-assignment statistics of one block: each row to its nearest centre.
 
     Returns ``weight``, ``Σw·min distance²``, per-centre ``Σw`` (k,),
-    ``Σw(x - c_j)`` (k, d) and, when ``second`` is a layout (``"full"``,
-    ``"diag"`` or ``"trace"``), ``Σw(x - c_j)(x - c_j)ᵀ`` in it, else ``None``.
+    ``Σw(x - c_j)`` (k, d) and, when ``layout`` is ``"full"``, ``"diag"`` or
+    ``"trace"``, ``Σw(x - c_j)(x - c_j)ᵀ`` in it, else ``None``.
     """
-    X = np.asarray(X, dtype=np.float64)
+    xp = namespace(X)
+    X = xp.asarray(X, dtype=xp.float64)
     dist = squared_distances(X, centers)
-    labels = np.argmin(dist, axis=1)
-    ww = np.ones(X.shape[0]) if w is None else w
-    k, d = centers.shape
-    counts = np.bincount(labels, weights=ww, minlength=k).astype(np.float64)
-    first = np.zeros((k, d))
-    out_second = None if second is None else np.zeros((k, d, d)[: 1 + LAYOUTS[second]])
-    for j in range(k):
-        rows = labels == j
-        if not rows.any():
-            continue
-        Z = X[rows] - centers[j]
-        wZ = Z * ww[rows, None]
-        first[j] = wZ.sum(axis=0)
-        if second is not None:
-            out_second[j] = second_moment(wZ, Z, second)
-    inertia = float(ww @ dist[np.arange(X.shape[0]), labels])
-    return float(ww.sum()), inertia, counts, first, out_second
+    labels = xp.argmin(dist, axis=1)
+    ww = xp.ones(X.shape[0], dtype=xp.float64) if w is None else w
+    k = centers.shape[0]
+    member = xp.astype(labels[:, None] == xp.arange(k)[None, :], xp.float64)  # (n, k) one-hot
+    Z = X - xp.take(centers, labels, axis=0)  # each row centred on its own centre
+    wZ = Z * ww[:, None]
+    first = member.T @ wZ
+    if layout is None:
+        second = None
+    elif layout == "full":
+        second = xp.stack([_second_moment(xp, wZ[labels == j], Z[labels == j], "full") for j in range(k)])
+    else:
+        squares = member.T @ (wZ * Z)
+        second = squares if layout == "diag" else xp.sum(squares, axis=1)
+    inertia = float(xp.sum(ww * xp.min(dist, axis=1)))
+    return float(xp.sum(ww)), inertia, member.T @ ww, first, second

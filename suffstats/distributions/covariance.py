@@ -20,15 +20,19 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from ..backends import gaussian_math
+
 __all__ = ["COVARIANCE_TYPES", "covariance_type"]
 
-LOG_2PI = np.log(2 * np.pi)
 
 
 class _Covariance:
     name = ""
-    #: How much of the second moments the statistics keep: "full", "diag" or "trace".
-    layout = "full"
+
+    @property
+    def layout(self):
+        """How much of the second moments the statistics keep: "full", "diag" or "trace"."""
+        return gaussian_math.layout_of(self.name)
 
     def estimate(self, scatter, weight, reg_covar, n_features):
         """Covariances from per-component scatter (k, d, d), (k, d) or (k,) and weights (k,)."""
@@ -39,21 +43,15 @@ class _Covariance:
 
     def log_det(self, prec_chol, n_features, n_components):
         """``log det`` of each component's precision Cholesky factor, shape (k,)."""
-        raise NotImplementedError
+        return gaussian_math.log_det(self.name, prec_chol, n_features, n_components)
 
     def whiten(self, Z, prec_chol, j):
         """Rows ``Z`` (centred at component j's mean) mapped so that their squared norm is the Mahalanobis distance."""
-        raise NotImplementedError
+        return gaussian_math.whiten(self.name, Z, prec_chol, j)
 
     def log_prob(self, X, means, prec_chol):
         """Per-component Gaussian log-density of each row, shape (n, k)."""
-        n, d = X.shape
-        log_det = self.log_det(prec_chol, d, means.shape[0])
-        out = np.empty((n, means.shape[0]))
-        for j in range(means.shape[0]):
-            y = self.whiten(X - means[j], prec_chol, j)
-            out[:, j] = -0.5 * (d * LOG_2PI + np.einsum("ij,ij->i", y, y)) + log_det[j]
-        return out
+        return gaussian_math.log_prob(X, means, prec_chol, self.name)
 
     def check(self, covariances, n_components, n_features):
         """Validate user-given covariances; returns them as float64."""
@@ -100,12 +98,6 @@ class FullCovariance(_Covariance):
     def precision_cholesky(self, covariances):
         return np.stack([_precision_chol_from_cov(c, f"component {j}") for j, c in enumerate(covariances)])
 
-    def log_det(self, prec_chol, n_features, n_components):
-        return np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-
-    def whiten(self, Z, prec_chol, j):
-        return Z @ prec_chol[j]
-
     def shape(self, k, d):
         return (k, d, d)
 
@@ -135,12 +127,6 @@ class TiedCovariance(FullCovariance):
     def precision_cholesky(self, covariances):
         return _precision_chol_from_cov(covariances, "the tied covariance")
 
-    def log_det(self, prec_chol, n_features, n_components):
-        return np.full(n_components, np.log(np.diag(prec_chol)).sum())
-
-    def whiten(self, Z, prec_chol, j):
-        return Z @ prec_chol
-
     def shape(self, k, d):
         return (d, d)
 
@@ -160,7 +146,6 @@ class TiedCovariance(FullCovariance):
 
 class DiagCovariance(_Covariance):
     name = "diag"
-    layout = "diag"
 
     def estimate(self, scatter, weight, reg_covar, n_features):
         return scatter / weight[:, None] + reg_covar
@@ -168,12 +153,6 @@ class DiagCovariance(_Covariance):
     def precision_cholesky(self, covariances):
         _check_positive(covariances)
         return 1.0 / np.sqrt(covariances)
-
-    def log_det(self, prec_chol, n_features, n_components):
-        return np.log(prec_chol).sum(axis=1)
-
-    def whiten(self, Z, prec_chol, j):
-        return Z * prec_chol[j]
 
     def shape(self, k, d):
         return (k, d)
@@ -192,16 +171,9 @@ class DiagCovariance(_Covariance):
 
 class SphericalCovariance(DiagCovariance):
     name = "spherical"
-    layout = "trace"
 
     def estimate(self, scatter, weight, reg_covar, n_features):
         return scatter / (weight * n_features) + reg_covar
-
-    def log_det(self, prec_chol, n_features, n_components):
-        return n_features * np.log(prec_chol)
-
-    def whiten(self, Z, prec_chol, j):
-        return Z * prec_chol[j]
 
     def shape(self, k, d):
         return (k,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 from .._validation import check_fraction, check_positive_int
+from ..backends import available_backends
 from ..data.blocks import batch_ranges
 from ..data.source import as_source
 from ..distributions.covariance import COVARIANCE_TYPES
@@ -44,7 +45,7 @@ CONSTRAINTS = {
     "covariance_type": _one_of(*COVARIANCE_TYPES),
     "init_params": _one_of(*INIT_METHODS),
     "compute_dtype": _one_of("float64", "float32"),
-    "backend": _one_of("numba", "numpy"),
+    "backend": lambda value, name: _one_of(*available_backends())(value, name),
 }
 
 

@@ -216,7 +216,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return
 
         def block(Xb, wb):
-            return kernels.gaussian_block(Xb, wb, means, precisions_cholesky, log_weights, self._cov,
+            return kernels.gaussian_block(Xb, wb, means, precisions_cholesky, log_weights, self.covariance_type,
                                           np.dtype(self.compute_dtype))
 
         for result in map_blocks(kernels, block, X, w):
@@ -363,7 +363,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _weighted_log_prob(self, X):
         means, precisions_cholesky, log_weights = self._kernel_parameters()
         return get_backend(self.backend).weighted_log_prob(
-            X, means, precisions_cholesky, log_weights, self._cov, np.dtype(self.compute_dtype))
+            X, means, precisions_cholesky, log_weights, self.covariance_type, np.dtype(self.compute_dtype))
 
     def score_samples(self, X):
         """Log-density of each row, batch by batch."""
