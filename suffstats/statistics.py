@@ -305,3 +305,17 @@ def _canonical(stats: Statistics) -> dict:
     if isinstance(stats, Composite):
         return {f"{i}.{k}": v for i, p in enumerate(stats.parts) for k, v in _canonical(p).items()}
     return stats.arrays()
+
+
+def blend(old, new, inertia):
+    """The update rule of every model: ``inertia * old + (1 - inertia) * new`` (``new`` itself at 0).
+
+    Examples
+    --------
+    >>> blend(1.0, 3.0, 0.25)
+    2.5
+    """
+    if inertia == 0:
+        return new
+    return inertia * np.asarray(old) + (1 - inertia) * np.asarray(new) if np.ndim(old) else \
+        inertia * old + (1 - inertia) * new
