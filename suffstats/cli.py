@@ -179,11 +179,10 @@ def _resume_message(args, X, model):
         return None
     from .checkpoint import Checkpoint
     from .em import EMHistory, EMSettings, epoch_ranges
-    from .mixture._resume import settings_fingerprint
 
     # The same check the fit makes: a checkpoint for other data or settings is refused here, not later.
     state = Checkpoint(args.checkpoint, args.checkpoint_every, X.fingerprint(),
-                       settings_fingerprint(model, None)).load()
+                       model._checkpoint_fingerprint(None)).load()
     if state is None:
         return None
     history = state["history"]

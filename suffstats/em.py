@@ -1,16 +1,24 @@
-"""The one EM driver: epochs, batches, step size, convergence, callbacks.
+"""The one EM driver: epochs, batches, step size, convergence, callbacks, checkpoints.
 
-It knows nothing of any family's formulas. A model hands it four methods:
+It knows nothing of any family's formulas. A model hands it these methods:
 
 ``_validate_batch(X, w, row_offset)``
     Boundary checks of a batch read from the source; returns ``X, w``.
 ``_new_accumulator()``
     An empty running total for one epoch (with ``weight`` and
-    ``log_likelihood`` attributes).
+    ``log_likelihood`` attributes, and ``to_statistics()``).
 ``_accumulate(acc, X, w)``
     Adds the statistics of rows ``X`` to ``acc`` block by block, in row order.
 ``_maximize(acc, inertia)``
     The M-step: ``new = inertia * old + (1 - inertia) * estimate``.
+``_fit_parameters()``, ``_load_fit_parameters(params)``, ``_accumulator_from_statistics(stats)``
+    What a checkpoint holds of the model, and how it comes back.
+
+The driver owns the fit's state (:class:`FitState`: parameters, history,
+cursor, generator, part-done epoch, initialisation index, best run) and writes
+it to the checkpoint itself. How an epoch's statistics are gathered is a
+strategy (:class:`LocalAccumulation` here); the loop, convergence, callbacks
+and checkpoints are written once.
 
 With ``batches_per_epoch=None`` an epoch is one full pass and the update is
 exact EM: every batch handed to ``_accumulate`` starts on a block boundary, so
@@ -30,7 +38,8 @@ import numpy as np
 from .data.blocks import BLOCK_ROWS, aligned_chunks, batch_ranges
 from .data.prefetch import prefetch
 
-__all__ = ["EMSettings", "EMHistory", "run_em", "effective_inertia", "read_batches", "progress_bar"]
+__all__ = ["EMSettings", "EMHistory", "FitState", "LocalAccumulation", "run_em", "effective_inertia",
+           "read_batches", "progress_bar", "accumulate_pass"]
 
 
 @dataclass
@@ -58,10 +67,88 @@ class EMHistory:
     converged: bool = False
     cursor: int = 0  # next batch index in minibatch mode
     initial_lower_bound: float = -np.inf  # what the first epoch is compared with (a warm start's last value)
+    total_weights: list = field(default_factory=list)  # Σw of each epoch's rows
 
     @property
     def lower_bound(self):
         return self.lower_bounds[-1] if self.lower_bounds else self.initial_lower_bound
+
+
+@dataclass
+class FitState:
+    """Everything a fit needs to continue: what the driver checkpoints, and resumes from.
+
+    Attributes
+    ----------
+    init : int
+        Index of the initialisation being run (``n_init`` runs one after another).
+    rng : numpy.random.Generator
+        The fit's generator (its state is saved, so later initialisations draw the same).
+    history : EMHistory
+        The current run so far, with the mini-batch cursor.
+    rows_done, pending
+        A part-done epoch: rows already accumulated and the accumulator holding them.
+    best : tuple or None
+        ``(history, parameters)`` of the best finished run.
+    epoch_cursor : int
+        The mini-batch cursor at the start of the current epoch (a part-done epoch resumes from it).
+    """
+
+    init: int
+    rng: np.random.Generator
+    history: EMHistory = field(default_factory=EMHistory)
+    rows_done: int = 0
+    pending: object = None
+    best: tuple | None = None
+    epoch_cursor: int = 0
+
+    def to_dict(self, model) -> dict:
+        """JSON-safe state; the model supplies its parameters (``_fit_parameters``)."""
+        history = _history_dict(self.history)
+        if self.pending is not None:
+            history["cursor"] = self.epoch_cursor  # the part-done epoch's ranges were drawn from this cursor
+        return {
+            "init": self.init, "rng": self.rng.bit_generator.state,
+            "parameters": _jsonable(model._fit_parameters()), "history": history,
+            "rows_done": self.rows_done,
+            "pending": None if self.pending is None else self.pending.to_statistics().to_dict(),
+            "best": None if self.best is None else {"history": _history_dict(self.best[0]),
+                                                    "parameters": _jsonable(self.best[1])},
+        }
+
+    @classmethod
+    def from_dict(cls, data, model, rng) -> "FitState":
+        """Put ``model`` and ``rng`` back as saved and return the state to continue from."""
+        from .statistics import Statistics
+
+        rng.bit_generator.state = data["rng"]
+        model._load_fit_parameters(data["parameters"])
+        pending = data["pending"]
+        best = data["best"]
+        return cls(init=int(data["init"]), rng=rng, history=EMHistory(**data["history"]),
+                   rows_done=int(data["rows_done"]),
+                   pending=None if pending is None else model._accumulator_from_statistics(Statistics.from_dict(pending)),
+                   best=None if best is None else (EMHistory(**best["history"]), best["parameters"]))
+
+
+def _history_dict(history):
+    return {"lower_bounds": [float(v) for v in history.lower_bounds], "n_iter": history.n_iter,
+            "converged": bool(history.converged), "cursor": history.cursor,
+            "initial_lower_bound": float(history.initial_lower_bound),
+            "total_weights": [float(v) for v in history.total_weights]}
+
+
+def _jsonable(value):
+    """Arrays as nested lists, recursively through lists, tuples and dicts."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
 
 
 class _NoBar:
@@ -98,7 +185,7 @@ def read_batches(model, source, ranges, sample_weight, on_batch=None):
             on_batch(X.shape[0])
 
 
-def epoch_ranges(n_rows, settings, history, source_random_access=True):
+def epoch_ranges(n_rows, settings, history, source_random_access=True, block=BLOCK_ROWS):
     """The row ranges of the next epoch; advances the minibatch cursor.
 
     In exact mode reads are rounded up to whole blocks: the result is the same
@@ -106,7 +193,7 @@ def epoch_ranges(n_rows, settings, history, source_random_access=True):
     lone block to compute while other threads wait).
     """
     if settings.batches_per_epoch is None:
-        size = settings.batch_size and -(-settings.batch_size // BLOCK_ROWS) * BLOCK_ROWS
+        size = settings.batch_size and -(-settings.batch_size // block) * block
         return batch_ranges(n_rows, size)
     ranges = batch_ranges(n_rows, settings.batch_size)
     if not source_random_access:
@@ -127,74 +214,78 @@ def skip_rows(ranges, rows):
     return out
 
 
-def accumulate_pass(model, source, ranges, sample_weight, on_batch=None, acc=None, on_chunk=None):
-    """One pass over ``ranges``: an accumulator filled block-aligned, in row order.
+class LocalAccumulation:
+    """How an epoch's statistics are gathered on this machine.
 
     Batches are read and validated on a background thread, one batch ahead of
-    the computation, when there is more than one. ``acc`` continues an
-    accumulator (a resumed epoch); ``on_chunk(acc, rows)`` is called after each
-    block-aligned chunk.
+    the computation, re-cut into chunks that start on block boundaries, and
+    handed to the model's ``_accumulate`` in row order. A distributed strategy
+    offers the same ``accumulate`` method and plugs into :func:`run_em`
+    unchanged.
     """
-    acc = model._new_accumulator() if acc is None else acc
-    batches = read_batches(model, source, ranges, sample_weight, on_batch)
-    if len(ranges) > 1 or not source.random_access:
-        batches = prefetch(batches)
-    for X, w in aligned_chunks(batches):
-        model._accumulate(acc, X, w)
-        if on_chunk is not None:
-            on_chunk(acc, X.shape[0])
-    return acc
+
+    def accumulate(self, model, source, ranges, sample_weight, acc=None, on_batch=None, on_chunk=None):
+        """One pass over ``ranges``: ``acc`` (or a new accumulator) filled block-aligned, in row order.
+
+        ``on_batch(rows)`` is called after each batch is read; ``on_chunk(acc,
+        rows)`` after each block-aligned chunk is added.
+        """
+        acc = model._new_accumulator() if acc is None else acc
+        batches = read_batches(model, source, ranges, sample_weight, on_batch)
+        if len(ranges) > 1 or not source.random_access:
+            batches = prefetch(batches)
+        for X, w in aligned_chunks(batches, block_rows(model)):
+            model._accumulate(acc, X, w)
+            if on_chunk is not None:
+                on_chunk(acc, X.shape[0])
+        return acc
 
 
-def _chunk_saver(saver, history, epoch_cursor, rows_done):
-    """A callback writing a checkpoint every ``saver.every`` chunks of the current epoch."""
-    progress = {"rows": rows_done, "chunks": 0}
-
-    def on_chunk(acc, rows):
-        progress["rows"] += rows
-        progress["chunks"] += 1
-        if progress["chunks"] % saver.every == 0:
-            # This epoch's ranges were drawn from the cursor at its start: save that one.
-            advanced, history.cursor = history.cursor, epoch_cursor
-            try:
-                saver(history, acc, progress["rows"])
-            finally:
-                history.cursor = advanced
-
-    return on_chunk
+def block_rows(model):
+    """Rows per accumulation block of ``model`` (its backend's, or the default)."""
+    return getattr(model, "_block_rows", BLOCK_ROWS)
 
 
-def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistory | None = None,
-           saver=None, resume=None) -> EMHistory:
-    """Run EM epochs until convergence or ``max_iter``; returns the history.
+def accumulate_pass(model, source, ranges, sample_weight, on_batch=None, acc=None, on_chunk=None):
+    """One local pass over ``ranges`` (see :meth:`LocalAccumulation.accumulate`)."""
+    return LocalAccumulation().accumulate(model, source, ranges, sample_weight, acc, on_batch, on_chunk)
+
+
+def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, store=None,
+           strategy=None) -> EMHistory:
+    """Run EM epochs until convergence or ``max_iter``; returns ``state.history``.
 
     The model's parameters change only in ``_maximize`` at the end of an epoch,
     so an interruption (an error in the data, Ctrl-C) leaves the model as it
-    was after the last completed epoch, and ``history`` describes that state.
+    was after the last completed epoch, and the history describes that state.
 
-    ``saver(history, acc, rows_done)`` (optional) is called every
-    ``saver.every`` batches and after each epoch, to write a checkpoint;
-    ``resume=(rows_done, acc)`` continues an epoch from one.
+    ``store`` (a :class:`~suffstats.checkpoint.Checkpoint`, optional) receives
+    the whole fit state every ``store.every`` chunks and after each epoch; a
+    state that carries a part-done epoch (``rows_done``, ``pending``) resumes
+    it. ``strategy`` gathers each epoch's statistics (default:
+    :class:`LocalAccumulation`).
     """
-    history = EMHistory() if history is None else history
+    strategy = LocalAccumulation() if strategy is None else strategy
+    history = state.history
     previous = history.lower_bound
     for epoch in range(history.n_iter, settings.max_iter):
         if history.converged:
             break
         tic = time.perf_counter()
-        cursor = history.cursor
-        ranges = epoch_ranges(source.n_rows, settings, history, source.random_access)
-        rows_done, acc = resume if resume is not None else (0, None)
-        resume = None
-        on_chunk = None if saver is None else _chunk_saver(saver, history, cursor, rows_done)
+        state.epoch_cursor = history.cursor
+        ranges = epoch_ranges(source.n_rows, settings, history, source.random_access, block_rows(model))
+        rows_done, acc = state.rows_done, state.pending
+        state.rows_done, state.pending = 0, None
+        on_chunk = None if store is None else _chunk_saver(model, state, store, rows_done)
         with progress_bar(settings.progress, ranges, f"epoch {epoch + 1}", rows_done) as bar:
-            acc = accumulate_pass(model, source, skip_rows(ranges, rows_done), sample_weight,
-                                  bar.update if bar else None, acc, on_chunk)
+            acc = strategy.accumulate(model, source, skip_rows(ranges, rows_done), sample_weight, acc,
+                                      bar.update if bar else None, on_chunk)
         if not acc.weight > 0:
             raise ValueError("the rows of this epoch have a total sample_weight of zero; nothing to fit")
         mean_ll = acc.log_likelihood / acc.weight
         model._maximize(acc, effective_inertia(settings.inertia, settings.lr_decay, epoch))
         history.lower_bounds.append(mean_ll)
+        history.total_weights.append(float(acc.weight))
         history.n_iter = epoch + 1
         change = mean_ll - previous
         previous = mean_ll
@@ -208,6 +299,23 @@ def run_em(model, source, sample_weight, settings: EMSettings, history: EMHistor
             callback(model, logs)
         if abs(change) < settings.tol:
             history.converged = True
-        if saver is not None:
-            saver(history, None, 0)
+        if store is not None:
+            store.save(state.to_dict(model))
     return history
+
+
+def _chunk_saver(model, state, store, rows_done):
+    """A callback writing the fit state, with the part-done epoch, every ``store.every`` chunks."""
+    progress = {"rows": rows_done, "chunks": 0}
+
+    def on_chunk(acc, rows):
+        progress["rows"] += rows
+        progress["chunks"] += 1
+        if progress["chunks"] % store.every == 0:
+            state.rows_done, state.pending = progress["rows"], acc
+            try:
+                store.save(state.to_dict(model))
+            finally:
+                state.rows_done, state.pending = 0, None
+
+    return on_chunk

@@ -25,23 +25,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import get_backend
-from ..data.blocks import BLOCK_ROWS
 from ..em import accumulate_pass, batch_ranges, progress_bar
+from ._engine import MixtureEngine
 from ._moments import ComponentMoments, estimate_gaussian
 from ._seeding import INIT_METHODS, draw_sample, seed_centers
 from .kmeans import KMeans
 
 __all__ = ["INIT_METHODS", "draw_sample", "initial_gaussian", "given_initial_parameters"]
 
-def hard_moments(X, w, centers, layout, acc=None, backend="numpy"):
-    """Moments of rows assigned to their nearest centre, added block by block to ``acc``."""
-    kernels = get_backend(backend)
-    acc = ComponentMoments(centers, layout) if acc is None else acc
-    for start in range(0, X.shape[0], BLOCK_ROWS):
-        stop = start + BLOCK_ROWS
-        weight, inertia, counts, first, sec = kernels.nearest_block(
-            X[start:stop], None if w is None else w[start:stop], acc.shifts, layout)
-        acc.add(weight, -inertia, counts, first, sec)
+def hard_moments(X, w, centers, layout, backend="numpy"):
+    """Moments of rows ``X`` (in memory) assigned to their nearest centre, through the mixture engine."""
+    assignment = HardAssignment(None, centers, layout, backend)
+    acc = assignment._new_accumulator()
+    assignment._accumulate(acc, X, w)
     return acc
 
 
@@ -60,7 +56,7 @@ def random_moments(X, w, k, layout, rng):
     else:
         second = resp.T @ (Z * Z)
         second = second if layout == "diag" else second.sum(axis=1)
-    acc.add(float(resp.sum()), 0.0, resp.sum(axis=0), first, second)
+    acc.add((float(resp.sum()), 0.0, resp.sum(axis=0), first, second))
     return acc
 
 
@@ -87,8 +83,8 @@ def initial_gaussian(model, source, sample_weight, rng):
         say(f"Initialization: k-means took {km.n_iter_} iterations; assigning every row", flush=True)
         ranges = batch_ranges(source.n_rows, model.batch_size)
         with progress_bar(model.progress, ranges, "initialization") as bar:
-            acc = accumulate_pass(_HardAssignment(model, km.cluster_centers_, cov.layout), source, ranges,
-                                  sample_weight, bar.update if bar else None)
+            acc = accumulate_pass(HardAssignment(model, km.cluster_centers_, cov.layout, model.backend), source,
+                                  ranges, sample_weight, bar.update if bar else None)
     else:
         sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
         sample, w = model._validate_batch(sample, w, 0)
@@ -155,17 +151,26 @@ def _check_shape(array, shape, name):
         raise ValueError(f"The parameter '{name}' should have the shape of {tuple(shape)}, but got {array.shape}")
 
 
-class _HardAssignment:
-    """Driver adapter: every row to its nearest centre, collecting Gaussian moments."""
+class HardAssignment(MixtureEngine):
+    """Every row to its nearest centre, collecting Gaussian moments: an initialisation pass on the engine."""
 
-    def __init__(self, model, centers, layout):
-        self.model, self.centers, self.layout = model, centers, layout
+    def __init__(self, model, centers, layout, backend):
+        self.model, self.centers, self.layout, self.backend = model, np.asarray(centers, np.float64), layout, backend
 
     def _validate_batch(self, X, w, row_offset):
         return self.model._validate_batch(X, w, row_offset)
 
+    def _shifts(self):
+        return self.centers
+
     def _new_accumulator(self):
         return ComponentMoments(self.centers, self.layout)
 
-    def _accumulate(self, acc, X, w):
-        hard_moments(X, w, self.centers, self.layout, acc, backend=self.model.backend)
+    def _block_kernel(self):
+        kernels, centers, layout = get_backend(self.backend), self.centers, self.layout
+
+        def block(X, w):
+            weight, inertia, counts, first, second = kernels.nearest_block(X, w, centers, layout)
+            return weight, -inertia, counts, first, second
+
+        return kernels, block

@@ -41,14 +41,26 @@ class ComponentMoments:
     def layout(self):
         return ("trace", "diag", "full")[self.second.ndim - 1]
 
-    def add(self, weight, log_likelihood, resp, first, second):
-        """Add one block's statistics (in place)."""
+    def add(self, block):
+        """Add one block's statistics ``(Σw, Σw·log p, Σw·r (k,), first (k, d), second or None)`` in place."""
+        weight, log_likelihood, resp, first, second = block
         self.weight += weight
         self.log_likelihood += log_likelihood
         self.resp += resp
         self.first += first
         if second is not None:
             self.second += second
+
+    def centred_on(self, shifts) -> bool:
+        """Whether the moments are kept around exactly ``shifts`` (so blocks computed there add in place)."""
+        return np.array_equal(self.shifts, shifts)
+
+    def merge(self, other: "ComponentMoments") -> None:
+        """Add another total, kept around other shifts or the same ones, in place (Chan's formulas)."""
+        if self.centred_on(other.shifts) and self.layout == other.layout:
+            self.add((other.weight, other.log_likelihood, other.resp, other.first, other.second))
+            return
+        self.__dict__.update(ComponentMoments.from_statistics(self.to_statistics() + other.to_statistics()).__dict__)
 
     def scatter(self, resp):
         """Centred scatter of each component given its (possibly regularised) mass."""
@@ -64,13 +76,34 @@ class ComponentMoments:
                                      for j in range(len(self.resp))])
 
     @classmethod
+    def checked(cls, stats, n_components, n_features, layout) -> "ComponentMoments":
+        """:meth:`from_statistics` of a value from outside, refused unless it is ``k`` components' moments
+        over ``n_features`` features kept in ``layout``."""
+        expected = f"{n_components} components' moments over {n_features} features ({layout} layout)"
+        if not isinstance(stats, Composite) or not stats.parts or not isinstance(stats.parts[0], Additive) \
+                or not all(isinstance(p, Moments) for p in stats.parts[1:]) \
+                or {"weight", "log_likelihood", "resp"} - set(stats.parts[0].fields):
+            raise ValueError(f"cannot absorb {type(stats).__name__} statistics: expected {expected}")
+        parts = stats.parts[1:]
+        got = (f"{len(parts)} components' moments over "
+               f"{np.shape(parts[0].first)[0] if parts else 0} features ({parts[0].layout if parts else '-'} layout)")
+        if len(parts) != n_components or any(np.shape(p.first) != (n_features,) or p.layout != layout for p in parts) \
+                or np.shape(stats.parts[0].fields["resp"]) != (n_components,):
+            raise ValueError(f"cannot absorb statistics of {got}: expected {expected}")
+        values = [stats.parts[0].fields[k] for k in ("weight", "log_likelihood", "resp")]
+        values += [p.shift for p in parts] + [p.first for p in parts] + [p.second for p in parts]
+        if not all(np.isfinite(v).all() for v in values):
+            raise ValueError("cannot absorb statistics with NaN or infinite values")
+        return cls.from_statistics(stats)
+
+    @classmethod
     def from_statistics(cls, stats: Composite) -> "ComponentMoments":
         """Rebuild a running total from a statistics value (keeping its shifts)."""
         totals, *parts = stats.parts
         acc = cls(np.array([p.shift for p in parts]), parts[0].layout)
-        acc.add(float(totals.fields["weight"]), float(totals.fields["log_likelihood"]),
-                np.array([p.weight for p in parts]), np.array([p.first for p in parts]),
-                np.array([p.second for p in parts]))
+        acc.add((float(totals.fields["weight"]), float(totals.fields["log_likelihood"]),
+                 np.array([p.weight for p in parts]), np.array([p.first for p in parts]),
+                 np.array([p.second for p in parts])))
         return acc
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .._validation import check_fraction, check_positive_int
 from ..backends import available_backends
 from ..data.blocks import batch_ranges
@@ -49,6 +51,19 @@ CONSTRAINTS = {
 }
 
 
+def check_warm_start(model, n_features):
+    """Refuse a warm start whose fitted parameters do not fit the current settings or data."""
+    k, d = model.means_.shape
+    if k != model.n_components:
+        raise ValueError(f"warm_start=True but the fitted model has {k} components and n_components = "
+                         f"{model.n_components}; set warm_start=False to start over")
+    if np.shape(model.covariances_) != model._cov.shape(k, d):
+        raise ValueError(f"warm_start=True but the fitted covariances have shape {np.shape(model.covariances_)}, "
+                         f"not that of covariance_type={model.covariance_type!r}; set warm_start=False to start over")
+    if n_features != d:
+        raise ValueError(f"X has {n_features} features, but {type(model).__name__} is expecting {d} features as input")
+
+
 def check_settings(model):
     """Check every constructor argument of ``model`` that the table knows."""
     for name, check in CONSTRAINTS.items():
@@ -62,8 +77,6 @@ SCORING_BATCH = 65_536
 
 def map_batches(model, X, function):
     """Apply ``function`` to validated batches of ``X`` and concatenate (memory maps stay on disk)."""
-    import numpy as np
-
     source = as_source(X)
     if source.n_rows == 0:
         model._validate_batch(source.read(0, 0), None, 0)  # raises: empty input

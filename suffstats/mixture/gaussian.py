@@ -12,19 +12,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._transaction import transaction
 from .._validation import check_batch, check_positive_int, check_weights
-from ..backends import get_backend, map_blocks
-from ..checkpoint import Checkpoint
+from ..backends import get_backend
 from ..data.source import as_source
 from ..distributions._base import FAMILIES, SCHEMA_VERSION
 from ..distributions.covariance import covariance_type as _strategy
-from ..em import EMHistory, EMSettings, run_em
+from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._initialize import initial_gaussian
 from ._moments import ComponentMoments, estimate_gaussian
-from ._params import check_settings, map_batches
-from ._resume import best_run, restore, saver, settings_fingerprint
+from ._params import check_settings, check_warm_start, map_batches
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     """Gaussian mixture fitted by exact EM over data of any size.
 
     The constructor, defaults, fitted attributes and methods are those of
@@ -119,8 +117,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     True
     """
 
-    _transactional = True
-
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100,
                  n_init=1, init_params="kmeans", weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10, batch_size=None,
@@ -182,53 +178,54 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """scikit-learn's private getter: ``(weights, means, covariances, precisions_cholesky)``."""
         return self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
 
-    def _core_parameters(self):
-        """Weights, means and covariances: what an M-step, a checkpoint and the best run keep."""
-        return self.weights_, self.means_, self.covariances_
-
-    def _kernel_parameters(self):
-        """Means, precision Cholesky factors and log-weights as float64, as the kernels take them."""
-        return (np.asarray(self.means_, dtype=np.float64), np.asarray(self.precisions_cholesky_, dtype=np.float64),
-                np.log(np.asarray(self.weights_, dtype=np.float64)))
-
     def _n_parameters(self):
         k, d = self.means_.shape
         return self._cov.n_parameters(k, d) + k * d + k - 1
 
-    # -- driver protocol ----------------------------------------------------------------
+    # -- engine hooks (see suffstats.mixture._engine) ---------------------------------------
+    def _fit_parameters(self):
+        return self.weights_, self.means_, self.covariances_
+
+    def _load_fit_parameters(self, params):
+        self._assign_parameters(*(np.asarray(p, dtype=np.float64) for p in params))
+
+    def _check_fitted(self):
+        check_is_fitted(self, "means_")
+
     def _validate_batch(self, X, w, row_offset):
         X = check_batch(X, n_features=getattr(self, "n_features_in_", None), row_offset=row_offset,
                         owner=type(self).__name__)
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
-    def _new_accumulator(self):
-        return ComponentMoments(self.means_, self._cov.layout)
+    def _shifts(self):
+        return np.asarray(self.means_, dtype=np.float64)
 
-    def _accumulate(self, acc, X, w):
+    def _new_accumulator(self):
+        return ComponentMoments(self._shifts(), self._cov.layout)
+
+    def _accumulator_from_statistics(self, stats):
+        return ComponentMoments.checked(stats, self.n_components, self.n_features_in_, self._cov.layout)
+
+    def _kernel_parameters(self):
+        """Means, precision Cholesky factors and log-weights as float64, as the kernels take them."""
+        return (self._shifts(), np.asarray(self.precisions_cholesky_, dtype=np.float64),
+                np.log(np.asarray(self.weights_, dtype=np.float64)))
+
+    def _block_kernel(self):
         kernels = get_backend(self.backend)
         means, precisions_cholesky, log_weights = self._kernel_parameters()
-        if not np.array_equal(acc.shifts, means):
-            # A total absorbed from elsewhere, around other shifts: the E-step still runs at the current
-            # means, and the two totals are merged by the Chan formulas.
-            own = self._new_accumulator()
-            self._accumulate(own, X, w)
-            acc.__dict__.update(ComponentMoments.from_statistics(acc.to_statistics() + own.to_statistics()).__dict__)
-            return
+        covariance_type, dtype = self.covariance_type, np.dtype(self.compute_dtype)
 
-        def block(Xb, wb):
-            return kernels.gaussian_block(Xb, wb, means, precisions_cholesky, log_weights, self.covariance_type,
-                                          np.dtype(self.compute_dtype))
+        def block(X, w):
+            return kernels.gaussian_block(X, w, means, precisions_cholesky, log_weights, covariance_type, dtype)
 
-        for result in map_blocks(kernels, block, X, w):
-            acc.add(*result)
+        return kernels, block
 
-    def _maximize(self, acc, inertia):
-        previous = tuple(np.asarray(p, dtype=np.float64) for p in self._core_parameters())
-        weights, means, covariances = estimate_gaussian(acc, self._cov, self.reg_covar, previous)
-        if inertia > 0:
-            weights, means, covariances = (inertia * old + (1 - inertia) * new
-                                           for old, new in zip(previous, (weights, means, covariances)))
-        self._assign_parameters(weights, means, covariances)
+    def _estimate(self, acc, previous):
+        return estimate_gaussian(acc, self._cov, self.reg_covar, previous)
+
+    def _initialize(self, source, sample_weight, rng):
+        self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng))
 
     # -- fitting -------------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
@@ -257,7 +254,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100):
         """Fit as one transaction: a refused or failed fit leaves the model as it was."""
-        with transaction(self):
+        with MODEL_LOCK, transaction(self):
             return self._run_fit(X, sample_weight, checkpoint, checkpoint_every)
 
     def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every):
@@ -269,44 +266,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = check_weights(sample_weight, source.n_rows)
         warm = self.warm_start and hasattr(self, "means_")
-        if not warm:
-            self.n_features_in_ = source.n_features
-        elif source.n_features != self.n_features_in_:
-            raise ValueError(f"X has {source.n_features} features, but GaussianMixture is expecting "
-                             f"{self.n_features_in_} features as input")
+        if warm:
+            check_warm_start(self, source.n_features)
+        self.n_features_in_ = source.n_features
         # Parameters are kept in float32 for float32 data, as scikit-learn does; statistics stay float64.
         self._dtype = np.float32 if source.dtype == np.float32 else np.float64
-        settings = EMSettings(batch_size=self.batch_size, batches_per_epoch=self.batches_per_epoch,
-                              max_iter=self.max_iter, tol=self.tol, inertia=self.inertia, lr_decay=self.lr_decay,
-                              verbose=self.verbose, verbose_interval=self.verbose_interval,
-                              callbacks=self.callbacks or (), progress=self.progress)
-        rng = np.random.default_rng(self.random_state)
-        store = None if checkpoint is None else Checkpoint(
-            checkpoint, check_positive_int(checkpoint_every, "checkpoint_every"), source.fingerprint(),
-            settings_fingerprint(self, sample_weight))
-        state = None if store is None else store.load()
-        best = best_run(state)
-        for init in range(state["init"] if state else 0, 1 if warm else self.n_init):
-            resume = None
-            if state is not None and init == state["init"]:
-                history, resume = restore(self, state, rng)
-            elif warm:
-                # Convergence is judged against the previous fit's last log-likelihood, as in scikit-learn.
-                history = EMHistory(initial_lower_bound=float(getattr(self, "lower_bound_", -np.inf)))
-                self._assign_parameters(*self._core_parameters())
-            else:
-                self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng))
-                if self.verbose:
-                    print(f"Initialization {init}", flush=True)
-                history = EMHistory()
-            save = None if store is None else saver(self, store, init, rng, best)
-            if save is not None and resume is None and history.n_iter == 0:
-                save(history, None, 0)
-            run_em(self, source, sample_weight, settings, history, save, resume)
-            if best is None or history.lower_bound > best[0].lower_bound:
-                best = (history, self._core_parameters())
-        history, params = best
-        self._assign_parameters(*params)
+        if warm:
+            self._load_fit_parameters(self._fit_parameters())
+        self._pending = None
+        history = fit_mixture(
+            self, source, sample_weight, em_settings(self), self.n_init, warm=warm, checkpoint=checkpoint,
+            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+            fingerprint=self._checkpoint_fingerprint(sample_weight))
         self.converged_, self.n_iter_ = history.converged, history.n_iter
         self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
         if not self.converged_ and self.max_iter > 0:
@@ -314,50 +285,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                           "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning)
         return self
 
-    # -- statistics protocol ---------------------------------------------------------------
-    def statistics(self, X, sample_weight=None):
-        """E-step statistics of a batch under the current parameters, as a value."""
-        check_is_fitted(self, "means_")
-        X, w = self._validate_batch(X, sample_weight, 0)
-        acc = self._new_accumulator()
-        self._accumulate(acc, X, w)
-        return acc.to_statistics()
-
-    def summarize(self, X, sample_weight=None):
-        """Add a batch's E-step statistics to the pending total; returns its log-likelihood.
-
-        Blocks are added to the pending total one after another, so batches
-        that start on multiples of :data:`suffstats.data.BLOCK_ROWS` give
-        bit for bit what :meth:`fit` gives.
-        """
-        check_is_fitted(self, "means_")
-        X, w = self._validate_batch(X, sample_weight, 0)
-        if getattr(self, "_pending", None) is None:
-            self._pending = self._new_accumulator()
-        before = self._pending.log_likelihood
-        self._accumulate(self._pending, X, w)
-        return self._pending.log_likelihood - before
-
-    def absorb(self, stats):
-        """Add a statistics value (from another process or checkpoint) to the pending total."""
-        pending = getattr(self, "_pending", None)
-        self._pending = ComponentMoments.from_statistics(stats if pending is None else pending.to_statistics() + stats)
-
-    @property
-    def pending(self):
-        """The pending statistics as a value (or ``None``)."""
-        pending = getattr(self, "_pending", None)
-        return None if pending is None else pending.to_statistics()
-
-    def clear_summaries(self):
-        """Drop the pending statistics."""
-        self._pending = None
-
-    def from_summaries(self):
-        """M-step from the pending statistics (with ``inertia``); clears them."""
-        acc, self._pending = getattr(self, "_pending", None), None
-        if acc is not None and acc.weight > 0:
-            self._maximize(acc, self.inertia)
+    def _checkpoint_fingerprint(self, sample_weight):
+        """The settings a checkpoint of this model must match."""
+        return settings_fingerprint(self.get_params(), sample_weight, exact=self.batches_per_epoch is None)
 
     # -- prediction and scoring ---------------------------------------------------------------
     def _weighted_log_prob(self, X):

@@ -7,26 +7,40 @@ import warnings
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validation import check_batch, check_weights
-from ..data.blocks import BLOCK_ROWS
+from .._transaction import transaction
+from .._validation import check_batch, check_positive_int, check_weights
+from ..backends import get_backend
 from ..data.source import as_source
 from ..distributions._base import Distribution
-from ..em import EMHistory, EMSettings, run_em
-from ..statistics import Additive, Composite
-from ._initialize import draw_sample
+from ..statistics import Additive, Composite, blend
+from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import EMPTY_SHARE, EmptyComponentWarning
 from ._params import check_settings
+from ._seeding import draw_sample
 from .kmeans import KMeans
 
 
-class _Running:
-    """An epoch's running statistics value, added to block by block."""
+class ComponentTotals:
+    """An epoch's running statistics of a general mixture: totals, then each component's value.
 
-    def __init__(self):
-        self.value = None
+    Blocks arrive as :class:`~suffstats.statistics.Composite` values (``[totals,
+    component 0, component 1, ...]``) and are added in order.
+    """
 
-    def add(self, stats):
-        self.value = stats if self.value is None else self.value + stats
+    _transactional = True
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def add(self, block):
+        self.value = block if self.value is None else self.value + block
+
+    def merge(self, other):
+        if other.value is not None:
+            self.add(other.value)
+
+    def centred_on(self, shifts) -> bool:
+        return True  # each component's value carries its own shift; values of any shift add exactly
 
     @property
     def weight(self):
@@ -34,10 +48,13 @@ class _Running:
 
     @property
     def log_likelihood(self):
-        return float(self.value.parts[0].fields["log_likelihood"])
+        return 0.0 if self.value is None else float(self.value.parts[0].fields["log_likelihood"])
+
+    def to_statistics(self):
+        return self.value
 
 
-class GeneralMixtureModel(Distribution):
+class GeneralMixtureModel(MixtureEngine, Distribution):
     """Mixture of arbitrary distributions (mixed families allowed), fitted by EM out of core.
 
     The mixture is itself a distribution: ``summarize`` does the E-step and
@@ -53,6 +70,9 @@ class GeneralMixtureModel(Distribution):
     weights : array_like of shape (k,), optional
         Initial mixture weights (default: the shares of the initial clusters,
         or uniform when every component already has parameters).
+    n_init : int, default=1
+        Initialisations of the components given without parameters; the run
+        with the best final log-likelihood is kept.
     max_iter, tol, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, random_state, verbose, callbacks, progress
         As for :class:`suffstats.GaussianMixture`; ``verbose`` prints every epoch.
     frozen : bool
@@ -76,7 +96,7 @@ class GeneralMixtureModel(Distribution):
     (10.0, [0.5, 0.5])
     """
 
-    def __init__(self, distributions, weights=None, *, max_iter=100, tol=1e-3, batch_size=None,
+    def __init__(self, distributions, weights=None, *, n_init=1, max_iter=100, tol=1e-3, batch_size=None,
                  batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000, random_state=None,
                  verbose=0, callbacks=None, progress=False, frozen=False):
         super().__init__(inertia=inertia, frozen=frozen)
@@ -90,7 +110,7 @@ class GeneralMixtureModel(Distribution):
             raise ValueError("components must all be univariate or all multivariate")
         self.ndim = self.distributions[0].ndim
         self.weights = None if weights is None else _check_mixture_weights(weights, len(self.distributions))
-        self.max_iter, self.tol, self.batch_size = max_iter, tol, batch_size
+        self.n_init, self.max_iter, self.tol, self.batch_size = n_init, max_iter, tol, batch_size
         self.batches_per_epoch, self.lr_decay = batches_per_epoch, lr_decay
         self.init_sample_size, self.random_state = init_sample_size, random_state
         self.verbose, self.callbacks, self.progress = verbose, callbacks, progress
@@ -134,54 +154,66 @@ class GeneralMixtureModel(Distribution):
         with np.errstate(divide="ignore"):
             return out + np.log(self.weights)
 
-    def _block_statistics(self, X, w, row_offset):
+    def _block_statistics(self, X, w):
         log_prob = self._component_log_prob(X)
         log_norm = logsumexp(log_prob, axis=1)
-        if np.isneginf(log_norm).any():
-            row = int(np.argmax(np.isneginf(log_norm)))
-            raise ValueError(f"row {row + row_offset} has zero probability under every component")
         resp = np.exp(log_prob - log_norm[:, None])
         ww = np.ones(X.shape[0]) if w is None else w
         resp *= ww[:, None]
         totals = Additive({"weight": ww.sum(), "log_likelihood": ww @ log_norm, "resp": resp.sum(axis=0)})
         return Composite([totals] + [d._component_statistics(X, resp[:, j]) for j, d in enumerate(self.distributions)])
 
-    def _accumulate(self, acc, X, w, row_offset=0):
-        for start in range(0, X.shape[0], BLOCK_ROWS):
-            stop = start + BLOCK_ROWS
-            acc.add(self._block_statistics(X[start:stop], None if w is None else w[start:stop], row_offset + start))
+    # -- engine hooks (see suffstats.mixture._engine) -------------------------------------
+    def _block_kernel(self):
+        # The components' formulas are NumPy code of each family: blocks run one after another.
+        return get_backend("numpy"), self._block_statistics
+
+    def _shifts(self):
+        return None
 
     def _new_accumulator(self):
-        return _Running()
+        return ComponentTotals()
+
+    def _accumulator_from_statistics(self, stats):
+        expected = [type(d).__name__ for d in self.distributions]
+        if not isinstance(stats, Composite) or len(stats.parts) != self.n_components + 1 \
+                or not isinstance(stats.parts[0], Additive):
+            raise ValueError(f"cannot absorb {type(stats).__name__} statistics: expected the statistics of a "
+                             f"mixture of {expected}")
+        reference = self.statistics(self._probe_rows())
+        for j, (got, want) in enumerate(zip(stats.parts, reference.parts)):
+            if type(got) is not type(want) or {k: np.shape(v) for k, v in got.arrays().items()} != \
+                    {k: np.shape(v) for k, v in want.arrays().items()}:
+                raise ValueError(f"cannot absorb these statistics: part {j} does not match the mixture of {expected}")
+        return ComponentTotals(stats)
+
+    def _probe_rows(self):
+        """One row inside every component's support, to learn the layout of this mixture's statistics."""
+        return self.sample(1, random_state=0)
+
+    def _check_fitted(self):
+        self._require_fitted()
 
     def _validate_batch(self, X, w, row_offset):
         X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), row_offset=row_offset)
+        outside = [d._outside(X) for d in self.distributions]
+        if all(o is not None for o in outside):
+            nowhere = np.logical_and.reduce([o if o.ndim == 1 else o.any(axis=1) for o in outside])
+            if nowhere.any():
+                row = int(np.argmax(nowhere))
+                raise ValueError(f"row {row + row_offset} has zero probability under every component "
+                                 "(outside the support of each)")
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
-    # -- protocol ----------------------------------------------------------------------
-    def statistics(self, X, sample_weight=None):
-        self._require_fitted()
-        X, w = self._validate_batch(X, sample_weight, 0)
-        acc = _Running()
-        self._accumulate(acc, X, w)
-        return acc.value
+    def _fit_parameters(self):
+        return (np.asarray(self.weights, dtype=np.float64),) + tuple(d.parameters() for d in self.distributions)
 
-    def summarize(self, X, sample_weight=None):
-        """E-step on a batch: add its statistics to the pending total; returns its log-likelihood."""
-        stats = self.statistics(X, sample_weight)
-        self.absorb(stats)
-        return float(stats.parts[0].fields["log_likelihood"])
-
-    @staticmethod
-    def _total_weight(stats):
-        return float(stats.parts[0].fields["weight"])
-
-    def from_summaries(self):
-        stats, self._pending = self._pending, None
-        if stats is not None and not self.frozen:
-            acc = _Running()
-            acc.add(stats)
-            self._maximize(acc, self.inertia)
+    def _load_fit_parameters(self, params):
+        weights, *components = params
+        self.weights = np.asarray(weights, dtype=np.float64)
+        for d, values in zip(self.distributions, components):
+            d._set_parameters({k: np.asarray(v, dtype=np.float64) if isinstance(v, list) else v
+                               for k, v in values.items()})
 
     def _maximize(self, acc, inertia):
         """M-step, committed whole. As in :class:`GaussianMixture`, a component that received no
@@ -194,65 +226,69 @@ class GeneralMixtureModel(Distribution):
             warnings.warn(f"mixture components {np.flatnonzero(empty).tolist()} received no mass in this update "
                           "and keep their previous parameters; consider fewer components or another initialisation",
                           EmptyComponentWarning, stacklevel=3)
-        saved = self._state()
-        try:
+        with transaction(self):
             if not self.frozen and resp.sum() > 0:
                 weights = resp / resp.sum()
                 weights[empty] = self.weights[empty]
-                self.weights = inertia * self.weights + (1 - inertia) * weights / weights.sum()
+                self.weights = blend(self.weights, weights / weights.sum(), inertia)
             for d, part, skip in zip(self.distributions, parts, empty):
                 if not (self.frozen or d.frozen or skip) and d._total_weight(part) > 0:
                     d._update(d._estimate(part), inertia)
-        except BaseException:
-            self._restore(saved)
-            raise
 
-    def _state(self):
-        return super()._state(), [d._state() for d in self.distributions]
+    # -- fitting ------------------------------------------------------------------------
+    def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=100):
+        """Initialise unfitted components, then run EM; returns ``self``.
 
-    def _restore(self, state):
-        own, components = state
-        super()._restore(own)
-        for d, saved in zip(self.distributions, components):
-            d._restore(saved)
-
-    def fit(self, X, sample_weight=None):
-        """Initialise unfitted components, then run EM; returns ``self``."""
-        source = as_source(X, ndim=self.ndim)
-        if self.ndim == 2 and self._n_features() not in (None, source.n_features):
-            raise ValueError(f"X has {source.n_features} features, but the components expect {self._n_features()}")
-        if sample_weight is not None:
-            sample_weight = check_weights(sample_weight, source.n_rows)
-        if not self.fitted:
-            self._initialize(source, sample_weight)
-        settings = EMSettings(batch_size=self.batch_size, batches_per_epoch=self.batches_per_epoch,
-                              max_iter=self.max_iter, tol=self.tol, inertia=self.inertia, lr_decay=self.lr_decay,
-                              verbose=self.verbose, callbacks=self.callbacks or (), progress=self.progress)
-        history = EMHistory()
-        try:
-            run_em(self, _Columns(source) if self.ndim == 1 else source, sample_weight, settings, history)
-        finally:
+        ``checkpoint`` and ``checkpoint_every`` are those of :meth:`GaussianMixture.fit`.
+        With ``n_init > 1``, components given without parameters are initialised
+        ``n_init`` times and the run with the best log-likelihood is kept.
+        """
+        with MODEL_LOCK, transaction(self):
+            source = as_source(X, ndim=self.ndim)
+            if self.ndim == 2 and self._n_features() not in (None, source.n_features):
+                raise ValueError(f"X has {source.n_features} features, but the components expect {self._n_features()}")
+            if sample_weight is not None:
+                sample_weight = check_weights(sample_weight, source.n_rows)
+            self._given = [d.fitted for d in self.distributions]
+            warm = all(self._given) and self.weights is not None
+            self._pending = None
+            fingerprint = settings_fingerprint(self._settings(), sample_weight, exact=self.batches_per_epoch is None)
+            history = fit_mixture(self, _Columns(source) if self.ndim == 1 else source, sample_weight,
+                                  em_settings(self), self.n_init, warm=warm, checkpoint=checkpoint,
+                                  checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+                                  fingerprint=fingerprint)
+            del self._given
             self.n_iter_, self.converged_ = history.n_iter, history.converged
             self.lower_bounds_ = list(history.lower_bounds)
-        return self
+            self.lower_bound_ = history.lower_bound
+            return self
 
-    def _initialize(self, source, sample_weight):
-        if all(d.fitted for d in self.distributions):
+    def _settings(self):
+        """What determines a fit's result, for checkpoints (families, not their changing parameters)."""
+        return {"families": [type(d).__name__ for d in self.distributions],
+                "frozen": [d.frozen for d in self.distributions] + [self.frozen], "inertia": self.inertia,
+                **{name: getattr(self, name) for name in ("n_init", "max_iter", "tol", "batch_size",
+                                                          "batches_per_epoch", "lr_decay", "init_sample_size")},
+                "random_state": self.random_state if isinstance(self.random_state, (int, type(None))) else "rng"}
+
+    def _initialize(self, source, sample_weight, rng):
+        """Unfitted components from k-means clusters of a sample; weights from the cluster shares."""
+        given = getattr(self, "_given", [d.fitted for d in self.distributions])
+        if all(given):
             # Components given with parameters: only the weights are missing.
             self.weights = np.full(self.n_components, 1.0 / self.n_components)
             return
-        rng = np.random.default_rng(self.random_state)
         sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
-        labels = KMeans(self.n_components, random_state=rng, max_iter=20).fit(sample, sample_weight=w).predict(sample)
-        rows = sample[:, 0] if self.ndim == 1 else sample
+        rows = sample if sample.ndim == 1 else (sample[:, 0] if self.ndim == 1 else sample)
+        points = rows.reshape(-1, 1) if rows.ndim == 1 else rows
+        labels = KMeans(self.n_components, random_state=rng, max_iter=20).fit(points, sample_weight=w).predict(points)
         counts = np.zeros(self.n_components)
         for j, d in enumerate(self.distributions):
             mine = labels == j
             counts[j] = mine.sum() if w is None else w[mine].sum()
-            if not d.fitted:
+            if not given[j]:
                 d.fit(rows[mine] if mine.any() else rows, None if w is None else (w[mine] if mine.any() else w))
-        if self.weights is None:
-            self.weights = counts / counts.sum() if counts.sum() > 0 else np.full(self.n_components, 1 / self.n_components)
+        self.weights = counts / counts.sum() if counts.sum() > 0 else np.full(self.n_components, 1 / self.n_components)
 
     # -- prediction -------------------------------------------------------------------------
     def _log_probability(self, X):
@@ -293,10 +329,19 @@ class GeneralMixtureModel(Distribution):
 
 
 class _Columns:
-    """A univariate view of a one-column source (rows as a 1-D array)."""
+    """A univariate view of a one-column source: rows come out as 1-D arrays."""
 
     def __init__(self, source):
-        self.source, self.n_rows, self.random_access = source, source.n_rows, source.random_access
+        self.source = source
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+    def read(self, start, stop):
+        return self.source.read(start, stop)[:, 0]
+
+    def take(self, rows):
+        return self.source.take(rows)[:, 0]
 
     def batches(self, ranges):
         for start, X in self.source.batches(ranges):

@@ -8,17 +8,17 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._validation import check_batch, check_weights
+from .._transaction import transaction
+from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
-from ..data.blocks import BLOCK_ROWS
 from ..data.source import as_source
-from ..em import EMHistory, EMSettings, run_em
-from ._seeding import SEED_METHODS, draw_sample, seed_centers
+from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import ComponentMoments, EmptyComponentWarning
 from ._params import check_settings, map_batches
+from ._seeding import SEED_METHODS, draw_sample, seed_centers
 
 
-class KMeans(TransformerMixin, BaseEstimator):
+class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     """K-means (Lloyd's algorithm) over data of any size, batch by batch.
 
     Statistics per cluster are the weight and ``Σw(x - c)`` around the current
@@ -30,6 +30,8 @@ class KMeans(TransformerMixin, BaseEstimator):
     n_clusters : int
     init : {"k-means++", "random_from_data", "first-k"} or array of shape (n_clusters, n_features)
         Seeding, computed on a sample of ``init_sample_size`` rows.
+    n_init : int, default=1
+        Seedings to run; the run with the lowest final inertia is kept.
     max_iter, tol : int, float
         Stop after ``max_iter`` epochs or when the mean squared distance
         changes by less than ``tol`` times the mean feature variance.
@@ -66,11 +68,12 @@ class KMeans(TransformerMixin, BaseEstimator):
     [0.0, 10.0]
     """
 
-    def __init__(self, n_clusters=8, *, init="k-means++", max_iter=300, tol=1e-4, random_state=None, verbose=0,
-                 batch_size=None, batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000,
-                 callbacks=None, progress=False, backend="numba"):
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init=1, max_iter=300, tol=1e-4, random_state=None,
+                 verbose=0, batch_size=None, batches_per_epoch=None, inertia=0.0, lr_decay=0.0,
+                 init_sample_size=100_000, callbacks=None, progress=False, backend="numba"):
         self.n_clusters = n_clusters
         self.init = init
+        self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
@@ -84,61 +87,92 @@ class KMeans(TransformerMixin, BaseEstimator):
         self.progress = progress
         self.backend = backend
 
-    # -- driver protocol -----------------------------------------------------
+    # -- engine hooks (see suffstats.mixture._engine) -----------------------------------
+    def _fit_parameters(self):
+        return (self.cluster_centers_,)
+
+    def _load_fit_parameters(self, params):
+        (centers,) = params
+        self.cluster_centers_ = np.array(centers, dtype=np.float64)
+
+    def _check_fitted(self):
+        check_is_fitted(self, "cluster_centers_")
+
     def _validate_batch(self, X, w, row_offset):
         X = check_batch(X, n_features=self.n_features_in_, row_offset=row_offset, owner=type(self).__name__)
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
+    def _shifts(self):
+        return self.cluster_centers_
+
     def _new_accumulator(self):
         return ComponentMoments(self.cluster_centers_, "trace")
 
-    def _accumulate(self, acc, X, w):
-        kernels = get_backend(self.backend)
-        for start in range(0, X.shape[0], BLOCK_ROWS):
-            stop = start + BLOCK_ROWS
-            weight, inertia, counts, first, _ = kernels.nearest_block(
-                X[start:stop], None if w is None else w[start:stop], acc.shifts)
-            acc.add(weight, -inertia, counts, first, None)
+    def _accumulator_from_statistics(self, stats):
+        return ComponentMoments.checked(stats, self.n_clusters, self.n_features_in_, "trace")
 
-    def _maximize(self, acc, inertia):
+    def _block_kernel(self):
+        kernels, centers = get_backend(self.backend), self.cluster_centers_
+
+        def block(X, w):
+            weight, inertia, counts, first, _ = kernels.nearest_block(X, w, centers)
+            return weight, -inertia, counts, first, None
+
+        return kernels, block
+
+    def _estimate(self, acc, previous):
         empty = acc.resp <= 0
-        centers = acc.shifts + acc.first / np.where(empty, 1.0, acc.resp)[:, None]
         if empty.any():
             warnings.warn(f"clusters {np.flatnonzero(empty).tolist()} received no rows and keep their centres",
-                          EmptyComponentWarning, stacklevel=3)
-        self.inertia_ = -acc.log_likelihood
-        self.cluster_centers_ = inertia * self.cluster_centers_ + (1 - inertia) * centers
+                          EmptyComponentWarning, stacklevel=4)
+        return (acc.shifts + acc.first / np.where(empty, 1.0, acc.resp)[:, None],)
+
+    def _initialize(self, source, sample_weight, rng):
+        if isinstance(self.init, str):
+            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
+            sample, w = self._validate_batch(sample, w, 0)
+            self.cluster_centers_ = seed_centers(self.init, sample, w, self.n_clusters, rng, source)
+        else:
+            self.cluster_centers_ = np.array(self._given_centers(), dtype=np.float64)
+
+    def _given_centers(self):
+        centers = check_batch(self.init, n_features=self.n_features_in_, name="init")
+        if centers.shape[0] != self.n_clusters:
+            raise ValueError(f"init has {centers.shape[0]} centres; expected n_clusters = {self.n_clusters}")
+        return centers
 
     # -- public API ------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None):
-        """Cluster ``X`` (array, memory map or batch source); returns ``self``."""
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
+        """Cluster ``X`` (array, memory map, path or batch source); returns ``self``.
+
+        ``checkpoint`` and ``checkpoint_every`` are those of :meth:`GaussianMixture.fit`.
+        """
+        with MODEL_LOCK, transaction(self):
+            return self._run_fit(X, sample_weight, checkpoint, checkpoint_every)
+
+    def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every):
         check_settings(self)
+        if isinstance(self.init, str) and self.init not in SEED_METHODS:
+            raise ValueError(f"init must be one of {list(SEED_METHODS)} or an array; got {self.init!r}")
         source = as_source(X)
         if source.n_rows < self.n_clusters:
             raise ValueError(f"Expected n_samples >= n_clusters but got n_clusters = {self.n_clusters}, "
                              f"n_samples = {source.n_rows}")
         sample_weight = None if sample_weight is None else check_weights(sample_weight, source.n_rows)
         self.n_features_in_ = source.n_features
-        rng = np.random.default_rng(self.random_state)
-        sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
-        sample, w = self._validate_batch(sample, w, 0)
-        if isinstance(self.init, str):
-            if self.init not in SEED_METHODS:
-                raise ValueError(f"init must be one of {list(SEED_METHODS)} or an array; got {self.init!r}")
-            self.cluster_centers_ = seed_centers(self.init, sample, w, self.n_clusters, rng, source)
-        else:
-            centers = check_batch(self.init, n_features=self.n_features_in_, name="init")
-            if centers.shape[0] != self.n_clusters:
-                raise ValueError(f"init has {centers.shape[0]} centres; expected n_clusters = {self.n_clusters}")
-            self.cluster_centers_ = np.array(centers, dtype=np.float64)
-        scale = float(np.mean(np.var(sample, axis=0))) or 1.0
-        settings = EMSettings(batch_size=self.batch_size, batches_per_epoch=self.batches_per_epoch,
-                              max_iter=self.max_iter, tol=self.tol * scale, inertia=self.inertia,
-                              lr_decay=self.lr_decay, verbose=self.verbose, callbacks=self.callbacks or (), progress=self.progress)
-        history = EMHistory()
-        self.inertia_ = np.nan
-        run_em(self, source, sample_weight, settings, history)
+        if not isinstance(self.init, str):
+            self._given_centers()  # refused before anything runs
+        # tol is relative to the mean feature variance, measured on a seeded sample.
+        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0))
+        scale = float(np.mean(np.var(self._validate_batch(sample, None, 0)[0], axis=0))) or 1.0
+        self._pending = None
+        history = fit_mixture(self, source, sample_weight, em_settings(self, tol=self.tol * scale), self.n_init,
+                              checkpoint=checkpoint,
+                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+                              fingerprint=settings_fingerprint(self.get_params(), sample_weight,
+                                                               exact=self.batches_per_epoch is None))
         self.n_iter_ = history.n_iter
+        self.inertia_ = -history.lower_bound * history.total_weights[-1] if history.n_iter else np.nan
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
