@@ -1,0 +1,143 @@
+"""The one mixture engine: what it adds serves every model (checkpoints, n_init, threads, absorb, transactions)."""
+
+import json
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import suffstats as ss
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    return np.concatenate([rng.normal(m, 1.0, size=(7_000, 3)) for m in (0.0, 5.0, 10.0)])[rng.permutation(21_000)]
+
+
+def _models():
+    """Each model of the engine, built fresh with settings that make several epochs."""
+    return {
+        "GaussianMixture": lambda: ss.GaussianMixture(3, max_iter=5, tol=0, random_state=0, batch_size=4096,
+                                                      init_params="k-means++"),
+        "KMeans": lambda: ss.KMeans(3, max_iter=5, tol=0, random_state=0, batch_size=4096),
+        "GeneralMixtureModel": lambda: ss.GeneralMixtureModel(
+            [ss.MultivariateNormal(), ss.MultivariateNormal(), ss.MultivariateNormal()], max_iter=5, tol=0,
+            random_state=0, batch_size=4096),
+    }
+
+
+def _parameters(model):
+    if isinstance(model, ss.KMeans):
+        return [model.cluster_centers_]
+    if isinstance(model, ss.GaussianMixture):
+        return [model.weights_, model.means_, model.covariances_]
+    return [model.weights] + [v for d in model.distributions for v in d.parameters().values()]
+
+
+def _quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["GaussianMixture", "KMeans", "GeneralMixtureModel"])
+def test_an_interrupted_fit_resumes_bit_for_bit(tmp_path, blobs, name):
+    make = _models()[name]
+    reads = {"n": 0}
+
+    class Interrupting(ss.data.ArraySource):
+        def read(self, start, stop):
+            reads["n"] += 1
+            if reads["n"] == 16:  # the fourth batch of the third epoch
+                raise KeyboardInterrupt
+            return super().read(start, stop)
+
+    checkpoint = tmp_path / "fit.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        _quiet(make().fit, Interrupting(blobs), checkpoint=checkpoint, checkpoint_every=2)
+    saved = json.loads(checkpoint.read_text())["payload"]["state"]
+    assert saved["history"]["n_iter"] >= 1 and saved["rows_done"] > 0
+    resumed = _quiet(make().fit, blobs, checkpoint=checkpoint, checkpoint_every=2)
+    uninterrupted = _quiet(make().fit, blobs)
+    for got, want in zip(_parameters(resumed), _parameters(uninterrupted)):
+        assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["GaussianMixture", "KMeans", "GeneralMixtureModel"])
+def test_n_init_keeps_the_best_run(blobs, name):
+    make = _models()[name]
+    single = _quiet(make().fit, blobs)
+    several = _quiet(make().set_params(n_init=3).fit, blobs) if hasattr(make(), "set_params") else None
+    if several is None:
+        model = make()
+        model.n_init = 3
+        several = _quiet(model.fit, blobs)
+    score = (lambda m: -m.inertia_) if name == "KMeans" else (lambda m: m.lower_bounds_[-1])
+    assert score(several) >= score(single) - 1e-12 * abs(score(single))
+
+
+@pytest.mark.parametrize("name", ["GaussianMixture", "KMeans", "GeneralMixtureModel"])
+def test_threads_summarizing_into_one_model_add_every_row(blobs, name):
+    model = _quiet(_models()[name]().fit, blobs)
+    parts = np.array_split(blobs, 8)
+    expected = model.statistics(blobs[:0 + 1])  # kind and layout only
+    errors = []
+
+    def summarize(part):
+        try:
+            model.summarize(part)
+        except BaseException as error:  # a thread's exception would otherwise vanish
+            errors.append(error)
+
+    threads = [threading.Thread(target=summarize, args=(part,)) for part in parts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    total = model.pending
+    assert type(total) is type(expected)
+    reference = sum(model.statistics(part) for part in parts)
+    # Sums of n terms, each at most about max|x| (moments around the model's own shifts): the rounding of the
+    # order the threads commit in is bounded by that scale, whatever the cancellation inside a sum.
+    scale = len(blobs) * np.abs(blobs).max() ** 2
+    got, want = total.arrays(), reference.arrays()
+    assert got.keys() == want.keys()
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-10, atol=1e-12 * scale, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["GaussianMixture", "KMeans"])
+def test_absorb_refuses_values_of_another_shape_and_changes_nothing(blobs, name):
+    model = _quiet(_models()[name]().fit, blobs)
+    other_k = _quiet(type(model)(2, random_state=0, max_iter=2).fit, blobs)
+    other_d = _quiet(type(model)(3, random_state=0, max_iter=2).fit, blobs[:, :2])
+    model.summarize(blobs[:100])
+    before = model.pending
+    for value in (other_k.statistics(blobs[:50]), other_d.statistics(blobs[:50, :2]),
+                  ss.MultivariateNormal().statistics(blobs[:50])):
+        with pytest.raises(ValueError, match="cannot absorb"):
+            model.absorb(value)
+        assert model.pending == before
+
+
+def test_general_mixture_refuses_statistics_of_another_mixture(blobs):
+    model = _quiet(_models()["GeneralMixtureModel"]().fit, blobs)
+    univariate = _quiet(ss.GeneralMixtureModel([ss.Normal(), ss.Normal()], random_state=0, max_iter=2).fit,
+                        blobs[:, 0])
+    with pytest.raises(ValueError, match="cannot absorb"):
+        model.absorb(univariate.statistics(blobs[:20, 0]))
+    assert model.pending is None
+
+
+def test_warm_start_with_changed_settings_is_refused_and_changes_nothing(blobs):
+    model = _quiet(ss.GaussianMixture(3, random_state=0, max_iter=3).fit, blobs)
+    means = model.means_.copy()
+    for change in ({"n_components": 4}, {"covariance_type": "diag"}):
+        model.set_params(warm_start=True, **change)
+        with pytest.raises(ValueError, match="warm_start"):
+            model.fit(blobs)
+        assert np.array_equal(model.means_, means)
+        model.set_params(n_components=3, covariance_type="full")
