@@ -10,15 +10,29 @@ A class takes part by setting ``_transactional = True``; its instances found
 in attributes (alone, or in lists and tuples) are snapshotted recursively.
 Other objects -- a user's ``random_state`` generator, callbacks -- are kept by
 reference and never replaced.
+
+:func:`transactional` applies both rules of a public method that changes a
+model at once: it holds the model's own re-entrant lock (:func:`lock_of`), so
+that threads sharing a model commit one at a time, and runs the method inside
+one transaction (a nested call on the same model joins the outer one). The
+lock lives outside the model's attributes: snapshots, ``to_dict`` and copies
+never see it.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["transaction", "snapshot", "restore"]
+__all__ = ["transaction", "snapshot", "restore", "transactional", "lock_of"]
+
+_LOCKS: dict = {}  # id(model) -> its lock, removed when the model is collected
+_LOCKS_GUARD = threading.Lock()
+_ACTIVE = threading.local()  # ids of the models whose transaction this thread is running
 
 
 def _is_model(value):
@@ -93,3 +107,46 @@ def transaction(*models):
         for model, state in zip(models, saved):
             restore(model, state)
         raise
+
+
+def lock_of(model) -> threading.RLock:
+    """The re-entrant lock that serialises changes to ``model``.
+
+    Made on first use and dropped when the model is collected; it is not one
+    of the model's attributes, so snapshots, ``to_dict`` and copies never see it.
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(id(model))
+        if lock is None:
+            lock = _LOCKS[id(model)] = threading.RLock()
+            weakref.finalize(model, _LOCKS.pop, id(model), None)
+        return lock
+
+
+def transactional(method):
+    """Decorate a public method that changes a model: under the model's lock, inside one transaction.
+
+    A call made while the same thread already runs a transaction on the model
+    (``fit`` calling ``from_summaries``) joins it instead of taking a second
+    snapshot.
+    """
+    if getattr(method, "__transactional__", False):
+        return method
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with lock_of(self):
+            active = getattr(_ACTIVE, "ids", None)
+            if active is None:
+                active = _ACTIVE.ids = set()
+            if id(self) in active:
+                return method(self, *args, **kwargs)
+            active.add(id(self))
+            try:
+                with transaction(self):
+                    return method(self, *args, **kwargs)
+            finally:
+                active.discard(id(self))
+
+    wrapper.__transactional__ = True
+    return wrapper

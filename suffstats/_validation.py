@@ -11,7 +11,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_numeric_array", "check_batch", "check_weights", "check_support", "check_positive_int", "check_fraction"]
+__all__ = ["as_numeric_array", "check_batch", "check_weights", "check_support", "check_positive_int", "check_fraction",
+           "check_bool", "check_real", "check_no_overflow", "json_numbers"]
 
 
 def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_empty=False, owner="the model"):
@@ -144,3 +145,62 @@ def check_fraction(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
     return float(value)
+
+
+def check_bool(value, name):
+    """Return ``value`` when it is a bool (``numpy.bool_`` included): ``"no"`` is not a truth value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def check_real(value, name, *, minimum=None):
+    """Return ``value`` as a finite float ``>= minimum`` (when given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    if not np.isfinite(value) or (minimum is not None and value < minimum):
+        need = "finite" if minimum is None else f"finite and >= {minimum}"
+        raise ValueError(f"{name} must be {need}; got {value!r}")
+    return float(value)
+
+
+def check_no_overflow(X, n_rows, overflows, *, name="X", row_offset=0):
+    """Raise naming the first row whose statistics overflow float64.
+
+    ``overflows(m)`` tells whether the statistics of the first ``m`` rows are
+    no longer finite; it is called ``O(log n)`` times (only on this error path).
+    """
+    if not overflows(n_rows):
+        return
+    lo, hi = 0, n_rows  # overflows(lo) is False, overflows(hi) is True
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if overflows(mid) else (mid, hi)
+    row = hi - 1
+    value = np.asarray(X[row]).tolist()
+    raise ValueError(f"{name} has {value!r} at row {row + row_offset}: the statistics up to this row overflow float64 "
+                     "(a sum or a square beyond 1.8e308); rescale the data")
+
+
+def json_numbers(value, field):
+    """A parameter read from JSON as a finite float64 array: a number or rectangular nested lists of numbers.
+
+    ``None`` passes through (an unfitted parameter). Booleans, strings and
+    objects are refused, and so are NaN and infinities; errors name ``field``.
+    """
+    if value is None:
+        return None
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise ValueError(f"{field} must hold numbers only; found {type(item).__name__} {item!r:.40}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (ValueError, OverflowError) as err:
+        raise ValueError(f"{field} must be a number or a rectangular array of numbers ({err})") from None
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{field} must be finite; it holds {arr[~np.isfinite(arr)].ravel()[0]}")
+    return arr

@@ -16,6 +16,8 @@ import hashlib
 import json
 import os
 
+from ._json import atomic_write_text, parse_json
+
 __all__ = ["Checkpoint", "CHECKPOINT_VERSION"]
 
 CHECKPOINT_VERSION = 1
@@ -50,17 +52,15 @@ class Checkpoint:
         if not os.path.exists(self.path):
             return None
         try:
-            with open(self.path, encoding="utf-8") as f:
-                record = json.load(f)
+            with open(self.path, "rb") as f:
+                record = parse_json(f.read(), f"checkpoint {self.path}", max_bytes=float("inf"))
             payload, checksum = record["payload"], record["sha256"]
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ValueError(f"checkpoint {self.path} is unreadable or corrupted ({err}); "
                              "delete it to start the fit over") from None
         if _digest(payload) != checksum:
             raise ValueError(f"checkpoint {self.path} is corrupted (checksum mismatch); delete it to start over")
-        if payload.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"checkpoint {self.path} has version {payload.get('version')!r}; "
-                             f"this suffstats writes version {CHECKPOINT_VERSION}")
+        _check_payload(payload, self.path)
         if payload["data"] != self.data:
             raise ValueError(f"checkpoint {self.path} was made on different data "
                              f"({_difference(payload['data'], self.data)}); refusing to resume from it")
@@ -70,23 +70,24 @@ class Checkpoint:
         return payload["state"]
 
     def save(self, state) -> None:
-        """Write ``state`` atomically: temporary file, fsync, rename."""
+        """Write ``state`` atomically (a failed write leaves the old checkpoint and no temporary file)."""
         payload = {"version": CHECKPOINT_VERSION, "data": self.data, "settings": self.settings, "state": state}
-        text = json.dumps({"payload": payload, "sha256": _digest(payload)})
-        tmp = f"{self.path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        try:
-            fd = os.open(os.path.dirname(os.path.abspath(self.path)), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:  # directories cannot be fsynced on every platform
-            pass
+        atomic_write_text(self.path, json.dumps({"payload": payload, "sha256": _digest(payload)}))
+
+
+def _check_payload(payload, path) -> None:
+    """The fields of a payload, with their types: a forged checkpoint with a valid checksum is still refused."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"checkpoint {path}: the payload must be an object; got {type(payload).__name__}")
+    for field in ("version", "data", "settings", "state"):
+        if field not in payload:
+            raise ValueError(f"checkpoint {path}: missing field {field!r}; delete it to start over")
+    if type(payload["version"]) is not int or payload["version"] != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint {path} has version {payload['version']!r}; "
+                         f"this suffstats writes version {CHECKPOINT_VERSION}")
+    for field in ("data", "settings", "state"):
+        if not isinstance(payload[field], dict):
+            raise ValueError(f"checkpoint {path}: {field!r} must be an object; got {type(payload[field]).__name__}")
 
 
 def _difference(saved, current):

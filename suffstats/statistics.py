@@ -84,10 +84,17 @@ class Statistics:
     def from_dict(data: Mapping) -> "Statistics":
         """Rebuild a statistics value written by :meth:`to_dict`."""
         kinds = {cls.kind: cls for cls in (Additive, Moments, Composite)}
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a statistics description must be a mapping; got {type(data).__name__}")
         kind = data.get("kind")
         if kind not in kinds:
             raise ValueError(f"unknown statistics kind {kind!r}; expected one of {sorted(kinds)}")
-        return kinds[kind]._from_fields(data)
+        try:
+            return kinds[kind]._from_fields(data)
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"malformed {kind} statistics: {err!r}") from None
+        except ValueError as err:
+            raise ValueError(f"malformed {kind} statistics: {err}") from None
 
     def __eq__(self, other):
         if type(other) is not type(self):
@@ -138,6 +145,9 @@ class Additive(Statistics):
     def __init__(self, fields: Mapping, rules: Mapping | None = None):
         self.fields = {k: np.asarray(v, dtype=np.float64) for k, v in fields.items()}
         self.rules = {k: (rules or {}).get(k, "sum") for k in self.fields}
+        unknown = sorted({r for r in self.rules.values() if r not in _COMBINE}, key=str)
+        if unknown:
+            raise ValueError(f"unknown combining rule(s) {unknown}; expected {sorted(_COMBINE)}")
 
     def _combine(self, other):
         if self.fields.keys() != other.fields.keys():

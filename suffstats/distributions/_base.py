@@ -5,26 +5,34 @@ empty statistics, the M-step from statistics to parameters, its log-density and
 a sampler -- and inherits the rest: pending statistics, ``summarize`` /
 ``from_summaries`` / ``fit``, ``inertia`` and ``frozen``, weights, validation
 and JSON-safe parameters.
+
+Every public method that changes a model (:data:`MUTATORS`) runs under the
+model's lock inside one transaction (:func:`suffstats._transaction.transactional`):
+the base class applies this to its own methods and to every override a family
+defines, so a refused or failed call leaves no trace and threads sharing a
+model never lose each other's rows.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_batch, check_fraction, check_support, check_weights
+from .._transaction import restore, snapshot, transactional
+from .._statistics_checks import checked_sum, statistics_finite
+from .._validation import check_batch, check_bool, check_fraction, check_positive_int
 from ..statistics import Statistics
 from ._fit_source import DEFAULT_BATCH_ROWS, data_statistics
+from ._batch import BatchStatistics
+from ._persistence import JSONModel
+from ._registry import FAMILIES, SCHEMA_VERSION, register_builtin
 
-__all__ = ["Distribution", "FAMILIES"]
+__all__ = ["Distribution", "FAMILIES", "SCHEMA_VERSION", "MUTATORS"]
 
-#: Family name -> class, filled as families are defined; used to load JSON
-#: without executing code.
-FAMILIES: dict = {}
-
-SCHEMA_VERSION = 1
+#: Public methods that change a model: each runs under the model's lock, inside one transaction.
+MUTATORS = ("summarize", "absorb", "from_summaries", "clear_summaries", "fit", "freeze", "unfreeze")
 
 
-class Distribution:
+class Distribution(BatchStatistics, JSONModel):
     """Base class: a family of distributions fitted from additive statistics.
 
     Parameters
@@ -41,6 +49,16 @@ class Distribution:
     parameters alone; ``from_summaries`` turns the total into parameters and
     clears it. Statistics of the same rows are the same however the rows were
     cut into batches.
+
+    Every method that changes the model is a transaction: when it raises, the
+    parameters, settings and pending statistics are exactly as before.
+
+    Thread safety: ``summarize`` and ``absorb`` may be called on one model
+    from several threads at once. A batch's statistics are computed outside
+    any lock (threads run in parallel) and added to the pending total under
+    the model's lock, so the total is that of all rows summarized; only the
+    rounding depends on the order the threads commit in. ``fit`` and
+    ``from_summaries`` hold the lock for their whole run.
     """
 
     #: Snapshotted and restored by :func:`suffstats._transaction.transaction`.
@@ -52,19 +70,17 @@ class Distribution:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("_"):
-            FAMILIES[cls.__name__] = cls
+        for name in MUTATORS:
+            if name in vars(cls):
+                setattr(cls, name, transactional(vars(cls)[name]))
+        register_builtin(cls)
 
     def __init__(self, *, inertia=0.0, frozen=False):
         self.inertia = check_fraction(inertia, "inertia")
-        self.frozen = bool(frozen)
+        self.frozen = check_bool(frozen, "frozen")
         self._pending = None
 
-    # -- pieces a family provides ---------------------------------------
-    def _statistics(self, X, w) -> Statistics:
-        """Statistics of validated rows ``X`` with weights ``w`` (None = ones)."""
-        raise NotImplementedError
-
+    # -- pieces a family provides (and those of BatchStatistics) ----------
     def _component_statistics(self, X, w) -> Statistics:
         """Statistics as a mixture component (families with moments shift them to the current mean)."""
         return self._statistics(X, w)
@@ -83,19 +99,6 @@ class Distribution:
         """Check and store parameters (a family may also refresh caches)."""
         for name in self.parameter_names:
             setattr(self, name, params[name])
-
-    #: Words completing "values must be ..." for the support (None: any finite value).
-    support = None
-
-    def _outside(self, X):
-        """Boolean mask of entries outside the support (None when every value is allowed)."""
-        return None
-
-    def _check_support(self, X, row_offset=0) -> None:
-        """Raise ``ValueError`` naming the first row outside the support."""
-        bad = self._outside(X)
-        if bad is not None:
-            check_support(X, bad, self.support, row_offset=row_offset)
 
     @staticmethod
     def _total_weight(stats: Statistics) -> float:
@@ -116,72 +119,45 @@ class Distribution:
         """The parameters as a dict of float64 arrays."""
         return {name: np.asarray(getattr(self, name), dtype=np.float64) for name in self.parameter_names}
 
-    def _validate(self, X, sample_weight=None, row_offset=0):
-        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), row_offset=row_offset)
-        self._check_support(X, row_offset)
-        return X, check_weights(sample_weight, X.shape[0], row_offset=row_offset)
-
-    def _n_features(self):
-        return None
-
-    def statistics(self, X, sample_weight=None) -> Statistics:
-        """Statistics of a batch, as a value; the model is not changed.
-
-        Parameters
-        ----------
-        X : array_like
-            The batch.
-        sample_weight : array_like of shape (n,), optional
-            Non-negative weights; integer weights equal repeated rows.
-        """
-        return self._checked_statistics(X, sample_weight, self._pending)
-
-    def _checked_statistics(self, X, sample_weight, running, row_offset=0) -> Statistics:
-        """Validated statistics of a batch to be added to ``running`` (``None``: the first batch).
-
-        Families with a shift reuse ``running``'s, so that values add exactly;
-        errors name rows counted from ``row_offset``.
-        """
-        fast = self._fast_statistics(X, sample_weight, running)
-        if fast is not None:
-            return fast
-        X, w = self._validate(X, sample_weight, row_offset)
-        return self._continued_statistics(X, w, running)
-
-    def _continued_statistics(self, X, w, running) -> Statistics:
-        """Statistics of validated rows to be added to ``running`` (families with a shift override this)."""
-        return self._statistics(X, w)
-
-    def _fast_statistics(self, X, sample_weight, running=None):
-        """Statistics from a one-pass kernel that also validates, or ``None`` to take the checked path.
-
-        Families with plain sums override this; any doubt (a bad value, an
-        unusual dtype or shape) returns ``None`` and the full validation then
-        raises its precise error.
-        """
-        return None
-
     def summarize(self, X, sample_weight=None):
         """Add the statistics of a batch to the pending total.
 
-        A batch that fails validation leaves the pending total unchanged.
+        A batch that fails validation leaves the pending total unchanged. Safe
+        to call from several threads: the statistics are computed without a
+        lock, then added under the model's lock (see the class notes).
         """
         stats = self.statistics(X, sample_weight)
         self.absorb(stats)
 
+    # Computes aside without changing anything, then commits through absorb (locked, transactional).
+    summarize.__transactional__ = True
+
+    @transactional
     def absorb(self, stats: Statistics) -> None:
-        """Add a statistics value computed elsewhere to the pending total."""
-        self._pending = stats if self._pending is None else self._pending + stats
+        """Add a statistics value computed elsewhere to the pending total.
+
+        Raises
+        ------
+        TypeError
+            When ``stats`` is not a :class:`~suffstats.statistics.Statistics` value.
+        ValueError
+            When it is of another kind, dimension, layout or number of parts
+            than this model's statistics, holds a non-finite number, or when
+            the sum overflows float64.
+        """
+        self._pending = checked_sum(self._pending, stats, type(self).__name__, self._statistics_signature())
 
     @property
     def pending(self):
         """The statistics summarized since the last update (or ``None``)."""
         return self._pending
 
+    @transactional
     def clear_summaries(self) -> None:
         """Drop the pending statistics."""
         self._pending = None
 
+    @transactional
     def from_summaries(self) -> None:
         """Update the parameters from the pending statistics, then clear them.
 
@@ -200,6 +176,7 @@ class Distribution:
             estimate = {k: inertia * old[k] + (1 - inertia) * np.asarray(v) for k, v in estimate.items()}
         self._set_parameters(estimate)
 
+    @transactional
     def fit(self, X, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS):
         """Fit to all rows of ``X``, read ``batch_size`` rows at a time; returns ``self``.
 
@@ -243,22 +220,18 @@ class Distribution:
         True
         """
         stats = data_statistics(self, X, sample_weight, batch_size)
-        saved = self._state()
-        try:
-            self._pending = stats
-            self.from_summaries()
-        except BaseException:
-            self._restore(saved)
-            raise
+        if not statistics_finite(stats):
+            raise ValueError("the statistics of X overflow float64 (sums beyond 1.8e308); rescale the data")
+        self._pending = stats
+        self.from_summaries()
         return self
 
     def _state(self):
-        """What a failed update must put back (families holding other distributions extend it)."""
-        return dict(self.__dict__)
+        """A snapshot for code not yet moved to :func:`~suffstats._transaction.transaction` (same mechanism)."""
+        return snapshot(self)
 
     def _restore(self, state) -> None:
-        self.__dict__.clear()
-        self.__dict__.update(state)
+        restore(self, state)
 
     def log_probability(self, X) -> np.ndarray:
         """Log-density (or log-mass) of each row."""
@@ -279,13 +252,15 @@ class Distribution:
     def sample(self, n, random_state=None) -> np.ndarray:
         """Draw ``n`` rows."""
         self._require_fitted()
-        return self._sample(int(n), np.random.default_rng(random_state))
+        return self._sample(check_positive_int(n, "n", minimum=0), np.random.default_rng(random_state))
 
+    @transactional
     def freeze(self):
         """Stop updates; returns ``self``."""
         self.frozen = True
         return self
 
+    @transactional
     def unfreeze(self):
         """Allow updates again; returns ``self``."""
         self.frozen = False
@@ -294,37 +269,6 @@ class Distribution:
     def _require_fitted(self):
         if not self.fitted:
             raise ValueError(f"{type(self).__name__} has no parameters yet: fit it or pass them to the constructor")
-
-    # -- persistence --------------------------------------------------------
-    def to_dict(self) -> dict:
-        """JSON-safe description: family, parameters, settings, schema version."""
-        params = {k: (None if getattr(self, k) is None else v.tolist()) for k, v in self._raw_parameters().items()}
-        return {
-            "schema": SCHEMA_VERSION,
-            "family": type(self).__name__,
-            "parameters": params,
-            "inertia": self.inertia,
-            "frozen": self.frozen,
-            **self._settings(),
-        }
-
-    def _raw_parameters(self):
-        return {k: np.asarray(getattr(self, k) if getattr(self, k) is not None else np.nan, dtype=np.float64)
-                for k in self.parameter_names}
-
-    def _settings(self) -> dict:
-        """Constructor settings other than parameters, inertia and frozen."""
-        return {}
-
-    @classmethod
-    def _from_dict(cls, data: dict) -> "Distribution":
-        params = {k: (None if v is None else np.asarray(v, dtype=np.float64)) for k, v in data["parameters"].items()}
-        return cls(**params, **cls._settings_from_dict(data), inertia=data.get("inertia", 0.0),
-                   frozen=data.get("frozen", False))
-
-    @classmethod
-    def _settings_from_dict(cls, data: dict) -> dict:
-        return {}
 
     def __repr__(self):
         parts = ", ".join(f"{k}={np.array2string(np.asarray(getattr(self, k)), precision=4)}"

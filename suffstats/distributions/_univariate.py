@@ -58,6 +58,10 @@ class _SumFamily(Distribution):
     def _statistics(self, X, w):
         return weighted_sums(X, w, **self._terms(X))
 
+    def _statistics_signature(self):
+        names = ["weight", *self._terms(np.array([0.5]))]
+        return ("additive", tuple(sorted((k, (), "sum") for k in names)))
+
     def _terms(self, x) -> dict:
         return {"sum": x}
 
@@ -74,8 +78,13 @@ def as_float(value, name, *, positive=False, unit=False):
     """A scalar parameter as float (``None`` passes through), with range checks."""
     if value is None:
         return None
-    v = float(np.asarray(value, dtype=np.float64).reshape(()))
+    if isinstance(value, (str, bytes, bool)):
+        raise TypeError(f"parameter {name} must be a number; got {value!r}")
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.size != 1:
+        raise ValueError(f"parameter {name} must be a single number; got shape {arr.shape}")
+    v = float(arr.reshape(()))
     if not np.isfinite(v) or (positive and v <= 0) or (unit and not 0.0 <= v <= 1.0):
         need = "in [0, 1]" if unit else ("positive and finite" if positive else "finite")
-        raise ValueError(f"parameter {name} must be {need}; got {value!r}")
+        raise ValueError(f"parameter {name} must be {need}; got {v!r}")
     return v

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_positive_int, check_real
 from ..statistics import Additive
 from ._univariate import _SumFamily, fast_input, kernels
 
@@ -32,10 +33,8 @@ class Categorical(_SumFamily):
 
     def __init__(self, probs=None, *, n_categories=None, pseudocount=0.0, inertia=0.0, frozen=False):
         super().__init__(inertia=inertia, frozen=frozen)
-        if pseudocount < 0 or not np.isfinite(pseudocount):
-            raise ValueError(f"pseudocount must be finite and non-negative; got {pseudocount!r}")
-        self.pseudocount = float(pseudocount)
-        self.n_categories = None if n_categories is None else int(n_categories)
+        self.pseudocount = check_real(pseudocount, "pseudocount", minimum=0.0)
+        self.n_categories = check_positive_int(n_categories, "n_categories", allow_none=True)
         self._set_parameters({"probs": probs})
         if self.n_categories is None:
             raise ValueError("Categorical needs n_categories (or probs) so that every batch has the same categories")
@@ -66,6 +65,9 @@ class Categorical(_SumFamily):
             return None
         ok, counts = kernels().category_counts(*args, self.n_categories)
         return Additive({"weight": counts.sum(), "counts": counts}) if ok else None
+
+    def _statistics_signature(self):
+        return ("additive", (("counts", (self.n_categories,), "sum"), ("weight", (), "sum")))
 
     def _statistics(self, X, w):
         counts = np.bincount(X.astype(np.intp), weights=w, minlength=self.n_categories).astype(np.float64)

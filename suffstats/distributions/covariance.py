@@ -59,6 +59,8 @@ class _Covariance:
         shape = self.shape(n_components, n_features)
         if cov.shape != shape:
             raise ValueError(f"{self.name} covariances must have shape {shape}; got {cov.shape}")
+        if not np.isfinite(cov).all():
+            raise ValueError(f"{self.name} covariances must be finite; got {cov[~np.isfinite(cov)][0]}")
         return cov
 
     def shape(self, k, d):

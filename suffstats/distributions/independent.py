@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..statistics import Composite
-from ._base import Distribution
+from ._base import SCHEMA_VERSION, Distribution
+from ._persistence import common_settings
 
 
 class IndependentComponents(Distribution):
@@ -57,6 +58,9 @@ class IndependentComponents(Distribution):
             except ValueError as err:
                 raise ValueError(f"feature {j} ({type(d).__name__}): {err}") from None
 
+    def _statistics_signature(self):
+        return ("composite", tuple(d._statistics_signature() for d in self.distributions))
+
     def _statistics(self, X, w):
         return Composite(d._statistics(X[:, j], w) for j, d in enumerate(self.distributions))
 
@@ -80,15 +84,6 @@ class IndependentComponents(Distribution):
             if est is not None:
                 d._update(est, inertia if inertia > 0 else d.inertia)
 
-    def _state(self):
-        return super()._state(), [d._state() for d in self.distributions]
-
-    def _restore(self, state):
-        own, features = state
-        super()._restore(own)
-        for d, saved in zip(self.distributions, features):
-            d._restore(saved)
-
     @property
     def n_parameters(self):
         return sum(d.n_parameters for d in self.distributions)
@@ -103,12 +98,11 @@ class IndependentComponents(Distribution):
         return np.column_stack([d._sample(n, rng) for d in self.distributions])
 
     def to_dict(self):
-        return {"schema": 1, "family": "IndependentComponents", "inertia": self.inertia, "frozen": self.frozen,
+        return {"schema": SCHEMA_VERSION, "family": "IndependentComponents", "inertia": self.inertia, "frozen": self.frozen,
                 "distributions": [d.to_dict() for d in self.distributions]}
 
     @classmethod
     def _from_dict(cls, data):
-        from ..io import distribution_from_dict
+        from ..io import components_from_dict
 
-        return cls([distribution_from_dict(d) for d in data["distributions"]],
-                   inertia=data.get("inertia", 0.0), frozen=data.get("frozen", False))
+        return cls(components_from_dict(data), **common_settings(data))

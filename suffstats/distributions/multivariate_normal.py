@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_real
 from ..statistics import Moments
 from ._base import Distribution
 from .covariance import covariance_type
@@ -55,9 +56,7 @@ class MultivariateNormal(Distribution):
         super().__init__(inertia=inertia, frozen=frozen)
         self.covariance_type = covariance_type
         self._cov = _covariance_strategy(covariance_type)
-        if not reg_covar >= 0:
-            raise ValueError(f"reg_covar must be non-negative; got {reg_covar!r}")
-        self.reg_covar = float(reg_covar)
+        self.reg_covar = check_real(reg_covar, "reg_covar", minimum=0.0)
         self._set_parameters({"mean": mean, "covariance": covariance})
 
     def _set_parameters(self, params):
@@ -78,6 +77,9 @@ class MultivariateNormal(Distribution):
 
     def _statistics(self, X, w, shift=None):
         return Moments.of(X, w, shift=X[0] if shift is None else shift, layout=self._cov.layout)
+
+    def _statistics_signature(self):
+        return ("moments", self._n_features(), self._cov.layout)
 
     def _continued_statistics(self, X, w, running):
         # Around the shift of the total they join, so that the values add exactly.

@@ -44,6 +44,9 @@ class Normal(Distribution):
         shift = X[:1] if shift is None else shift
         return Moments.of(X[:, None], w, shift=np.atleast_1d(shift), layout="diag")
 
+    def _statistics_signature(self):
+        return ("moments", 1, "diag")
+
     def _continued_statistics(self, X, w, running):
         # Around the shift of the total they join, so that the values add exactly.
         return self._statistics(X, w, shift=None if running is None else running.shift)

@@ -42,6 +42,9 @@ class Uniform(_SumFamily):
             return Additive({"weight": weight, "low": np.inf, "high": -np.inf}, self._RULES)
         return Additive({"weight": weight, "low": kept.min(), "high": kept.max()}, self._RULES)
 
+    def _statistics_signature(self):
+        return ("additive", tuple(sorted((k, (), rule) for k, rule in self._RULES.items())))
+
     def _fast_statistics(self, X, sample_weight, running=None):
         args = fast_input(X, sample_weight)
         if args is None:

@@ -1,0 +1,95 @@
+"""How a batch becomes a statistics value: validation, the support, fast kernels, overflow.
+
+A mixin of :class:`~suffstats.Distribution`. Nothing here changes the model:
+:meth:`BatchStatistics.statistics` is the pure half of ``summarize``, which
+is why threads may run it concurrently (see ``Distribution``'s notes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._statistics_checks import statistics_finite
+from .._validation import check_batch, check_no_overflow, check_support, check_weights
+from ..statistics import Statistics
+
+__all__ = ["BatchStatistics"]
+
+
+class BatchStatistics:
+    """Validated statistics of batches; a family supplies ``_statistics`` and, optionally, the hooks below."""
+
+    ndim = 1
+    _pending = None
+
+    def _statistics(self, X, w) -> Statistics:
+        """Statistics of validated rows ``X`` with weights ``w`` (None = ones)."""
+        raise NotImplementedError
+
+    #: Words completing "values must be ..." for the support (None: any finite value).
+    support = None
+
+    def _outside(self, X):
+        """Boolean mask of entries outside the support (None when every value is allowed)."""
+        return None
+
+    def _check_support(self, X, row_offset=0) -> None:
+        """Raise ``ValueError`` naming the first row outside the support."""
+        bad = self._outside(X)
+        if bad is not None:
+            check_support(X, bad, self.support, row_offset=row_offset)
+
+    def _validate(self, X, sample_weight=None, row_offset=0):
+        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), row_offset=row_offset)
+        self._check_support(X, row_offset)
+        return X, check_weights(sample_weight, X.shape[0], row_offset=row_offset)
+
+    def _n_features(self):
+        return None
+
+    def statistics(self, X, sample_weight=None) -> Statistics:
+        """Statistics of a batch, as a value; the model is not changed.
+
+        Parameters
+        ----------
+        X : array_like
+            The batch.
+        sample_weight : array_like of shape (n,), optional
+            Non-negative weights; integer weights equal repeated rows.
+        """
+        return self._checked_statistics(X, sample_weight, self._pending)
+
+    def _checked_statistics(self, X, sample_weight, running, row_offset=0) -> Statistics:
+        """Validated statistics of a batch to be added to ``running`` (``None``: the first batch).
+
+        Families with a shift reuse ``running``'s, so that values add exactly;
+        errors name rows counted from ``row_offset``.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            fast = self._fast_statistics(X, sample_weight, running)
+            if fast is not None and statistics_finite(fast):
+                return fast
+            X, w = self._validate(X, sample_weight, row_offset)
+            stats = self._continued_statistics(X, w, running)
+            if not statistics_finite(stats):
+                check_no_overflow(X, X.shape[0], lambda m: not statistics_finite(
+                    self._continued_statistics(X[:m], None if w is None else w[:m], running)), row_offset=row_offset)
+        return stats
+
+    def _statistics_signature(self):
+        """What :meth:`absorb` accepts, as :func:`suffstats._statistics_checks.statistics_signature` (None: any)."""
+        return None
+
+    def _continued_statistics(self, X, w, running) -> Statistics:
+        """Statistics of validated rows to be added to ``running`` (families with a shift override this)."""
+        return self._statistics(X, w)
+
+    def _fast_statistics(self, X, sample_weight, running=None):
+        """Statistics from a one-pass kernel that also validates, or ``None`` to take the checked path.
+
+        Families with plain sums override this; any doubt (a bad value, an
+        unusual dtype or shape) returns ``None`` and the full validation then
+        raises its precise error.
+        """
+        return None
+
