@@ -11,8 +11,9 @@ It knows nothing of any family's formulas. A model hands it these methods:
     Adds the statistics of rows ``X`` to ``acc`` block by block, in row order.
 ``_maximize(acc, inertia)``
     The M-step: ``new = inertia * old + (1 - inertia) * estimate``.
-``_fit_parameters()``, ``_load_fit_parameters(params)``, ``_accumulator_from_statistics(stats)``
-    What a checkpoint holds of the model, and how it comes back.
+``_fit_parameters()``, ``_load_fit_parameters(params)``, ``_accumulator_from_state(state)``
+    What a checkpoint holds of the model, and how it comes back (the
+    accumulator's ``to_state()`` keeps its summation tree).
 
 The driver owns the fit's state (:class:`FitState`: parameters, history,
 cursor, generator, part-done epoch, initialisation index, best run) and writes
@@ -111,7 +112,7 @@ class FitState:
             "init": self.init, "rng": self.rng.bit_generator.state,
             "parameters": _jsonable(model._fit_parameters()), "history": history,
             "rows_done": self.rows_done,
-            "pending": None if self.pending is None else self.pending.to_statistics().to_dict(),
+            "pending": None if self.pending is None else self.pending.to_state(),
             "best": None if self.best is None else {"history": _history_dict(self.best[0]),
                                                     "parameters": _jsonable(self.best[1])},
         }
@@ -127,7 +128,9 @@ class FitState:
         best = data["best"]
         return cls(init=int(data["init"]), rng=rng, history=EMHistory(**data["history"]),
                    rows_done=int(data["rows_done"]),
-                   pending=None if pending is None else model._accumulator_from_statistics(Statistics.from_dict(pending)),
+                   pending=None if pending is None else (
+                       model._accumulator_from_state(pending) if isinstance(pending, list)
+                       else model._accumulator_from_statistics(Statistics.from_dict(pending))),
                    best=None if best is None else (EMHistory(**best["history"]), best["parameters"]))
 
 

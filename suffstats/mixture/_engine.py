@@ -125,6 +125,10 @@ class MixtureEngine:
         for result in map_blocks(kernels, block, X, w):
             acc.add(result)
 
+    def _accumulator_from_state(self, state):
+        """A part-done epoch's running total from a checkpoint (its summation tree included)."""
+        return type(self._new_accumulator()).from_state(state)
+
     @property
     def _block_rows(self):
         return self._block_kernel()[0].BLOCK_ROWS

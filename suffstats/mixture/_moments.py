@@ -3,8 +3,8 @@
 ``ComponentMoments`` holds, for ``k`` components around fixed shifts ``c_j``
 (the current means), ``Σw``, ``Σw·log p``, ``Σw·r_j``, ``Σw·r_j(x-c_j)`` and
 ``Σw·r_j(x-c_j)(x-c_j)ᵀ`` (whole, diagonal or trace). Blocks are added in place, in row
-order. It converts to and from a statistics value so that it can be merged,
-stored or shipped like any other.
+order over the fixed block tree. It converts to and from a statistics value
+so that it can be merged, stored or shipped like any other.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import warnings
 
 import numpy as np
 
-from ..statistics import LAYOUTS, Additive, Composite, Moments
+from ..block_tree import BlockTree
+from ..statistics import LAYOUTS, Additive, Composite, Moments, Statistics
 
 #: A component whose share of the total weight is below this receives "no mass".
 EMPTY_SHARE = 1e-10
@@ -23,44 +24,83 @@ class EmptyComponentWarning(UserWarning):
     """A mixture component received no mass in an update and kept its parameters."""
 
 
+class _Block(tuple):
+    """One block's ``(Σw, Σw·log p, Σw·r (k,), first (k, d), second or None)``, added field by field."""
+
+    def __add__(self, other):
+        return _Block(None if a is None else a + b for a, b in zip(self, other))
+
+
 class ComponentMoments:
-    """Running per-component moments around fixed shifts."""
+    """Running per-component moments around fixed shifts, summed over the fixed block tree.
+
+    Blocks are pushed onto a :class:`~suffstats.block_tree.BlockTree`, so the
+    total is the same whether one process adds every block in order or workers
+    each sum an aligned run of blocks.
+    """
 
     _transactional = True
 
     def __init__(self, shifts, layout):
         k, d = shifts.shape
         self.shifts = np.array(shifts, dtype=np.float64)
-        self.weight = 0.0
-        self.log_likelihood = 0.0
-        self.resp = np.zeros(k)
-        self.first = np.zeros((k, d))
-        self.second = np.zeros((k, d, d)[: 1 + LAYOUTS[layout]])
+        self._empty = _Block((0.0, 0.0, np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d)[: 1 + LAYOUTS[layout]])))
+        self._tree = BlockTree()
+
+    def _total(self):
+        total = self._tree.total()
+        return self._empty if total is None else total
+
+    weight = property(lambda self: self._total()[0], doc="Σw")
+    log_likelihood = property(lambda self: self._total()[1], doc="Σw·log p (for k-means: -Σw·d²)")
+    resp = property(lambda self: self._total()[2], doc="Σw·r_j, shape (k,)")
+    first = property(lambda self: self._total()[3], doc="Σw·r_j(x - c_j), shape (k, d)")
+    second = property(lambda self: self._total()[4], doc="Σw·r_j(x - c_j)(x - c_j)ᵀ in the layout")
 
     @property
     def layout(self):
-        return ("trace", "diag", "full")[self.second.ndim - 1]
+        return ("trace", "diag", "full")[self._empty[4].ndim - 1]
 
-    def add(self, block):
-        """Add one block's statistics ``(Σw, Σw·log p, Σw·r (k,), first (k, d), second or None)`` in place."""
+    @property
+    def blocks(self):
+        """Blocks summed so far (subtrees of a shared tree count as their size)."""
+        return self._tree.blocks
+
+    def add(self, block, size=1):
+        """Add one block's statistics ``(Σw, Σw·log p, Σw·r (k,), first (k, d), second or None)``.
+
+        ``size`` > 1 adds the total of an aligned run of that many blocks, summed over the same tree.
+        """
         weight, log_likelihood, resp, first, second = block
-        self.weight += weight
-        self.log_likelihood += log_likelihood
-        self.resp += resp
-        self.first += first
-        if second is not None:
-            self.second += second
+        self._tree.push(_Block((float(weight), float(log_likelihood), np.asarray(resp, dtype=np.float64),
+                                np.asarray(first, dtype=np.float64),
+                                self._empty[4] if second is None else np.asarray(second, dtype=np.float64))), size)
+
+    def to_state(self) -> list:
+        """The carry stack as JSON-safe data: a checkpoint resumes the same tree."""
+        return [{"size": size, "value": self._value(block).to_dict()} for size, block in self._tree.stack]
+
+    @classmethod
+    def from_state(cls, state) -> "ComponentMoments":
+        """Rebuild a running total written by :meth:`to_state`."""
+        parts = [(entry["size"], cls.from_statistics(Statistics.from_dict(entry["value"]))) for entry in state]
+        if not parts:
+            raise ValueError("an empty running total has no state to restore")
+        acc = parts[0][1]
+        acc._tree = BlockTree([(size, part._tree.stack[0][1]) for size, part in parts])
+        return acc
 
     def centred_on(self, shifts) -> bool:
         """Whether the moments are kept around exactly ``shifts`` (so blocks computed there add in place)."""
         return np.array_equal(self.shifts, shifts)
 
     def merge(self, other: "ComponentMoments") -> None:
-        """Add another total, kept around other shifts or the same ones, in place (Chan's formulas)."""
+        """Add another total as one more entry (around the same shifts), or by Chan's formulas (other shifts)."""
         if self.centred_on(other.shifts) and self.layout == other.layout:
-            self.add((other.weight, other.log_likelihood, other.resp, other.first, other.second))
+            self.add(other._total())
             return
-        self.__dict__.update(ComponentMoments.from_statistics(self.to_statistics() + other.to_statistics()).__dict__)
+        merged = ComponentMoments.from_statistics(self.to_statistics() + other.to_statistics())
+        self.shifts, self._empty, self._tree = merged.shifts, merged._empty, merged._tree
 
     def scatter(self, resp):
         """Centred scatter of each component given its (possibly regularised) mass."""
@@ -71,9 +111,13 @@ class ComponentMoments:
 
     def to_statistics(self) -> Composite:
         """The running total as a statistics value."""
-        totals = Additive({"weight": self.weight, "log_likelihood": self.log_likelihood, "resp": self.resp})
-        return Composite([totals] + [Moments(self.resp[j], self.shifts[j], self.first[j], self.second[j])
-                                     for j in range(len(self.resp))])
+        return self._value(self._total())
+
+    def _value(self, block) -> Composite:
+        weight, log_likelihood, resp, first, second = block
+        totals = Additive({"weight": weight, "log_likelihood": log_likelihood, "resp": resp})
+        return Composite([totals] + [Moments(resp[j], self.shifts[j], first[j], second[j])
+                                     for j in range(len(resp))])
 
     @classmethod
     def checked(cls, stats, n_components, n_features, layout) -> "ComponentMoments":

@@ -11,8 +11,9 @@ from .._transaction import transaction
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
 from ..data.source import as_source
-from ..distributions._base import Distribution
-from ..statistics import Additive, Composite, blend
+from ..distributions._base import SCHEMA_VERSION, Distribution
+from ..block_tree import BlockTree
+from ..statistics import Additive, Composite, Statistics, blend
 from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import EMPTY_SHARE, EmptyComponentWarning
 from ._params import check_settings
@@ -24,34 +25,53 @@ class ComponentTotals:
     """An epoch's running statistics of a general mixture: totals, then each component's value.
 
     Blocks arrive as :class:`~suffstats.statistics.Composite` values (``[totals,
-    component 0, component 1, ...]``) and are added in order.
+    component 0, component 1, ...]``) and are summed over the fixed block tree
+    (:class:`~suffstats.block_tree.BlockTree`).
     """
 
     _transactional = True
 
     def __init__(self, value=None):
-        self.value = value
+        self._tree = BlockTree()
+        if value is not None:
+            self._tree.push(value)
 
-    def add(self, block):
-        self.value = block if self.value is None else self.value + block
+    def add(self, block, size=1):
+        self._tree.push(block, size)
 
     def merge(self, other):
-        if other.value is not None:
-            self.add(other.value)
+        if other.to_statistics() is not None:
+            self.add(other.to_statistics())
 
     def centred_on(self, shifts) -> bool:
         return True  # each component's value carries its own shift; values of any shift add exactly
 
     @property
     def weight(self):
-        return 0.0 if self.value is None else float(self.value.parts[0].fields["weight"])
+        value = self._tree.total()
+        return 0.0 if value is None else float(value.parts[0].fields["weight"])
 
     @property
     def log_likelihood(self):
-        return 0.0 if self.value is None else float(self.value.parts[0].fields["log_likelihood"])
+        value = self._tree.total()
+        return 0.0 if value is None else float(value.parts[0].fields["log_likelihood"])
+
+    @property
+    def value(self):
+        return self._tree.total()
 
     def to_statistics(self):
-        return self.value
+        return self._tree.total()
+
+    def to_state(self) -> list:
+        """The carry stack as JSON-safe data: a checkpoint resumes the same tree."""
+        return [{"size": size, "value": value.to_dict()} for size, value in self._tree.stack]
+
+    @classmethod
+    def from_state(cls, state) -> "ComponentTotals":
+        totals = cls()
+        totals._tree = BlockTree([(entry["size"], Statistics.from_dict(entry["value"])) for entry in state])
+        return totals
 
 
 class GeneralMixtureModel(MixtureEngine, Distribution):
@@ -316,7 +336,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
 
     # -- persistence ---------------------------------------------------------------------------
     def to_dict(self):
-        return {"schema": 1, "family": "GeneralMixtureModel", "inertia": self.inertia, "frozen": self.frozen,
+        return {"schema": SCHEMA_VERSION, "family": "GeneralMixtureModel", "inertia": self.inertia, "frozen": self.frozen,
                 "weights": None if self.weights is None else np.asarray(self.weights).tolist(),
                 "distributions": [d.to_dict() for d in self.distributions]}
 
