@@ -62,12 +62,13 @@ def settings_fingerprint(settings: dict, sample_weight, exact: bool) -> dict:
 
 
 def fit_mixture(model, source, sample_weight, settings, n_init, *, warm=False, checkpoint=None,
-                checkpoint_every=100, fingerprint=None) -> EMHistory:
+                checkpoint_every=100, fingerprint=None, strategy=None) -> EMHistory:
     """Run ``n_init`` initialisations of EM (one when ``warm``) and keep the best; returns its history.
 
     With ``checkpoint``, the driver writes the fit state there and a later call
     with the same data and settings resumes it, ending bit for bit where an
-    uninterrupted fit would.
+    uninterrupted fit would. ``strategy`` gathers each epoch's statistics
+    (default: :class:`~suffstats.em.LocalAccumulation`).
     """
     rng = np.random.default_rng(getattr(model, "random_state", None))
     store = None if checkpoint is None else Checkpoint(checkpoint, checkpoint_every, source.fingerprint(),
@@ -88,7 +89,7 @@ def fit_mixture(model, source, sample_weight, settings, n_init, *, warm=False, c
             state = FitState(init=init, rng=rng, history=history, best=best)
             if store is not None:
                 store.save(state.to_dict(model))
-        run_em(model, source, sample_weight, settings, state, store)
+        run_em(model, source, sample_weight, settings, state, store, strategy)
         if best is None or state.history.lower_bound > best[0].lower_bound:
             best = (state.history, model._fit_parameters())
         state = None
