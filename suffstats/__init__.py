@@ -21,7 +21,7 @@ from .distributions import (
     Uniform,
 )
 from .io import from_json, load, save, to_json
-from .mixture import EmptyComponentWarning, GaussianMixture, GeneralMixtureModel, KMeans
+from .mixture import EmptyComponentWarning, GaussianMixture, GaussianMixtureSearch, GeneralMixtureModel, KMeans
 from .statistics import Additive, Composite, Moments, Statistics
 
 __version__ = "0.1.0"
@@ -30,5 +30,5 @@ __all__ = [
     "Bernoulli", "Beta", "Categorical", "Distribution", "Exponential", "Gamma", "Geometric",
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
-    "EmptyComponentWarning", "GaussianMixture", "GeneralMixtureModel", "KMeans",
+    "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
 ]

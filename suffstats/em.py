@@ -300,7 +300,11 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
                   flush=True)
         for callback in settings.callbacks:
             callback(model, logs)
-        if abs(change) < settings.tol:
+        # A model of several candidates (a search over k) judges convergence per candidate.
+        judge = getattr(model, "_all_converged", None)
+        if judge is not None:
+            history.converged = judge()
+        elif abs(change) < settings.tol:
             history.converged = True
         if store is not None:
             store.save(state.to_dict(model))

@@ -5,5 +5,6 @@ from ._seeding import INIT_METHODS
 from .gaussian import GaussianMixture
 from .general import GeneralMixtureModel
 from .kmeans import KMeans
+from .search import GaussianMixtureSearch
 
-__all__ = ["INIT_METHODS", "EmptyComponentWarning", "GaussianMixture", "GeneralMixtureModel", "KMeans"]
+__all__ = ["INIT_METHODS", "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans"]

@@ -62,40 +62,63 @@ def random_moments(X, w, k, layout, rng):
 
 def initial_gaussian(model, source, sample_weight, rng):
     """Initial weights, means and covariances of a :class:`GaussianMixture` (user-given ones win)."""
-    k, d, cov = model.n_components, source.n_features, model._cov
-    given = given_initial_parameters(model, d)
-    if all(v is not None for v in given):
-        return given
-    say = print if model.verbose else (lambda *a, **kw: None)
-    if model.init_params in ("kmeans", "kmeans_full"):
-        on_sample = model.init_params == "kmeans"
-        km = KMeans(k, max_iter=100, random_state=rng, batch_size=model.batch_size,
-                    init_sample_size=model.init_sample_size, backend=model.backend,
-                    progress=model.progress and not on_sample, verbose=0)
-        if on_sample:
-            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
-            sample, w = model._validate_batch(sample, w, 0)
-            say(f"Initialization: k-means on a sample of {sample.shape[0]:,} rows", flush=True)
-            km.fit(sample, sample_weight=w)
-        else:
-            say(f"Initialization: k-means over all {source.n_rows:,} rows", flush=True)
-            km.fit(source, sample_weight=sample_weight)
-        say(f"Initialization: k-means took {km.n_iter_} iterations; assigning every row", flush=True)
+    plan = InitialPlan.make(model, source, sample_weight, rng)
+    if plan.assignment is not None:
         ranges = batch_ranges(source.n_rows, model.batch_size)
         with progress_bar(model.progress, ranges, "initialization") as bar:
-            acc = accumulate_pass(HardAssignment(model, km.cluster_centers_, cov.layout, model.backend), source,
-                                  ranges, sample_weight, bar.update if bar else None)
-    else:
-        sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
-        sample, w = model._validate_batch(sample, w, 0)
-        say(f"Initialization: {model.init_params} on a sample of {sample.shape[0]:,} rows", flush=True)
-        if model.init_params == "random":
-            acc = random_moments(sample, w, k, cov.layout, rng)
+            accumulate_pass(plan.assignment, source, ranges, sample_weight, bar.update if bar else None,
+                            plan.moments)
+    return plan.parameters()
+
+
+class InitialPlan:
+    """An initialisation in two steps: what is computed from the sample, then (for ``kmeans``) one pass.
+
+    The pass is left to the caller, so that several models can share one read
+    of the data: :attr:`assignment` is an engine model (every row to its nearest
+    k-means centre) that fills :attr:`moments`; :meth:`parameters` then gives
+    the starting weights, means and covariances.
+    """
+
+    def __init__(self, model, given, moments, assignment=None):
+        self.model, self.given, self.moments, self.assignment = model, given, moments, assignment
+
+    @classmethod
+    def make(cls, model, source, sample_weight, rng):
+        k, d, cov = model.n_components, source.n_features, model._cov
+        given = given_initial_parameters(model, d)
+        if all(v is not None for v in given):
+            return cls(model, given, None)
+        say = print if model.verbose else (lambda *a, **kw: None)
+        if model.init_params == "kmeans_full":
+            say(f"Initialization: k-means over all {source.n_rows:,} rows", flush=True)
+            km = _kmeans(model, k, rng).fit(source, sample_weight=sample_weight)
         else:
-            centers = seed_centers(model.init_params, sample, w, k, rng, source)
-            acc = hard_moments(sample, w, centers, cov.layout, backend=model.backend)
-    estimated = estimate_gaussian(acc, cov, model.reg_covar)
-    return tuple(g if g is not None else e for g, e in zip(given, estimated))
+            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
+            sample, w = model._validate_batch(sample, w, 0)
+            say(f"Initialization: {model.init_params} on a sample of {sample.shape[0]:,} rows", flush=True)
+            if model.init_params == "random":
+                return cls(model, given, random_moments(sample, w, k, cov.layout, rng))
+            if model.init_params != "kmeans":
+                centers = seed_centers(model.init_params, sample, w, k, rng, source)
+                return cls(model, given, hard_moments(sample, w, centers, cov.layout, backend=model.backend))
+            km = _kmeans(model, k, rng).fit(sample, sample_weight=w)
+        say(f"Initialization: k-means took {km.n_iter_} iterations; assigning every row", flush=True)
+        assignment = HardAssignment(model, km.cluster_centers_, cov.layout, model.backend)
+        return cls(model, given, assignment._new_accumulator(), assignment)
+
+    def parameters(self):
+        """Weights, means and covariances: the user's where given, else estimated from the moments."""
+        if self.moments is None:
+            return self.given
+        estimated = estimate_gaussian(self.moments, self.model._cov, self.model.reg_covar)
+        return tuple(g if g is not None else e for g, e in zip(self.given, estimated))
+
+
+def _kmeans(model, k, rng):
+    return KMeans(k, max_iter=100, random_state=rng, batch_size=model.batch_size,
+                  init_sample_size=model.init_sample_size, backend=model.backend,
+                  progress=model.progress and model.init_params == "kmeans_full", verbose=0)
 
 
 def given_initial_parameters(model, d):

@@ -1,0 +1,319 @@
+"""Choosing the number of components out of core: many candidate mixtures, one read of the data per epoch."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from .._transaction import transaction
+from .._validation import check_positive_int, check_weights
+from ..data.source import as_source
+from ..em import EMHistory, accumulate_pass, batch_ranges, progress_bar
+from ._engine import MODEL_LOCK, em_settings, fit_mixture, settings_fingerprint
+from ._initialize import InitialPlan
+from ._params import check_settings
+from .gaussian import GaussianMixture
+
+__all__ = ["GaussianMixtureSearch"]
+
+#: Constructor parameters handed unchanged to every candidate :class:`GaussianMixture`.
+SHARED = ("tol", "reg_covar", "max_iter", "init_params", "verbose", "verbose_interval", "batch_size",
+          "batches_per_epoch", "inertia", "lr_decay", "init_sample_size", "backend", "compute_dtype")
+CRITERIA = ("bic", "aic")
+
+
+class GaussianMixtureSearch(DensityMixin, BaseEstimator):
+    """Fit Gaussian mixtures for several ``n_components`` (and covariance types) in one shared pass per epoch.
+
+    Every candidate -- one per number of components, covariance type and
+    initialisation -- is a :class:`GaussianMixture`. One run of the EM driver
+    advances them all: each block of rows read from the source is handed to
+    every candidate that has not yet converged, so the data is read once per
+    epoch, not once per candidate; a converged candidate stops accumulating.
+    The initialisations share their reads too (one read of the union of the
+    candidates' samples, one pass to assign every row for all k-means starts).
+
+    Each candidate's parameters are bit for bit those of
+    ``GaussianMixture(n_components=k, covariance_type=c, n_init=1,
+    random_state=seed, **shared)`` fitted alone, where ``seed`` is listed in
+    :attr:`results_`.
+
+    Parameters
+    ----------
+    n_components : int or iterable of int, default=range(1, 11)
+    covariance_type : str or list of str, default="full"
+        One of, or a list of, ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
+    n_init : int, default=1
+        Initialisations per (k, covariance type); each is a candidate.
+    criterion : {"bic", "aic"}, default="bic"
+        Lower is better. The log-likelihood is that of the last E-step (no
+        extra pass over the data): for a converged candidate it differs from
+        the final parameters' by less than ``tol`` per row.
+    random_state : int, numpy Generator or None
+        Seeds the candidates' seeds.
+    tol, reg_covar, max_iter, init_params, verbose, verbose_interval, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, backend, compute_dtype
+        As for :class:`GaussianMixture`, shared by every candidate.
+    callbacks : list of callables, optional
+        Called after every epoch as ``callback(search, logs)``.
+    progress : bool, default=False
+
+    Attributes
+    ----------
+    candidates_ : list of GaussianMixture
+        Every fitted candidate.
+    results_ : list of dict
+        One row per candidate: ``n_components``, ``covariance_type``, ``init``,
+        ``random_state``, ``n_iter``, ``converged``, ``log_likelihood`` (total),
+        ``n_parameters``, ``bic``, ``aic``.
+    best_estimator_ : GaussianMixture
+        The candidate with the lowest ``criterion``.
+    best_params_ : dict
+        Its ``n_components``, ``covariance_type`` and ``random_state``.
+    n_iter_ : int
+        Epochs run (reads of the data, after the initialisation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from suffstats import GaussianMixtureSearch
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(m, 1.0, (400, 2)) for m in (-6.0, 0.0, 6.0)])
+    >>> search = GaussianMixtureSearch(range(1, 6), random_state=0).fit(X)
+    >>> search.best_params_["n_components"]
+    3
+    """
+
+    def __init__(self, n_components=range(1, 11), *, covariance_type="full", n_init=1, criterion="bic", tol=1e-3,
+                 reg_covar=1e-6, max_iter=100, init_params="kmeans", random_state=None, verbose=0,
+                 verbose_interval=10, batch_size=None, batches_per_epoch=None, inertia=0.0, lr_decay=0.0,
+                 init_sample_size=100_000, callbacks=None, progress=False, backend="numba",
+                 compute_dtype="float64"):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.n_init = n_init
+        self.criterion = criterion
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.init_params = init_params
+        self.random_state = random_state
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
+        self.inertia = inertia
+        self.lr_decay = lr_decay
+        self.init_sample_size = init_sample_size
+        self.callbacks = callbacks
+        self.progress = progress
+        self.backend = backend
+        self.compute_dtype = compute_dtype
+
+    # -- candidates -------------------------------------------------------------------------
+    def _grid(self):
+        ks = [self.n_components] if np.ndim(self.n_components) == 0 else list(self.n_components)
+        types = [self.covariance_type] if isinstance(self.covariance_type, str) else list(self.covariance_type)
+        if not ks or not types:
+            raise ValueError("n_components and covariance_type must each name at least one value")
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {list(CRITERIA)}; got {self.criterion!r}")
+        n_init = check_positive_int(self.n_init, "n_init")
+        seeds = _seeds(self.random_state, len(ks) * len(types) * n_init)
+        grid = [(k, c, i) for k in ks for c in types for i in range(n_init)]
+        return [(k, c, i, int(seed)) for (k, c, i), seed in zip(grid, seeds)]
+
+    def _candidate(self, k, covariance_type, seed):
+        shared = {name: getattr(self, name) for name in SHARED}
+        model = GaussianMixture(k, covariance_type=covariance_type, n_init=1, random_state=seed, **shared)
+        check_settings(model)
+        return model
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
+        """Fit every candidate, sharing each read of ``X``; returns ``self``.
+
+        ``checkpoint`` holds all candidates: a killed search resumes bit for bit.
+        """
+        with MODEL_LOCK, transaction(self):
+            source = as_source(X)
+            grid = self._grid()
+            candidates = [self._candidate(k, c, seed) for k, c, _, seed in grid]
+            if source.n_rows < max(m.n_components for m in candidates):
+                raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                                 f"{max(m.n_components for m in candidates)}, n_samples = {source.n_rows}")
+            sample_weight = None if sample_weight is None else check_weights(sample_weight, source.n_rows)
+            for model in candidates:
+                model.n_features_in_ = source.n_features
+                model._dtype = np.float32 if source.dtype == np.float32 else np.float64
+            joint = _Candidates(candidates, self)
+            history = fit_mixture(
+                joint, source, sample_weight, em_settings(self), 1, checkpoint=checkpoint,
+                checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+                fingerprint=settings_fingerprint(self.get_params(), sample_weight,
+                                                 exact=self.batches_per_epoch is None))
+            self.n_iter_ = history.n_iter
+            self.candidates_ = candidates
+            self.results_ = [self._result(model, k, c, i, seed, h)
+                             for model, (k, c, i, seed), h in zip(candidates, grid, joint.histories)]
+            best = min(range(len(candidates)), key=lambda j: self.results_[j][self.criterion])
+            self.best_estimator_ = candidates[best]
+            self.best_params_ = {key: self.results_[best][key]
+                                 for key in ("n_components", "covariance_type", "random_state")}
+            if not all(h.converged for h in joint.histories) and self.max_iter > 0:
+                warnings.warn("some candidates did not converge; see results_['converged']", ConvergenceWarning)
+            return self
+
+    @staticmethod
+    def _result(model, k, covariance_type, init, seed, history):
+        model.converged_, model.n_iter_ = history.converged, history.n_iter
+        model.lower_bound_, model.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
+        n = history.total_weights[-1] if history.total_weights else np.nan
+        total = float(model.lower_bound_ * n)
+        p = model._n_parameters()
+        return {"n_components": k, "covariance_type": covariance_type, "init": init, "random_state": seed,
+                "n_iter": history.n_iter, "converged": history.converged, "log_likelihood": total,
+                "n_parameters": p, "bic": float(-2 * total + p * np.log(n)), "aic": float(-2 * total + 2 * p)}
+
+    # -- delegation to the best candidate -------------------------------------------------------
+    def predict(self, X):
+        """Most likely component of each row under the best candidate."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
+
+    def predict_proba(self, X):
+        """Posterior probabilities under the best candidate."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)
+
+    def score_samples(self, X):
+        """Log-density of each row under the best candidate."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.score_samples(X)
+
+    def score(self, X, y=None):
+        """Mean log-density per row under the best candidate."""
+        return float(np.mean(self.score_samples(X)))
+
+
+def _seeds(random_state, n):
+    """``n`` candidate seeds, reproducible from an int (or a Generator's next draws)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state.integers(0, 2**31 - 1, size=n)
+    return np.random.default_rng(random_state).integers(0, 2**31 - 1, size=n)
+
+
+class _Candidates:
+    """Several candidate mixtures presented to the EM driver as one model: each read serves them all."""
+
+    def __init__(self, candidates, search):
+        self.candidates, self.search = candidates, search
+        self.histories = [EMHistory() for _ in candidates]
+        self.verbose = search.verbose
+        self.tol = search.tol
+
+    @property
+    def _block_rows(self):
+        return self.candidates[0]._block_rows
+
+    def _active(self):
+        return [j for j, h in enumerate(self.histories) if not h.converged]
+
+    def _validate_batch(self, X, w, row_offset):
+        return self.candidates[0]._validate_batch(X, w, row_offset)
+
+    def _new_accumulator(self):
+        return _JointTotal({j: self.candidates[j]._new_accumulator() for j in self._active()})
+
+    def _accumulate(self, acc, X, w):
+        for j, part in acc.parts.items():
+            self.candidates[j]._accumulate(part, X, w)
+
+    def _maximize(self, acc, inertia):
+        """Each active candidate's M-step and convergence test, exactly as its own EM run would make them."""
+        for j, part in acc.parts.items():
+            model, history = self.candidates[j], self.histories[j]
+            mean_ll = part.log_likelihood / part.weight
+            previous = history.lower_bound
+            model._maximize(part, inertia)
+            history.lower_bounds.append(mean_ll)
+            history.total_weights.append(float(part.weight))
+            history.n_iter += 1
+            if abs(mean_ll - previous) < self.tol:
+                history.converged = True
+
+    def _all_converged(self):
+        return not self._active()
+
+    def _initialize(self, source, sample_weight, rng):
+        """Every candidate's start, sharing reads: one take of the union of samples, one assignment pass."""
+        cached = _SampleCache(source, [(m.random_state, m.init_sample_size) for m in self.candidates])
+        plans = [InitialPlan.make(m, cached, sample_weight, np.random.default_rng(m.random_state))
+                 for m in self.candidates]
+        passes = [p for p in plans if p.assignment is not None]
+        if passes:
+            together = _Candidates([p.assignment for p in passes], self.search)
+            ranges = batch_ranges(source.n_rows, self.search.batch_size)
+            with progress_bar(self.search.progress, ranges, "initialization") as bar:
+                accumulate_pass(together, source, ranges, sample_weight, bar.update if bar else None,
+                                _JointTotal({j: p.moments for j, p in enumerate(passes)}))
+        for model, plan in zip(self.candidates, plans):
+            model._assign_parameters(*plan.parameters())
+        self.histories = [EMHistory() for _ in self.candidates]
+
+    # -- what a checkpoint holds -----------------------------------------------------------------
+    def _fit_parameters(self):
+        from ..em import _history_dict
+
+        return {"candidates": [list(m._fit_parameters()) for m in self.candidates],
+                "histories": [_history_dict(h) for h in self.histories]}
+
+    def _load_fit_parameters(self, params):
+        for model, values in zip(self.candidates, params["candidates"]):
+            model._load_fit_parameters(values)
+        self.histories = [EMHistory(**h) for h in params["histories"]]
+
+    def _accumulator_from_state(self, state):
+        return _JointTotal({int(j): self.candidates[int(j)]._accumulator_from_state(part) for j, part in state})
+
+
+class _JointTotal:
+    """The running totals of several candidates over the same rows."""
+
+    _transactional = True
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    @property
+    def weight(self):
+        return next(iter(self.parts.values())).weight if self.parts else 0.0
+
+    @property
+    def log_likelihood(self):
+        return float(sum(part.log_likelihood for part in self.parts.values()))
+
+    def to_state(self):
+        return [[j, part.to_state()] for j, part in self.parts.items()]
+
+
+class _SampleCache:
+    """A source whose ``take`` serves the candidates' initialisation samples from one read of their union."""
+
+    def __init__(self, source, draws):
+        self.source = source
+        wanted = [source.sample_indices(size, np.random.default_rng(seed)) for seed, size in draws]
+        self.rows = np.unique(np.concatenate(wanted)) if wanted else np.empty(0, dtype=np.int64)
+        self.values = source.take(self.rows)
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+    def take(self, rows):
+        where = np.searchsorted(self.rows, rows)
+        if where.size and (where.max() < self.rows.size) and np.array_equal(self.rows[where], rows):
+            return self.values[where]
+        return self.source.take(rows)

@@ -1,0 +1,107 @@
+"""GaussianMixtureSearch: every candidate is its standalone fit, bit for bit, from one read per epoch."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import suffstats as ss
+
+
+@pytest.fixture(scope="module")
+def three_blobs():
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(m, 1.0, (3000, 3)) for m in (-6.0, 0.0, 6.0)])
+    return X[rng.permutation(len(X))]
+
+
+class Counting(ss.data.ArraySource):
+    """Counts the rows read by position (epochs and passes) and by sample (``take``)."""
+
+    def __init__(self, X):
+        super().__init__(X)
+        self.rows_read = 0
+
+    def read(self, start, stop):
+        self.rows_read += stop - start
+        return super().read(start, stop)
+
+
+def _quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(*args, **kwargs)
+
+
+SEARCH = dict(n_components=[1, 2, 3, 4], covariance_type=["full", "spherical"], n_init=2, random_state=0,
+              batch_size=3000, max_iter=30)
+
+
+def test_each_candidate_is_its_standalone_fit_bit_for_bit(three_blobs):
+    search = _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, three_blobs)
+    assert len(search.candidates_) == 16
+    for model, row in zip(search.candidates_, search.results_):
+        alone = _quiet(ss.GaussianMixture(row["n_components"], covariance_type=row["covariance_type"],
+                                          random_state=row["random_state"], batch_size=5000, max_iter=30).fit,
+                       three_blobs)
+        for name in ("weights_", "means_", "covariances_"):
+            assert np.array_equal(getattr(model, name), getattr(alone, name)), (row, name)
+        assert model.n_iter_ == alone.n_iter_ and model.lower_bounds_ == alone.lower_bounds_
+
+
+def test_bic_picks_the_generating_k_and_matches_scikit_learns_formula(three_blobs):
+    search = _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, three_blobs)
+    assert search.best_params_["n_components"] == 3
+    best = search.best_estimator_
+    row = next(r for m, r in zip(search.candidates_, search.results_) if m is best)
+    # BIC from the last E-step: within tol per row of the BIC of the final parameters.
+    assert row["bic"] == pytest.approx(best.bic(three_blobs), abs=2 * SEARCH.get("tol", 1e-3) * len(three_blobs))
+    np.testing.assert_array_equal(search.predict(three_blobs[:50]), best.predict(three_blobs[:50]))
+
+
+def test_the_data_is_read_once_per_epoch_for_all_candidates(three_blobs):
+    shared = Counting(three_blobs)
+    search = _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, shared)
+    passes = shared.rows_read / len(three_blobs)
+    assert passes == 1 + search.n_iter_  # one assignment pass for every k-means start, then one per epoch
+    separate = 0
+    for row in search.results_:
+        alone = Counting(three_blobs)
+        _quiet(ss.GaussianMixture(row["n_components"], covariance_type=row["covariance_type"],
+                                  random_state=row["random_state"], batch_size=3000, max_iter=30).fit, alone)
+        separate += alone.rows_read
+    assert shared.rows_read * 5 < separate
+
+
+def test_a_killed_search_resumes_bit_for_bit(tmp_path, three_blobs):
+    reads = {"n": 0}
+
+    class Interrupting(ss.data.ArraySource):
+        def read(self, start, stop):
+            reads["n"] += 1
+            if reads["n"] == 11:  # the second batch of the third epoch
+                raise KeyboardInterrupt
+            return super().read(start, stop)
+
+    checkpoint = tmp_path / "search.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, Interrupting(three_blobs), checkpoint=checkpoint,
+               checkpoint_every=1)
+    assert json.loads(checkpoint.read_text())["payload"]["state"]["rows_done"] > 0
+    resumed = _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, three_blobs, checkpoint=checkpoint, checkpoint_every=1)
+    straight = _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, three_blobs)
+    assert resumed.results_ == straight.results_
+    for a, b in zip(resumed.candidates_, straight.candidates_):
+        assert np.array_equal(a.means_, b.means_) and np.array_equal(a.covariances_, b.covariances_)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"criterion": "hqic"}, "criterion must be one of"),
+    ({"n_components": []}, "at least one value"),
+    ({"covariance_type": ["full", "banana"]}, "covariance_type must be one of"),
+    ({"n_components": [2, 0]}, "n_components must be an integer >= 1"),
+])
+def test_bad_settings_are_refused_before_reading(three_blobs, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ss.GaussianMixtureSearch(**kwargs).fit(three_blobs)
