@@ -26,7 +26,8 @@ from sklearn.exceptions import ConvergenceWarning
 from .data.source import as_source
 from .io import save
 from .distributions.covariance import COVARIANCE_TYPES
-from .mixture import INIT_METHODS, GaussianMixture
+from .mixture import INIT_METHODS, GaussianMixture, GaussianMixtureSearch
+from .mixture.search import CRITERIA
 
 __all__ = ["main"]
 
@@ -220,6 +221,57 @@ def _fit(args):
     return 0
 
 
+def _select(args):
+    columns = _check_columns(args)
+    _check_output(args.out, "--out", args.data)
+    if args.checkpoint is not None:
+        _check_output(args.checkpoint, "--checkpoint", args.data)
+        if _same_file(args.out, args.checkpoint):
+            raise UsageError(f"--out and --checkpoint name the same file ({args.out})")
+    X = as_source(args.data, columns=columns)
+    search = GaussianMixtureSearch(
+        args.components, covariance_type=args.covariance, n_init=args.n_init, criterion=args.criterion,
+        batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch, max_iter=args.max_iter, tol=args.tol,
+        init_params=args.init, random_state=args.seed, verbose=0 if args.quiet else 2, verbose_interval=1,
+        progress=not args.quiet)
+    print(f"trying {len(args.components) * len(args.covariance) * args.n_init} candidates on {X.describe()}",
+          flush=True)
+    search.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
+    columns = ("n_components", "covariance_type", "init", "n_iter", "converged", "log_likelihood", "bic", "aic")
+    print("  ".join(f"{c:>15}" for c in columns))
+    for row in search.results_:
+        print("  ".join(f"{row[c]:>15.6g}" if isinstance(row[c], float) else f"{row[c]!s:>15}" for c in columns))
+    save(search.best_estimator_, args.out)
+    best = search.best_params_
+    print(f"best by {args.criterion}: {best['n_components']} components ({best['covariance_type']}), "
+          f"after {search.n_iter_} reads of the data; written to {args.out}")
+    return 0
+
+
+def _int_range(text):
+    """``"1-12"``, ``"2,4,8"`` or ``"1-4,8"`` as a sorted list of positive ints."""
+    values = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            values.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a range like 1-12 or a list like 2,4,8; got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"numbers of components must be >= 1; got {text!r}")
+    return sorted(values)
+
+
+def _choices(allowed):
+    def parse(text):
+        chosen = [t.strip() for t in text.split(",") if t.strip()]
+        wrong = [t for t in chosen if t not in allowed]
+        if wrong or not chosen:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}; got {text!r}")
+        return chosen
+    return parse
+
+
 def write_blobs(path, n_rows, n_features, n_components, seed=0, chunk=100_000):
     """Write a synthetic ``.npy`` of Gaussian blobs chunk by chunk (never whole in memory)."""
     rng = np.random.default_rng(seed)
@@ -290,35 +342,46 @@ def _parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="print the full traceback of an error")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,select,demo}")
 
     def command(name, help):
         return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=_Formatter)
 
+    def data_and_em_arguments(p):
+        p.add_argument("data", help="a .npy file (memory-mapped), a directory or glob of .npy shards, FILE.h5:DATASET, "
+                                    "a .zarr array, a .parquet or a .csv file")
+        p.add_argument("--columns", default=None,
+                       help="comma-separated column names (Parquet and CSV only; default: all columns)")
+        p.add_argument("--checkpoint", default=None,
+                       help="checkpoint file: written during the fit, resumed from if present (default: none)")
+        p.add_argument("--checkpoint-every", type=_int_at_least(1), default=100,
+                       help="batches between checkpoint writes")
+        p.add_argument("--batch-size", type=_int_at_least(1), default=100_000, help="rows read at a time")
+        p.add_argument("--batches-per-epoch", type=_int_at_least(1), default=None,
+                       help="batches per EM update (default: all of them, i.e. exact EM)")
+        p.add_argument("--max-iter", type=_int_at_least(0), default=100, help="most EM epochs")
+        p.add_argument("--tol", type=_number(positive=False), default=1e-3,
+                       help="stop when the mean log-likelihood improves by less")
+        p.add_argument("--init", default="kmeans", choices=list(INIT_METHODS), help="initialisation")
+        p.add_argument("--seed", type=int, default=0, help="random seed")
+        p.add_argument("--out", required=True, help="where to write the model JSON (required)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch log")
+
     fit = command("fit", "fit a Gaussian mixture to a file out of core")
-    fit.add_argument("data", help="a .npy file (memory-mapped), a directory or glob of .npy shards, FILE.h5:DATASET, "
-                                  "a .zarr array, a .parquet or a .csv file")
-    fit.add_argument("--columns", default=None,
-                     help="comma-separated column names (Parquet and CSV only; default: all columns)")
-    fit.add_argument("--checkpoint", default=None,
-                     help="checkpoint file: written during the fit, resumed from if present (default: none)")
-    fit.add_argument("--checkpoint-every", type=_int_at_least(1), default=100, help="batches between checkpoint writes")
+    data_and_em_arguments(fit)
     fit.add_argument("--components", type=_int_at_least(1), default=8, help="mixture components")
-    fit.add_argument("--covariance", default="full", choices=list(COVARIANCE_TYPES),
-                     help="covariance type")
-    fit.add_argument("--batch-size", type=_int_at_least(1), default=100_000, help="rows read at a time")
-    fit.add_argument("--batches-per-epoch", type=_int_at_least(1), default=None,
-                     help="batches per EM update (default: all of them, i.e. exact EM)")
-    fit.add_argument("--max-iter", type=_int_at_least(0), default=100, help="most EM epochs")
-    fit.add_argument("--tol", type=_number(positive=False), default=1e-3,
-                     help="stop when the mean log-likelihood improves by less")
-    fit.add_argument("--init", default="kmeans",
-                     choices=list(INIT_METHODS),
-                     help="initialisation")
-    fit.add_argument("--seed", type=int, default=0, help="random seed")
-    fit.add_argument("--out", required=True, help="where to write the model JSON (required)")
-    fit.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch log")
+    fit.add_argument("--covariance", default="full", choices=list(COVARIANCE_TYPES), help="covariance type")
     fit.set_defaults(run=_fit)
+
+    select = command("select", "choose the number of components: many mixtures, one read of the file per epoch")
+    data_and_em_arguments(select)
+    select.add_argument("--components", type=_int_range, default="1-10",
+                        help="numbers of components to try: a range 1-12, a list 2,4,8, or both")
+    select.add_argument("--covariance", type=_choices(COVARIANCE_TYPES), default="full",
+                        help="covariance types to try, comma-separated")
+    select.add_argument("--n-init", type=_int_at_least(1), default=1, help="initialisations per candidate")
+    select.add_argument("--criterion", default="bic", choices=list(CRITERIA), help="lower is better")
+    select.set_defaults(run=_select)
 
     demo = command("demo", "write a synthetic memory-mapped file and fit it out of core")
     demo.add_argument("--megabytes", type=_number(positive=True), default=300.0, help="size of the generated file")

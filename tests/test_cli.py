@@ -260,3 +260,25 @@ def test_the_installed_command_exit_status_and_stderr(data, tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith("suffstats: error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_select_prints_the_table_and_writes_the_best_model(capsys, tmp_path):
+    path = tmp_path / "three.npy"
+    rng = np.random.default_rng(0)
+    np.save(path, np.concatenate([rng.normal(m, 1.0, (500, 2)) for m in (-6.0, 0.0, 6.0)]))
+    code, out, err = run(capsys, "select", path, "--components", "1-4", "--covariance", "full,spherical",
+                         "--quiet", "--out", tmp_path / "best.json")
+    assert code == 0, err
+    assert out.count("\n") >= 10 and "best by bic: 3 components" in out
+    model = json.loads((tmp_path / "best.json").read_text())
+    assert model["family"] == "GaussianMixture" and len(model["weights"]) == 3
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--components", "0-3"], "must be >= 1"),
+    (["--components", "a-b"], "expected a range"),
+    (["--covariance", "full,banana"], "choose from"),
+])
+def test_select_refuses_bad_grids(capsys, data, tmp_path, argv, fragment):
+    code, out, err = run(capsys, "select", data, *argv, "--out", tmp_path / "m.json")
+    assert code == 2 and fragment in err and not (tmp_path / "m.json").exists()
