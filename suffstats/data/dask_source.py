@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .source import BatchSource
+from .batch_source import BatchSource
 
 
 class DaskSource(BatchSource):

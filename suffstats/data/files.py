@@ -1,76 +1,75 @@
-"""Dispatch a path (or list of paths) to the source class for its format."""
+"""Dispatch a path (or list of paths) to the source class for its format.
+
+Formats are a table from file suffix to ``"module:Class"``, imported only when
+a path needs it (as backends are): this module imports no format module, and
+no format module imports this one. A new format is one source class with a
+``from_path(path, *, dataset=None, columns=None, suffix="")`` class method and
+one :func:`register_format` line.
+
+A path that exists is always read as that file, even when its name holds
+``*``, ``?`` or ``[`` (``data[1].npy`` is that file, never ``data1.npy``);
+only a path that does not exist is expanded as a glob pattern.
+"""
 
 from __future__ import annotations
 
 import glob
+import importlib
 import os
 
-__all__ = ["path_source", "require", "arrow_to_rows"]
+__all__ = ["path_source", "register_format", "FORMATS"]
+
+#: Lower-case file suffix -> ``"module:Class"`` of its source.
+FORMATS: dict = {}
 
 
-def require(module, extra):
-    """Import an optional storage library, or say which extra installs it."""
-    import importlib
+def register_format(suffixes, target) -> None:
+    """Read files ending in ``suffixes`` with the source class ``target`` (``"module:Class"``, imported lazily)."""
+    for suffix in suffixes:
+        FORMATS[suffix.lower()] = target
 
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError(f"reading this format needs {module}: pip install 'suffstats[{extra}]'") from None
+
+register_format(["npy"], "suffstats.data.npy:NpySource")
+register_format(["h5", "hdf5"], "suffstats.data.hdf5:HDF5Source")
+register_format(["zarr"], "suffstats.data.zarr_source:ZarrSource")
+register_format(["parquet", "pq"], "suffstats.data.parquet:ParquetSource")
+register_format(["csv", "tsv"], "suffstats.data.csv:CsvSource")
+
+
+def _source_class(suffix):
+    module, name = FORMATS[suffix].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _shards(paths):
+    return _source_class("npy").sharded([os.fspath(p) for p in paths])
 
 
 def path_source(path, columns=None):
     """The source for a path, a directory or glob of ``.npy`` shards, or a list of shard paths."""
-    from .npy import NpySource, ShardedNpySource
-
     if isinstance(path, (list, tuple)):
-        return ShardedNpySource([os.fspath(p) for p in path])
+        return _shards(path)
     path = os.fspath(path)
     dataset = None
     base = path
-    if ".h5:" in path or ".hdf5:" in path:
+    if (".h5:" in path or ".hdf5:" in path) and not os.path.exists(path):
         base, dataset = path.rsplit(":", 1)
-    if os.path.isdir(base) and not base.rstrip("/").endswith(".zarr"):
-        shards = sorted(glob.glob(os.path.join(base, "*.npy")))
+    if os.path.isdir(base) and not base.rstrip("/").endswith(".zarr") and not _is_parquet_dataset(base):
+        shards = sorted(glob.glob(os.path.join(glob.escape(base), "*.npy")))
         if not shards:
             raise ValueError(f"directory {base} holds no .npy shards")
-        return ShardedNpySource(shards)
-    if any(ch in base for ch in "*?["):
+        return _shards(shards)
+    if not os.path.exists(base) and glob.has_magic(base):
         shards = sorted(glob.glob(base))
         if not shards:
             raise ValueError(f"no files match {base!r}")
-        return ShardedNpySource(shards)
+        return _shards(shards)
     suffix = base.lower().rstrip("/").rsplit(".", 1)[-1]
-    if suffix == "npy":
-        return NpySource(base)
-    if suffix in ("h5", "hdf5"):
-        from .hdf5 import HDF5Source
-
-        if dataset is None:
-            raise ValueError(f"name the HDF5 dataset as '{base}:DATASET'")
-        return HDF5Source(base, dataset)
-    if suffix == "zarr":
-        from .zarr_source import ZarrSource
-
-        return ZarrSource(base)
-    if suffix in ("parquet", "pq"):
-        from .parquet import ParquetSource
-
-        return ParquetSource(base, columns=columns)
-    if suffix in ("csv", "tsv"):
-        from .csv import CsvSource
-
-        return CsvSource(base, columns=columns, delimiter="\t" if suffix == "tsv" else ",")
-    raise ValueError(f"cannot tell the format of {path!r}; expected .npy, .h5/.hdf5, .zarr, .parquet or .csv")
+    if suffix not in FORMATS:
+        raise ValueError(f"cannot tell the format of {path!r}; expected one of "
+                         f"{', '.join('.' + s for s in FORMATS)}")
+    return _source_class(suffix).from_path(base, dataset=dataset, columns=columns, suffix=suffix)
 
 
-def arrow_to_rows(columns, names, where, row_offset=0):
-    """Arrow columns as a float64 (n, len(names)) array; a missing value is an error naming its row."""
-    import numpy as np
-
-    out = np.empty((len(columns[0]) if columns else 0, len(names)))
-    for j, (col, name) in enumerate(zip(columns, names)):
-        if col.null_count:
-            row = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-            raise ValueError(f"{where}: column {name!r} has a missing value at data row {row_offset + row}")
-        out[:, j] = col.to_numpy(zero_copy_only=False)
-    return out
+def _is_parquet_dataset(base):
+    return base.lower().rstrip("/").endswith((".parquet", ".pq"))

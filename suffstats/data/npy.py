@@ -7,26 +7,56 @@ import os
 
 import numpy as np
 
-from .source import ArraySource, BatchSource
+from .batch_source import ArraySource, BatchSource
+
+
+def read_header(path):
+    """``(shape, dtype, fortran_order, data_offset)`` from a ``.npy`` header, checked against the file's size.
+
+    Raises ``ValueError`` naming the file for a file that is not ``.npy`` (no
+    magic bytes), a damaged header, a payload of Python objects, or a header
+    whose shape disagrees with the bytes stored (a truncated file, or a
+    header declaring fewer rows than the file holds).
+    """
+    try:
+        with open(path, "rb") as f:
+            try:
+                version = np.lib.format.read_magic(f)
+            except ValueError:
+                raise ValueError(f"{path}: not a .npy file (it does not start with the .npy magic bytes)") from None
+            try:
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=100_000)
+                else:
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=100_000)
+            except ValueError as err:
+                raise ValueError(f"{path}: the .npy header is damaged ({err})") from None
+            offset = f.tell()
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be opened as .npy ({err})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path}: holds Python objects (a pickled payload); refused, nothing was executed")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    stored = os.path.getsize(path) - offset
+    if stored != expected:
+        what = "it is truncated" if stored < expected else "more data than its header declares (a damaged header?)"
+        raise ValueError(f"{path}: not a readable .npy file (its header declares shape {shape}, {expected:,} bytes "
+                         f"of data, but the file holds {stored:,}: {what})")
+    return shape, dtype, fortran, offset
 
 
 def open_npy(path):
-    """Open a ``.npy`` as a read-only memory map; refuses pickled (object) payloads and truncated files."""
+    """Open a ``.npy`` as a read-only memory map after checking its header (see :func:`read_header`)."""
+    shape, dtype, _, _ = read_header(path)
+    if dtype.kind not in "biuf":
+        raise ValueError(f"{path}: has dtype {dtype}; expected numeric rows")
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{path}: expected a 2-D array of rows; got shape {shape}")
     try:
         X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as err:
-        if "pickle" in str(err).lower() or "object" in str(err).lower():
-            raise ValueError(f"{path}: holds Python objects (a pickled payload); refused, nothing was executed") from None
-        raise ValueError(f"{path}: not a readable .npy file ({err}); is it truncated?") from None
-    except OSError as err:
-        raise ValueError(f"{path}: cannot be opened as .npy ({err})") from None
-    if X.ndim == 1:
-        X = X.reshape(-1, 1)
-    if X.ndim != 2:
-        raise ValueError(f"{path}: expected a 2-D array of rows; got shape {X.shape}")
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: has dtype {X.dtype}; expected numeric rows")
-    return X
+    except (ValueError, OSError) as err:
+        raise ValueError(f"{path}: not a readable .npy file ({err})") from None
+    return X.reshape(-1, 1) if X.ndim == 1 else X
 
 
 class NpySource(ArraySource):
@@ -37,6 +67,19 @@ class NpySource(ArraySource):
         super().__init__(open_npy(self.path))
         if self.n_rows == 0:
             raise ValueError(f"{self.path}: holds no rows")
+        self._remember()
+
+    @classmethod
+    def from_path(cls, path, **_):
+        return cls(path)
+
+    @staticmethod
+    def sharded(paths):
+        """Several ``.npy`` files read as one dataset."""
+        return ShardedNpySource(paths)
+
+    def files(self):
+        return [self.path]
 
     def describe(self):
         return f"{self.path} ({self.n_rows} x {self.n_features}, {self.dtype})"
@@ -63,6 +106,10 @@ class ShardedNpySource(BatchSource):
         self.n_rows, self.n_features, self.dtype = self.starts[-1], first.shape[1], first.dtype
         if self.n_rows == 0:
             raise ValueError(f"the {len(self.paths)} shards hold no rows")
+        self._remember()
+
+    def files(self):
+        return list(self.paths)
 
     def read(self, start, stop):
         stop = min(stop, self.n_rows)

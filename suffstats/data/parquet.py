@@ -6,8 +6,9 @@ import bisect
 
 import numpy as np
 
-from .files import arrow_to_rows, require
-from .source import BatchSource
+from .arrow import arrow_to_rows
+from .optional import require
+from .batch_source import BatchSource
 
 
 class ParquetSource(BatchSource):
@@ -43,6 +44,14 @@ class ParquetSource(BatchSource):
                 offset += rows
         self._starts = [p[0] for p in self._pieces]
         self._cached = (None, None)
+        self._remember()
+
+    @classmethod
+    def from_path(cls, path, *, columns=None, **_):
+        return cls(path, columns=columns)
+
+    def files(self):
+        return [self.path]
 
     def _piece(self, i):
         """Row group ``i`` as an array (the last one read is kept: batches are consecutive)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_numeric_array
-from .source import BatchSource
+from .batch_source import BatchSource
 
 
 class StreamSource(BatchSource):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .files import require
-from .source import BatchSource
+from .optional import require
+from .batch_source import BatchSource
 
 
 class ZarrSource(BatchSource):
@@ -19,6 +19,14 @@ class ZarrSource(BatchSource):
             raise ValueError(f"{path} must be a 2-D numeric array; got shape {self.data.shape}, dtype {self.data.dtype}")
         self.n_rows, self.n_features = self.data.shape
         self.dtype = np.dtype(self.data.dtype)
+        self._remember()
+
+    @classmethod
+    def from_path(cls, path, **_):
+        return cls(path)
+
+    def files(self):
+        return [self.path]
 
     def read(self, start, stop):
         return self.data[start:stop]

@@ -66,6 +66,7 @@ def data_statistics(dist, X, sample_weight=None, batch_size=DEFAULT_BATCH_ROWS):
     source = _rows(dist, X)
     if sample_weight is not None:
         sample_weight = check_weights(sample_weight, source.n_rows)
+    opened = source.fingerprint() if source.files() else None
     ranges = batch_ranges(source.n_rows, batch_size)
     batches = _read(source, ranges, sample_weight)
     if len(ranges) > 1 or not source.random_access:
@@ -84,6 +85,8 @@ def data_statistics(dist, X, sample_weight=None, batch_size=DEFAULT_BATCH_ROWS):
         batches.close()
     if reference is None:
         check_batch(np.empty((0, source.n_features)), ndim=dist.ndim)  # raises: X is empty
+    if opened is not None:
+        source.check_unchanged(opened)  # a file written to while it was read
     return total.total()
 
 
