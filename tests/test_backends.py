@@ -126,3 +126,21 @@ def test_registry_is_the_one_list_of_backend_names(monkeypatch):
         ss.GaussianMixture(2, backend="broken").fit(X)
     with pytest.raises(ValueError, match="backend must be one of"):
         ss.GaussianMixture(2, backend="gpu9").fit(X)
+
+
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+def test_reference_kernels_use_only_the_array_api_standard(kind):
+    """The reference's formulas run on the standard's strictest namespace, as a device backend will run them."""
+    xp = pytest.importorskip("array_api_strict")
+    rng = np.random.default_rng(3)
+    X, w = rng.normal(size=(60, 3)), rng.uniform(size=60)
+    means, P, log_w, _ = _parameters(rng, 2, 3, kind)
+    strict = REFERENCE.gaussian_block(xp.asarray(X), xp.asarray(w), xp.asarray(means), xp.asarray(P),
+                                      xp.asarray(log_w), kind)
+    plain = REFERENCE.gaussian_block(X, w, means, P, log_w, kind)
+    for a, b in zip(strict, plain):
+        assert_close(np.asarray(a), b, rtol=1e-12)
+    layout = {"full": "full", "tied": "full", "diag": "diag", "spherical": "trace"}[kind]
+    strict = REFERENCE.nearest_block(xp.asarray(X), xp.asarray(w), xp.asarray(means), layout)
+    for a, b in zip(strict, REFERENCE.nearest_block(X, w, means, layout)):
+        assert_close(np.asarray(a), b, rtol=1e-12)

@@ -44,21 +44,29 @@ def log_det(covariance_type, prec_chol, n_features, n_components, xp=np):
     [0.6931471805599453]
     """
     if covariance_type == "full":
-        return xp.sum(xp.log(xp.diagonal(prec_chol, axis1=1, axis2=2)), axis=1)
+        return xp.sum(xp.log(_diagonal(xp, prec_chol)), axis=1)
     if covariance_type == "tied":
-        return xp.full(n_components, xp.sum(xp.log(xp.diagonal(prec_chol))))
+        return xp.ones(n_components, dtype=prec_chol.dtype) * xp.sum(xp.log(_diagonal(xp, prec_chol)))
     if covariance_type == "diag":
         return xp.sum(xp.log(prec_chol), axis=1)
     return n_features * xp.log(prec_chol)
 
 
+def _diagonal(xp, A):
+    """The diagonal of the last two axes (the standard's ``linalg.diagonal`` where the namespace has it)."""
+    linalg = getattr(xp, "linalg", None)
+    if linalg is not None and hasattr(linalg, "diagonal"):
+        return linalg.diagonal(A)
+    return xp.diagonal(A, axis1=-2, axis2=-1)
+
+
 def whiten(covariance_type, Z, prec_chol, j):
     """Rows ``Z`` centred at component ``j``'s mean, mapped so that their squared norm is the Mahalanobis distance."""
     if covariance_type == "full":
-        return Z @ prec_chol[j]
+        return Z @ prec_chol[j, ...]
     if covariance_type == "tied":
         return Z @ prec_chol
-    return Z * prec_chol[j]
+    return Z * prec_chol[j, ...]
 
 
 def log_prob(X, means, prec_chol, covariance_type, xp=np):
@@ -77,6 +85,6 @@ def log_prob(X, means, prec_chol, covariance_type, xp=np):
     det = log_det(covariance_type, prec_chol, d, k, xp)
     columns = []
     for j in range(k):
-        y = whiten(covariance_type, X - means[j], prec_chol, j)
+        y = whiten(covariance_type, X - means[j, ...], prec_chol, j)
         columns.append(-0.5 * (d * LOG_2PI + xp.sum(y * y, axis=1)) + det[j])
     return xp.stack(columns, axis=1)

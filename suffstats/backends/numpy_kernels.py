@@ -90,11 +90,11 @@ def gaussian_block(X, w, means, prec_chol, log_weights, covariance_type, dtype=n
     log_norm = _logsumexp_rows(xp, log_prob_)
     resp = xp.exp(log_prob_ - log_norm[:, None])
     if w is not None:
-        resp = resp * w[:, None]
+        resp = resp * xp.reshape(w, (-1, 1))
     firsts, seconds = [], []
     for j in range(means.shape[0]):
-        Z = X - means[j]
-        wZ = Z * resp[:, j, None]
+        Z = X - means[j, ...]
+        wZ = Z * resp[:, j:j + 1]
         firsts.append(xp.sum(wZ, axis=0))
         seconds.append(_second_moment(xp, wZ, Z, layout))
     weight = float(X.shape[0]) if w is None else float(xp.sum(w))
@@ -106,7 +106,7 @@ def squared_distances(X, centers):
     """Squared Euclidean distance of each row to each centre, shape (n, k), without cancellation."""
     xp = namespace(X)
     X = xp.asarray(X, dtype=xp.float64)
-    return xp.stack([xp.sum((X - c) * (X - c), axis=1) for c in centers], axis=1)
+    return xp.stack([xp.sum((X - centers[j, ...]) ** 2, axis=1) for j in range(centers.shape[0])], axis=1)
 
 
 def nearest_block(X, w, centers, layout=None):
@@ -124,7 +124,7 @@ def nearest_block(X, w, centers, layout=None):
     k = centers.shape[0]
     member = xp.astype(labels[:, None] == xp.arange(k)[None, :], xp.float64)  # (n, k) one-hot
     Z = X - xp.take(centers, labels, axis=0)  # each row centred on its own centre
-    wZ = Z * ww[:, None]
+    wZ = Z * xp.reshape(ww, (-1, 1))
     first = member.T @ wZ
     if layout is None:
         second = None
