@@ -16,6 +16,7 @@ from ..backends import get_backend
 from ..data.source import as_source
 from ..distributions._base import FAMILIES, SCHEMA_VERSION
 from ..distributions.covariance import covariance_type as _strategy
+from ..distributed import as_strategy
 from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._initialize import initial_gaussian
 from ._moments import ComponentMoments, estimate_gaussian
@@ -228,7 +229,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng))
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
         """Fit by EM over ``X``; returns ``self``.
 
         Parameters
@@ -244,20 +245,24 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
             a corrupted one, is refused.
         checkpoint_every : int, default=100
             Write the checkpoint after this many batches (and after each epoch).
+        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
+            Gather each epoch's statistics on this Dask cluster: the workers read
+            their own rows (``X`` a file path or a ``dask.array``) and the fit is
+            bit for bit the local one. Only an explicit client is used.
         """
-        self._fit(X, sample_weight, checkpoint, checkpoint_every)
+        self._fit(X, sample_weight, checkpoint, checkpoint_every, client)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of each row."""
         return self._fit(X, sample_weight).predict(X)
 
-    def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100):
+    def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100, client=None):
         """Fit as one transaction: a refused or failed fit leaves the model as it was."""
         with MODEL_LOCK, transaction(self):
-            return self._run_fit(X, sample_weight, checkpoint, checkpoint_every)
+            return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 
-    def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every):
+    def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every, client=None):
         check_settings(self)
         source = as_source(X)
         if source.n_rows < self.n_components:
@@ -277,7 +282,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         history = fit_mixture(
             self, source, sample_weight, em_settings(self), self.n_init, warm=warm, checkpoint=checkpoint,
             checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
-            fingerprint=self._checkpoint_fingerprint(sample_weight))
+            fingerprint=self._checkpoint_fingerprint(sample_weight), strategy=as_strategy(client))
         self.converged_, self.n_iter_ = history.converged, history.n_iter
         self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
         if not self.converged_ and self.max_iter > 0:

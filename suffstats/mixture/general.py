@@ -14,6 +14,7 @@ from ..data.source import as_source
 from ..distributions._base import SCHEMA_VERSION, Distribution
 from ..block_tree import BlockTree
 from ..statistics import Additive, Composite, Statistics, blend
+from ..distributed import as_strategy
 from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import EMPTY_SHARE, EmptyComponentWarning
 from ._params import check_settings
@@ -256,10 +257,10 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
                     d._update(d._estimate(part), inertia)
 
     # -- fitting ------------------------------------------------------------------------
-    def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=100):
+    def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
         """Initialise unfitted components, then run EM; returns ``self``.
 
-        ``checkpoint`` and ``checkpoint_every`` are those of :meth:`GaussianMixture.fit`.
+        ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
         With ``n_init > 1``, components given without parameters are initialised
         ``n_init`` times and the run with the best log-likelihood is kept.
         """
@@ -276,7 +277,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             history = fit_mixture(self, _Columns(source) if self.ndim == 1 else source, sample_weight,
                                   em_settings(self), self.n_init, warm=warm, checkpoint=checkpoint,
                                   checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
-                                  fingerprint=fingerprint)
+                                  fingerprint=fingerprint, strategy=as_strategy(client))
             del self._given
             self.n_iter_, self.converged_ = history.n_iter, history.converged
             self.lower_bounds_ = list(history.lower_bounds)

@@ -12,6 +12,7 @@ from .._transaction import transaction
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
 from ..data.source import as_source
+from ..distributed import as_strategy
 from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import ComponentMoments, EmptyComponentWarning
 from ._params import check_settings, map_batches
@@ -142,15 +143,15 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         return centers
 
     # -- public API ------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
         """Cluster ``X`` (array, memory map, path or batch source); returns ``self``.
 
-        ``checkpoint`` and ``checkpoint_every`` are those of :meth:`GaussianMixture.fit`.
+        ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
         """
         with MODEL_LOCK, transaction(self):
-            return self._run_fit(X, sample_weight, checkpoint, checkpoint_every)
+            return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 
-    def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every):
+    def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every, client=None):
         check_settings(self)
         if isinstance(self.init, str) and self.init not in SEED_METHODS:
             raise ValueError(f"init must be one of {list(SEED_METHODS)} or an array; got {self.init!r}")
@@ -170,7 +171,8 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
                               checkpoint=checkpoint,
                               checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
                               fingerprint=settings_fingerprint(self.get_params(), sample_weight,
-                                                               exact=self.batches_per_epoch is None))
+                                                               exact=self.batches_per_epoch is None),
+                              strategy=as_strategy(client))
         self.n_iter_ = history.n_iter
         self.inertia_ = -history.lower_bound * history.total_weights[-1] if history.n_iter else np.nan
         return self
