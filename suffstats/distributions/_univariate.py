@@ -21,7 +21,7 @@ def weighted_sums(x, w, **terms) -> Additive:
 
 def fast_input(X, sample_weight):
     """``(x, w)`` as contiguous float64 1-D arrays when the fast kernels can take them as they are, else None."""
-    if not isinstance(X, np.ndarray) or X.dtype != np.float64 or X.shape[0] == 0:
+    if not isinstance(X, np.ndarray) or X.dtype != np.float64 or X.ndim == 0 or X.shape[0] == 0:
         return None
     x = X[:, 0] if X.ndim == 2 and X.shape[1] == 1 else X
     if x.ndim != 1 or not x.flags.c_contiguous:
