@@ -1,0 +1,70 @@
+"""Compiled elementwise passes shared by the Numba kernels: log-densities, normalisation, scaled rows.
+
+Each function is single-threaded, releases the GIL and writes into arrays
+it is given; the callers run whole blocks of rows on threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = []
+
+
+@njit(nogil=True, cache=True)
+def _normalise(log_prob, w, resp, log_norm):
+    """Row-wise log-sum-exp of ``log_prob`` (n, k); writes weighted responsibilities and the normaliser."""
+    n, k = log_prob.shape
+    for i in range(n):
+        top = -np.inf
+        for j in range(k):
+            if log_prob[i, j] > top:
+                top = log_prob[i, j]
+        total = 0.0
+        for j in range(k):
+            e = np.exp(log_prob[i, j] - top)
+            resp[i, j] = e
+            total += e
+        log_norm[i] = top + np.log(total)
+        scale = w[i] / total
+        for j in range(k):
+            resp[i, j] *= scale
+
+
+@njit(nogil=True, cache=True)
+def _whitened_log_prob(Y, offsets, stride, log_const, out):
+    """``out[i, j] = log_const[j] - ½·Σ_t (Y[i, j·stride + t] - offsets[j, t])²``."""
+    n = Y.shape[0]
+    k, d = offsets.shape
+    for i in range(n):
+        for j in range(k):
+            base = j * stride
+            s = 0.0
+            for t in range(d):
+                v = Y[i, base + t] - offsets[j, t]
+                s += v * v
+            out[i, j] = log_const[j] - 0.5 * s
+
+
+@njit(nogil=True, cache=True)
+def _scaled_centred(Xc, delta, r, out):
+    """``out[i] = sqrt(r[i]) · (Xc[i] - delta)``."""
+    n, d = Xc.shape
+    for i in range(n):
+        s = np.sqrt(r[i])
+        for t in range(d):
+            out[i, t] = s * (Xc[i, t] - delta[t])
+
+
+@njit(nogil=True, cache=True)
+def _sq_dist(Xc, centres, out):
+    n, d = Xc.shape
+    k = centres.shape[0]
+    for i in range(n):
+        for j in range(k):
+            s = 0.0
+            for t in range(d):
+                v = Xc[i, t] - centres[j, t]
+                s += v * v
+            out[i, j] = s
