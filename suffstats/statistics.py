@@ -2,7 +2,7 @@
 
 A statistics value is a small, immutable summary of some weighted rows. Values
 combine with ``+`` (associative and commutative up to rounding, with an empty
-value as the identity), compare with ``==`` and :meth:`Statistics.allclose`,
+value as the identity), compare with ``==`` and :meth:`~suffstats.Statistics.allclose`,
 and convert to and from plain dictionaries of arrays so that other processes,
 checkpoints and cluster workers can hold them.
 

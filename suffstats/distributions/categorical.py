@@ -10,7 +10,7 @@ from ._univariate import _SumFamily, fast_input, kernels
 
 
 class Categorical(_SumFamily):
-    """Categorical with probabilities ``probs`` over ``0 .. n_categories-1``.
+    """Categorical with probabilities ``probs`` over ``0, 1, ..., n_categories - 1``.
 
     Parameters
     ----------

@@ -61,7 +61,7 @@ def random_moments(X, w, k, layout, rng):
 
 
 def initial_gaussian(model, source, sample_weight, rng):
-    """Initial weights, means and covariances of a :class:`GaussianMixture` (user-given ones win)."""
+    """Initial weights, means and covariances of a :class:`~suffstats.GaussianMixture` (user-given ones win)."""
     plan = InitialPlan.make(model, source, sample_weight, rng)
     if plan.assignment is not None:
         ranges = batch_ranges(source.n_rows, model.batch_size)

@@ -40,7 +40,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     Each candidate's parameters are bit for bit those of
     ``GaussianMixture(n_components=k, covariance_type=c, n_init=1,
     random_state=seed, **shared)`` fitted alone, where ``seed`` is listed in
-    :attr:`results_`.
+    ``results_``.
 
     Parameters
     ----------
