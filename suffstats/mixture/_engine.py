@@ -26,21 +26,15 @@ Hooks a model provides
 from __future__ import annotations
 
 import hashlib
-import threading
-
 import numpy as np
 
-from .._transaction import transaction
+from .._transaction import transactional
 from ..backends import map_blocks
 from ..checkpoint import Checkpoint
 from ..em import EMHistory, EMSettings, FitState, run_em
 from ..statistics import Statistics, blend
 
-__all__ = ["MODEL_LOCK", "MixtureEngine", "fit_mixture", "settings_fingerprint", "em_settings"]
-
-#: ``summarize``, ``absorb``, ``from_summaries`` and ``fit`` of any model run one at a time: a model
-#: shared by threads sums every row (the blocks of one call still run concurrently on the pool).
-MODEL_LOCK = threading.RLock()
+__all__ = ["MixtureEngine", "fit_mixture", "settings_fingerprint", "em_settings"]
 
 
 def em_settings(model, tol=None) -> EMSettings:
@@ -104,9 +98,11 @@ class MixtureEngine:
     ``summarize`` adds a batch's E-step statistics to the pending total (and
     returns its log-likelihood), ``from_summaries`` is the M-step, ``absorb``
     adds a value computed elsewhere, ``statistics`` computes a value without
-    touching the model. Each of them is a transaction (a refused call leaves
-    no trace), and they are thread-safe: calls on models are serialised, so
-    threads summarizing into one model add every row.
+    touching the model. Each of them runs under the model's lock inside one
+    transaction (:func:`suffstats._transaction.transactional`): a refused call
+    leaves no trace, and threads summarizing into one model add every row
+    (calls on one model are serialised; the blocks of a call still run
+    concurrently on the pool).
     """
 
     _transactional = True
@@ -149,6 +145,7 @@ class MixtureEngine:
         self._accumulate(acc, X, w)
         return acc.to_statistics()
 
+    @transactional
     def summarize(self, X, sample_weight=None) -> float:
         """Add a batch's E-step statistics to the pending total; returns its log-likelihood.
 
@@ -158,24 +155,23 @@ class MixtureEngine:
         :meth:`fit` gives.
         """
         self._check_fitted()
-        with MODEL_LOCK, transaction(self):
-            X, w = self._validate_batch(X, sample_weight, 0)
-            if getattr(self, "_pending", None) is None:
-                self._pending = self._new_accumulator()
-            before = self._pending.log_likelihood
-            self._accumulate(self._pending, X, w)
-            return self._pending.log_likelihood - before
+        X, w = self._validate_batch(X, sample_weight, 0)
+        if getattr(self, "_pending", None) is None:
+            self._pending = self._new_accumulator()
+        before = self._pending.log_likelihood
+        self._accumulate(self._pending, X, w)
+        return self._pending.log_likelihood - before
 
+    @transactional
     def absorb(self, stats: Statistics) -> None:
         """Add a statistics value (from another process, device or checkpoint) to the pending total."""
         self._check_fitted()
-        with MODEL_LOCK, transaction(self):
-            incoming = self._accumulator_from_statistics(stats)
-            pending = getattr(self, "_pending", None)
-            if pending is None:
-                self._pending = incoming
-            else:
-                pending.merge(incoming)
+        incoming = self._accumulator_from_statistics(stats)
+        pending = getattr(self, "_pending", None)
+        if pending is None:
+            self._pending = incoming
+        else:
+            pending.merge(incoming)
 
     @property
     def pending(self):
@@ -183,13 +179,14 @@ class MixtureEngine:
         pending = getattr(self, "_pending", None)
         return None if pending is None else pending.to_statistics()
 
+    @transactional
     def clear_summaries(self):
         """Drop the pending statistics."""
         self._pending = None
 
+    @transactional
     def from_summaries(self):
         """M-step from the pending statistics (with ``inertia``); clears them."""
-        with MODEL_LOCK, transaction(self):
-            acc, self._pending = getattr(self, "_pending", None), None
-            if acc is not None and acc.weight > 0:
-                self._maximize(acc, self.inertia)
+        acc, self._pending = getattr(self, "_pending", None), None
+        if acc is not None and acc.weight > 0:
+            self._maximize(acc, self.inertia)

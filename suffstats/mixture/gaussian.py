@@ -10,14 +10,14 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from .._transaction import transaction
+from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
 from ..data.source import as_source
 from ..distributions._base import FAMILIES, SCHEMA_VERSION
 from ..distributions.covariance import covariance_type as _strategy
 from ..distributed import as_strategy
-from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
+from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._initialize import initial_gaussian
 from ._moments import ComponentMoments, estimate_gaussian
 from ._params import check_settings, check_warm_start, map_batches
@@ -257,10 +257,10 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         """Fit, then return the most likely component of each row."""
         return self._fit(X, sample_weight).predict(X)
 
+    @transactional
     def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100, client=None):
         """Fit as one transaction: a refused or failed fit leaves the model as it was."""
-        with MODEL_LOCK, transaction(self):
-            return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
+        return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 
     def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every, client=None):
         check_settings(self)

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from scipy.special import logsumexp
 
-from .._transaction import transaction
+from .._transaction import transaction, transactional
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
 from ..data.source import as_source
@@ -15,7 +15,7 @@ from ..distributions._base import SCHEMA_VERSION, Distribution
 from ..block_tree import BlockTree
 from ..statistics import Additive, Composite, Statistics, blend
 from ..distributed import as_strategy
-from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
+from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import EMPTY_SHARE, EmptyComponentWarning
 from ._params import check_settings
 from ._seeding import draw_sample
@@ -257,6 +257,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
                     d._update(d._estimate(part), inertia)
 
     # -- fitting ------------------------------------------------------------------------
+    @transactional
     def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
         """Initialise unfitted components, then run EM; returns ``self``.
 
@@ -264,25 +265,24 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         With ``n_init > 1``, components given without parameters are initialised
         ``n_init`` times and the run with the best log-likelihood is kept.
         """
-        with MODEL_LOCK, transaction(self):
-            source = as_source(X, ndim=self.ndim)
-            if self.ndim == 2 and self._n_features() not in (None, source.n_features):
-                raise ValueError(f"X has {source.n_features} features, but the components expect {self._n_features()}")
-            if sample_weight is not None:
-                sample_weight = check_weights(sample_weight, source.n_rows)
-            self._given = [d.fitted for d in self.distributions]
-            warm = all(self._given) and self.weights is not None
-            self._pending = None
-            fingerprint = settings_fingerprint(self._settings(), sample_weight, exact=self.batches_per_epoch is None)
-            history = fit_mixture(self, _Columns(source) if self.ndim == 1 else source, sample_weight,
-                                  em_settings(self), self.n_init, warm=warm, checkpoint=checkpoint,
-                                  checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
-                                  fingerprint=fingerprint, strategy=as_strategy(client))
-            del self._given
-            self.n_iter_, self.converged_ = history.n_iter, history.converged
-            self.lower_bounds_ = list(history.lower_bounds)
-            self.lower_bound_ = history.lower_bound
-            return self
+        source = as_source(X, ndim=self.ndim)
+        if self.ndim == 2 and self._n_features() not in (None, source.n_features):
+            raise ValueError(f"X has {source.n_features} features, but the components expect {self._n_features()}")
+        if sample_weight is not None:
+            sample_weight = check_weights(sample_weight, source.n_rows)
+        self._given = [d.fitted for d in self.distributions]
+        warm = all(self._given) and self.weights is not None
+        self._pending = None
+        fingerprint = settings_fingerprint(self._settings(), sample_weight, exact=self.batches_per_epoch is None)
+        history = fit_mixture(self, _Columns(source) if self.ndim == 1 else source, sample_weight,
+                              em_settings(self), self.n_init, warm=warm, checkpoint=checkpoint,
+                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+                              fingerprint=fingerprint, strategy=as_strategy(client))
+        del self._given
+        self.n_iter_, self.converged_ = history.n_iter, history.converged
+        self.lower_bounds_ = list(history.lower_bounds)
+        self.lower_bound_ = history.lower_bound
+        return self
 
     def _settings(self):
         """What determines a fit's result, for checkpoints (families, not their changing parameters)."""

@@ -8,12 +8,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .._transaction import transaction
+from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
 from ..data.source import as_source
 from ..distributed import as_strategy
-from ._engine import MODEL_LOCK, MixtureEngine, em_settings, fit_mixture, settings_fingerprint
+from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import ComponentMoments, EmptyComponentWarning
 from ._params import check_settings, map_batches
 from ._seeding import SEED_METHODS, draw_sample, seed_centers
@@ -143,13 +143,13 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         return centers
 
     # -- public API ------------------------------------------------------------
+    @transactional
     def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
         """Cluster ``X`` (array, memory map, path or batch source); returns ``self``.
 
         ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
         """
-        with MODEL_LOCK, transaction(self):
-            return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
+        return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 
     def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every, client=None):
         check_settings(self)

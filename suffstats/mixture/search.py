@@ -9,11 +9,11 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from .._transaction import transaction
+from .._transaction import transactional
 from .._validation import check_positive_int, check_weights
 from ..data.source import as_source
 from ..em import EMHistory, accumulate_pass, batch_ranges, progress_bar
-from ._engine import MODEL_LOCK, em_settings, fit_mixture, settings_fingerprint
+from ._engine import em_settings, fit_mixture, settings_fingerprint
 from ._initialize import InitialPlan
 from ._params import check_settings
 from .gaussian import GaussianMixture
@@ -133,39 +133,39 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         return model
 
     # -- fitting ---------------------------------------------------------------------------------
+    @transactional
     def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
         """Fit every candidate, sharing each read of ``X``; returns ``self``.
 
         ``checkpoint`` holds all candidates: a killed search resumes bit for bit.
         """
-        with MODEL_LOCK, transaction(self):
-            source = as_source(X)
-            grid = self._grid()
-            candidates = [self._candidate(k, c, seed) for k, c, _, seed in grid]
-            if source.n_rows < max(m.n_components for m in candidates):
-                raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                                 f"{max(m.n_components for m in candidates)}, n_samples = {source.n_rows}")
-            sample_weight = None if sample_weight is None else check_weights(sample_weight, source.n_rows)
-            for model in candidates:
-                model.n_features_in_ = source.n_features
-                model._dtype = np.float32 if source.dtype == np.float32 else np.float64
-            joint = _Candidates(candidates, self)
-            history = fit_mixture(
-                joint, source, sample_weight, em_settings(self), 1, checkpoint=checkpoint,
-                checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
-                fingerprint=settings_fingerprint(self.get_params(), sample_weight,
-                                                 exact=self.batches_per_epoch is None))
-            self.n_iter_ = history.n_iter
-            self.candidates_ = candidates
-            self.results_ = [self._result(model, k, c, i, seed, h)
-                             for model, (k, c, i, seed), h in zip(candidates, grid, joint.histories)]
-            best = min(range(len(candidates)), key=lambda j: self.results_[j][self.criterion])
-            self.best_estimator_ = candidates[best]
-            self.best_params_ = {key: self.results_[best][key]
-                                 for key in ("n_components", "covariance_type", "random_state")}
-            if not all(h.converged for h in joint.histories) and self.max_iter > 0:
-                warnings.warn("some candidates did not converge; see results_['converged']", ConvergenceWarning)
-            return self
+        source = as_source(X)
+        grid = self._grid()
+        candidates = [self._candidate(k, c, seed) for k, c, _, seed in grid]
+        if source.n_rows < max(m.n_components for m in candidates):
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                             f"{max(m.n_components for m in candidates)}, n_samples = {source.n_rows}")
+        sample_weight = None if sample_weight is None else check_weights(sample_weight, source.n_rows)
+        for model in candidates:
+            model.n_features_in_ = source.n_features
+            model._dtype = np.float32 if source.dtype == np.float32 else np.float64
+        joint = _Candidates(candidates, self)
+        history = fit_mixture(
+            joint, source, sample_weight, em_settings(self), 1, checkpoint=checkpoint,
+            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+            fingerprint=settings_fingerprint(self.get_params(), sample_weight,
+                                             exact=self.batches_per_epoch is None))
+        self.n_iter_ = history.n_iter
+        self.candidates_ = candidates
+        self.results_ = [self._result(model, k, c, i, seed, h)
+                         for model, (k, c, i, seed), h in zip(candidates, grid, joint.histories)]
+        best = min(range(len(candidates)), key=lambda j: self.results_[j][self.criterion])
+        self.best_estimator_ = candidates[best]
+        self.best_params_ = {key: self.results_[best][key]
+                             for key in ("n_components", "covariance_type", "random_state")}
+        if not all(h.converged for h in joint.histories) and self.max_iter > 0:
+            warnings.warn("some candidates did not converge; see results_['converged']", ConvergenceWarning)
+        return self
 
     @staticmethod
     def _result(model, k, covariance_type, init, seed, history):
