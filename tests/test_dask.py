@@ -106,6 +106,26 @@ def test_dask_array_chunks_are_computed_on_the_workers(client, data):
     assert _same_gaussian(_gaussian().fit(X.rechunk((16384, 3)), client=DaskAccumulation(client, 4)), local)
 
 
+@pytest.mark.parametrize("fmt", ["h5", "zarr", "parquet"])
+def test_hdf5_zarr_and_parquet_are_opened_on_the_workers(client, data, tmp_path, fmt):
+    X = data["X"][:30_000]
+    if fmt == "h5":
+        h5py = pytest.importorskip("h5py")
+        with h5py.File(tmp_path / "x.h5", "w") as f:
+            f["rows"] = X
+        path = f"{tmp_path / 'x.h5'}:rows"
+    elif fmt == "zarr":
+        zarr = pytest.importorskip("zarr")
+        zarr.open_array(str(tmp_path / "x.zarr"), mode="w", shape=X.shape, dtype=X.dtype, chunks=(5000, 3))[:] = X
+        path = str(tmp_path / "x.zarr")
+    else:
+        pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+        pq.write_table(pa.table({f"c{j}": X[:, j] for j in range(3)}), tmp_path / "x.parquet", row_group_size=7000)
+        path = str(tmp_path / "x.parquet")
+    model = _gaussian("diag").fit(path, client=DaskAccumulation(client, blocks_per_task=2))
+    assert _same_gaussian(model, _gaussian("diag").fit(X))
+
+
 class ClientMustNotRead(NpySource):
     """A .npy source whose rows may be read only inside a Dask task (samples by ``take`` are allowed)."""
 
