@@ -275,6 +275,10 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
         if history.converged:
             break
         tic = time.perf_counter()
+        # A file rewritten between epochs is refused, never silently mixed in (a stream has nothing to
+        # re-read cheaply: its fingerprint would cost a pass).
+        if source.random_access:
+            source.check_unchanged()
         state.epoch_cursor = history.cursor
         ranges = epoch_ranges(source.n_rows, settings, history, source.random_access, block_rows(model))
         rows_done, acc = state.rows_done, state.pending

@@ -42,7 +42,7 @@ def _check_declared_sizes(data, where="model"):
         for key, value in data.items():
             if isinstance(key, str) and key.startswith("n_") and isinstance(value, (int, float)) \
                     and not isinstance(value, bool) and not 0 <= value <= MAX_DECLARED_SIZE:
-                raise ModelFormatError(f"{where} declares {key} = {value}; refusing sizes above "
+                raise ModelFormatError(f"{where} declares {key} = {value}; a size must be between 0 and "
                                        f"{MAX_DECLARED_SIZE:,}")
             _check_declared_sizes(value, f"{where}.{key}")
     elif isinstance(data, list):

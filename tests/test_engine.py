@@ -141,3 +141,40 @@ def test_warm_start_with_changed_settings_is_refused_and_changes_nothing(blobs):
             model.fit(blobs)
         assert np.array_equal(model.means_, means)
         model.set_params(n_components=3, covariance_type="full")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("weights", [1.5, -0.5, 0.0], "weights must be 3 non-negative numbers summing to 1"),
+    ("means", [[float("nan")] * 3] * 3, "means must be finite"),
+    ("lower_bounds", "abc", "lower_bounds must hold numbers only"),
+    ("converged", "no", "converged must be true or false"),
+    ("n_iter", -1, "n_iter = -1; a size must be between 0 and"),
+    ("n_iter", 2.5, "n_iter must be a non-negative integer"),
+    ("settings", {"n_components": 3, "covariance_type": "full", "evil": 1}, "unknown parameters"),
+])
+def test_gaussian_mixture_json_is_checked_field_by_field(blobs, field, value, message):
+    data = _quiet(ss.GaussianMixture(3, random_state=0, max_iter=2).fit, blobs).to_dict()
+    data[field] = value
+    with pytest.raises(ValueError, match=message):
+        ss.io.from_json(json.dumps(data, allow_nan=True))
+
+
+def test_a_file_rewritten_between_epochs_is_refused(tmp_path, blobs):
+    path = tmp_path / "rows.npy"
+    np.save(path, blobs)
+
+    def rewrite(model, logs):
+        if logs["epoch"] == 1:
+            data = np.load(path, mmap_mode="r+")
+            data[5000, 1] += 1.0
+            data.flush()
+
+    model = ss.GaussianMixture(3, random_state=0, max_iter=4, tol=0, callbacks=[rewrite])
+    with pytest.raises(ValueError, match="rows.npy"):
+        _quiet(model.fit, str(path))
+    assert not hasattr(model, "means_")  # the refused fit left nothing behind
+
+
+def test_lr_decay_must_be_finite(blobs):
+    with pytest.raises(ValueError, match="lr_decay must be a finite non-negative number"):
+        ss.GaussianMixture(2, lr_decay=float("inf")).fit(blobs)

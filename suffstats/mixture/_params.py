@@ -19,8 +19,8 @@ def _int(minimum, allow_none=False):
 
 
 def _non_negative(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number; got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a finite non-negative number; got {value!r}")
 
 
 def _one_of(*options):

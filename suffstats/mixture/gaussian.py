@@ -11,10 +11,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from .._transaction import transactional
-from .._validation import check_batch, check_positive_int, check_weights
+from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
 from ..data.source import as_source
-from ..distributions._base import FAMILIES, SCHEMA_VERSION
+from ..distributions._registry import SCHEMA_VERSION, register_family
 from ..distributions.covariance import covariance_type as _strategy
 from ..distributed import as_strategy
 from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
@@ -357,20 +357,38 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
 
     @classmethod
     def _from_dict(cls, data):
-        model = cls(**data["settings"])
+        settings = data.get("settings")
+        if not isinstance(settings, dict):
+            raise ValueError(f"settings must be an object of GaussianMixture parameters; got {settings!r:.40}")
+        unknown = set(settings) - set(cls._get_param_names())
+        if unknown:
+            raise ValueError(f"settings has unknown parameters {sorted(unknown)}")
+        model = cls(**settings)
         check_settings(model)
-        means = np.asarray(data["means"], dtype=np.float64)
+        means = json_numbers(data.get("means"), "means")
+        if means is None or means.ndim != 2:
+            raise ValueError(f"means must be a (n_components, n_features) array; got shape {np.shape(means)}")
         k, d = means.shape
         if k != model.n_components:
             raise ValueError(f"model JSON has {k} means but n_components = {model.n_components}")
-        weights = np.asarray(data["weights"], dtype=np.float64)
-        covariances = model._cov.check(data["covariances"], k, d)
+        weights = json_numbers(data.get("weights"), "weights")
+        if weights is None or weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
+            raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got {data.get('weights')!r:.80}")
+        covariances = model._cov.check(json_numbers(data.get("covariances"), "covariances"), k, d)
+        lower_bounds = json_numbers(data.get("lower_bounds", []), "lower_bounds")
+        if lower_bounds.ndim != 1:
+            raise ValueError("lower_bounds must be a list of numbers")
+        n_iter, converged = data.get("n_iter", 0), data.get("converged", False)
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+            raise ValueError(f"n_iter must be a non-negative integer; got {n_iter!r:.40}")
+        if not isinstance(converged, bool):
+            raise ValueError(f"converged must be true or false; got {converged!r:.40}")
         model.n_features_in_ = d
         model._assign_parameters(weights, means, covariances)
-        model.n_iter_, model.converged_ = int(data.get("n_iter", 0)), bool(data.get("converged", False))
-        model.lower_bounds_ = list(data.get("lower_bounds", []))
+        model.n_iter_, model.converged_ = n_iter, converged
+        model.lower_bounds_ = [float(v) for v in lower_bounds]
         model.lower_bound_ = model.lower_bounds_[-1] if model.lower_bounds_ else -np.inf
         return model
 
 
-FAMILIES["GaussianMixture"] = GaussianMixture
+register_family(GaussianMixture)
