@@ -144,3 +144,20 @@ def test_reference_kernels_use_only_the_array_api_standard(kind):
     strict = REFERENCE.nearest_block(xp.asarray(X), xp.asarray(w), xp.asarray(means), layout)
     for a, b in zip(strict, REFERENCE.nearest_block(X, w, means, layout)):
         assert_close(np.asarray(a), b, rtol=1e-12)
+
+
+def test_univariate_families_follow_the_default_backend(monkeypatch):
+    """With the NumPy backend as default, the one-pass Numba kernels are not used, and the statistics agree."""
+    from suffstats import backends
+
+    x = np.random.default_rng(4).normal(5.0, 2.0, size=10_000)
+    fast = ss.Normal().statistics(x)
+    previous = backends.set_default_backend("numpy")
+    try:
+        monkeypatch.setattr(FAST, "univariate_moments", lambda *a: (_ for _ in ()).throw(AssertionError("used")))
+        checked = ss.Normal().statistics(x)
+    finally:
+        backends.set_default_backend(previous)
+    assert checked.allclose(fast, rtol=1e-12)
+    with pytest.raises(ValueError, match="unknown backend"):
+        backends.set_default_backend("gpu9")

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .protocol import check_backend
 
-__all__ = ["get_backend", "register_lazy", "available_backends", "map_blocks", "set_num_threads", "get_num_threads"]
+__all__ = ["get_backend", "register_lazy", "available_backends", "map_blocks", "set_num_threads", "get_num_threads",
+           "default_backend", "set_default_backend", "univariate_kernels"]
 
 _LAZY = {}
 _LOADED = {}
@@ -43,6 +44,38 @@ def available_backends():
 
 register_lazy("numpy", "suffstats.backends.numpy_kernels")
 register_lazy("numba", "suffstats.backends.numba_kernels")
+
+_DEFAULT = {"name": "numba"}
+
+
+def default_backend():
+    """The backend of models that take no ``backend`` argument (the univariate families' ``summarize``)."""
+    return _DEFAULT["name"]
+
+
+def set_default_backend(name):
+    """Choose the backend of models that take no ``backend`` argument; returns the previous name.
+
+    Examples
+    --------
+    >>> from suffstats.backends import set_default_backend
+    >>> previous = set_default_backend("numpy")   # the univariate families use the NumPy path
+    >>> _ = set_default_backend(previous)
+    """
+    if name not in _LAZY:
+        raise ValueError(f"unknown backend {name!r}; available: {sorted(_LAZY)}")
+    previous, _DEFAULT["name"] = _DEFAULT["name"], name
+    return previous
+
+
+#: The optional one-pass kernels of univariate ``summarize`` (see :mod:`suffstats.backends.numba_univariate`).
+UNIVARIATE_KERNELS = ("univariate_sums", "univariate_moments", "univariate_range", "category_counts")
+
+
+def univariate_kernels():
+    """The default backend when it has the one-pass univariate kernels, else ``None`` (the NumPy path)."""
+    backend = get_backend(default_backend())
+    return backend if all(hasattr(backend, name) for name in UNIVARIATE_KERNELS) else None
 
 
 _THREADS = {"n": os.cpu_count() or 1, "pool": None}

@@ -55,6 +55,10 @@ class Backend(Protocol):
     def nearest_block(self, X, w, centers, layout: Optional[str] = None) -> BlockStatistics:
         """Hard-assignment statistics of one block, moments around ``centers``."""
 
+    # Optional: the one-pass kernels of univariate summarize (``univariate_sums``, ``univariate_moments``,
+    # ``univariate_range``, ``category_counts``; see suffstats.backends.numba_univariate). A backend without
+    # them leaves the univariate families on their checked NumPy path.
+
 
 def check_backend(module, name):
     """Refuse a registered module that does not provide the interface, naming what is missing."""

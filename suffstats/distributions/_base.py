@@ -20,7 +20,7 @@ import numpy as np
 from .._transaction import restore, snapshot, transactional
 from .._statistics_checks import checked_sum, statistics_finite
 from .._validation import check_batch, check_bool, check_fraction, check_positive_int
-from ..statistics import Statistics
+from ..statistics import Statistics, blend
 from ._fit_source import DEFAULT_BATCH_ROWS, data_statistics
 from ._batch import BatchStatistics
 from ._persistence import JSONModel
@@ -173,7 +173,7 @@ class Distribution(BatchStatistics, JSONModel):
         """Store ``estimate`` blended with the current parameters: ``inertia·old + (1-inertia)·estimate``."""
         if inertia > 0 and self.fitted:
             old = self.parameters()
-            estimate = {k: inertia * old[k] + (1 - inertia) * np.asarray(v) for k, v in estimate.items()}
+            estimate = {k: blend(old[k], np.asarray(v), inertia) for k, v in estimate.items()}
         self._set_parameters(estimate)
 
     @transactional

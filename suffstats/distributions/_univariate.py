@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends import univariate_kernels
 from ..statistics import Additive
 from ._base import Distribution
 
@@ -20,7 +21,13 @@ def weighted_sums(x, w, **terms) -> Additive:
 
 
 def fast_input(X, sample_weight):
-    """``(x, w)`` as contiguous float64 1-D arrays when the fast kernels can take them as they are, else None."""
+    """``(x, w)`` as contiguous float64 1-D arrays when the fast kernels can take them as they are, else None.
+
+    None also when the default backend has no one-pass univariate kernels
+    (:func:`suffstats.backends.univariate_kernels`): the checked NumPy path runs.
+    """
+    if kernels() is None:
+        return None
     if not isinstance(X, np.ndarray) or X.dtype != np.float64 or X.ndim == 0 or X.shape[0] == 0:
         return None
     x = X[:, 0] if X.ndim == 2 and X.shape[1] == 1 else X
@@ -35,9 +42,8 @@ def fast_input(X, sample_weight):
 
 
 def kernels():
-    from ..backends import get_backend
-
-    return get_backend("numba")
+    """The default backend's one-pass univariate kernels, or None."""
+    return univariate_kernels()
 
 
 class _SumFamily(Distribution):
