@@ -178,3 +178,10 @@ def test_a_file_rewritten_between_epochs_is_refused(tmp_path, blobs):
 def test_lr_decay_must_be_finite(blobs):
     with pytest.raises(ValueError, match="lr_decay must be a finite non-negative number"):
         ss.GaussianMixture(2, lr_decay=float("inf")).fit(blobs)
+
+
+@pytest.mark.parametrize("n", [2.5, 0, "3", True])
+def test_sample_refuses_a_count_that_is_not_a_positive_integer(blobs, n):
+    model = _quiet(ss.GaussianMixture(2, random_state=0, max_iter=2).fit, blobs)
+    with pytest.raises(ValueError, match="n_samples"):
+        model.sample(n)

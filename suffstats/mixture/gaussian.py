@@ -336,10 +336,11 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     def sample(self, n_samples=1):
         """Draw ``n_samples`` rows; returns ``(X, component labels)``."""
         check_is_fitted(self, "means_")
-        if n_samples < 1:
-            raise ValueError(f"Invalid value for 'n_samples': {n_samples}. It must be at least 1.")
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer, at least 1.")
         rng = np.random.default_rng(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
+        weights = np.asarray(self.weights_, dtype=np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
         X = np.vstack([self._cov.sample(rng, self.means_[j], self.covariances_, j, c) for j, c in enumerate(counts)])
         return X, np.repeat(np.arange(self.n_components), counts)
 
