@@ -6,7 +6,7 @@ checkpoints are the driver's; only the gathering of an epoch's statistics
 moves to the cluster. Per epoch:
 
 1. the model's parameters (a copy without callbacks or pending totals, a few
-   kB) are sent to every worker once;
+   kB) are sent to the cluster once, as a task every worker fetches from its peers;
 2. the epoch's rows are cut into tasks, each an *aligned power-of-two run of
    blocks* (:mod:`suffstats.block_tree`); a task opens the source on its
    worker (a memory map of the ``.npy`` shard, an HDF5 handle, a chunk of a
@@ -141,6 +141,11 @@ class DaskAccumulation:
         """
         tic = time.perf_counter()
         acc = model._new_accumulator() if acc is None else acc
+        if not acc.centred_on(model._shifts()):
+            # A total kept around other shifts (absorbed from elsewhere): this epoch's runs are summed
+            # around the current ones, then merged by the Chan formulas, as the local strategy does.
+            acc.merge(self.accumulate(model, source, ranges, sample_weight, None, on_batch))
+            return acc
         block = block_rows(model)
         first = _blocks_of(acc)
         rows, columns = _rows_of(source)
@@ -151,7 +156,9 @@ class DaskAccumulation:
             return acc
         token = uuid.uuid4().hex
         payload = pickle.dumps(worker_copy(model), protocol=pickle.HIGHEST_PROTOCOL)
-        shipped = self.client.scatter(payload, broadcast=True, hash=False)
+        # A task holding the parameters, not scattered data: a worker lost with its copy is recomputed from
+        # the task (scattered data lost with its last holder would cancel every task of the epoch).
+        shipped = self.client.submit(_parameters, payload, key=f"suffstats-parameters-{token}", pure=False)
         futures = self._submit(shipped, token, rows, columns, tasks, sample_weight)
         try:
             returned = self._collect(futures, tasks, acc, on_batch, on_chunk)
@@ -233,6 +240,10 @@ def _rows_of(source):
 # -- on the workers ----------------------------------------------------------------------------------
 _MODELS: dict = {}  # epoch token -> the model unpickled once per worker process
 _MODELS_LOCK = threading.Lock()
+
+
+def _parameters(payload):
+    return payload
 
 
 def _model_of(payload, token):
