@@ -161,3 +161,53 @@ def test_univariate_families_follow_the_default_backend(monkeypatch):
     assert checked.allclose(fast, rtol=1e-12)
     with pytest.raises(ValueError, match="unknown backend"):
         backends.set_default_backend("gpu9")
+
+
+class _DeviceArray(np.ndarray):
+    """A stand-in for a device array: operations stay on the 'device', ``get()`` copies to the host, and
+    implicit conversion to NumPy is refused as CuPy refuses it."""
+
+    def get(self):
+        return np.array(self.view(np.ndarray))
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("implicit conversion to a NumPy array is not allowed (use .get())")
+
+
+def test_cupy_backend_moves_blocks_to_the_device_and_statistics_back(monkeypatch):
+    """The CuPy backend's plumbing, with a stand-in device: device arrays in, host statistics out."""
+    import importlib
+    import sys
+    import types
+
+    shim = types.ModuleType("cupy")
+    shim.float64 = np.float64
+    shim.asarray = lambda a, dtype=None: np.asarray(a.get() if isinstance(a, _DeviceArray) else a,
+                                                    dtype=dtype).view(_DeviceArray)
+    monkeypatch.setitem(sys.modules, "cupy", shim)
+    monkeypatch.delitem(sys.modules, "suffstats.backends.cupy_kernels", raising=False)
+    device = importlib.import_module("suffstats.backends.cupy_kernels")
+    rng = np.random.default_rng(5)
+    X, w = rng.normal(size=(300, 3)), rng.uniform(size=300)
+    for kind in ("full", "tied", "diag", "spherical"):
+        means, P, log_w, _ = _parameters(rng, 3, 3, kind)
+        got = device.gaussian_block(X, w, means, P, log_w, kind)
+        for a, b in zip(got, REFERENCE.gaussian_block(X, w, means, P, log_w, kind)):
+            assert not isinstance(a, _DeviceArray)
+            assert_close(a, b, rtol=1e-12)
+    got = device.nearest_block(X, w, means, "diag")
+    assert all(not isinstance(a, _DeviceArray) for a in got)
+    assert device.BLOCK_ROWS % REFERENCE.BLOCK_ROWS == 0 and not device.CONCURRENT_BLOCKS
+    monkeypatch.delitem(sys.modules, "suffstats.backends.cupy_kernels")
+
+
+def test_cupy_is_registered_lazily_and_named_when_missing():
+    import subprocess
+    import sys
+
+    code = "import sys, suffstats; print('cupy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    if "cupy" in sys.modules or __import__("importlib").util.find_spec("cupy") is not None:
+        pytest.skip("CuPy is installed here")
+    with pytest.raises(ImportError, match=r"needs CuPy.*cuda12"):
+        ss.GaussianMixture(2, backend="cupy").fit(np.random.default_rng(0).normal(size=(50, 2)))

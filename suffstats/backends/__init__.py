@@ -44,6 +44,7 @@ def available_backends():
 
 register_lazy("numpy", "suffstats.backends.numpy_kernels")
 register_lazy("numba", "suffstats.backends.numba_kernels")
+register_lazy("cupy", "suffstats.backends.cupy_kernels")
 
 _DEFAULT = {"name": "numba"}
 

@@ -27,9 +27,20 @@ CONCURRENT_BLOCKS = False
 
 
 def namespace(x):
-    """The array namespace of ``x`` (NumPy for anything without ``__array_namespace__``)."""
+    """The array namespace of ``x``: its ``__array_namespace__()``, CuPy for CuPy arrays, else NumPy."""
     get = getattr(x, "__array_namespace__", None)
-    return np if get is None else get()
+    if get is not None:
+        return get()
+    if type(x).__module__.split(".")[0] == "cupy":  # CuPy before 14 has no __array_namespace__
+        import cupy
+
+        return cupy
+    return np
+
+
+def _astype(xp, array, dtype):
+    """``xp.astype`` where the namespace has it (the standard), else the array's method."""
+    return xp.astype(array, dtype) if hasattr(xp, "astype") else array.astype(dtype)
 
 
 def _logsumexp_rows(xp, a):
@@ -122,7 +133,7 @@ def nearest_block(X, w, centers, layout=None):
     labels = xp.argmin(dist, axis=1)
     ww = xp.ones(X.shape[0], dtype=xp.float64) if w is None else w
     k = centers.shape[0]
-    member = xp.astype(labels[:, None] == xp.arange(k)[None, :], xp.float64)  # (n, k) one-hot
+    member = _astype(xp, labels[:, None] == xp.arange(k)[None, :], xp.float64)  # (n, k) one-hot
     Z = X - xp.take(centers, labels, axis=0)  # each row centred on its own centre
     wZ = Z * xp.reshape(ww, (-1, 1))
     first = member.T @ wZ
