@@ -185,8 +185,11 @@ def test_cupy_backend_moves_blocks_to_the_device_and_statistics_back(monkeypatch
     shim.asarray = lambda a, dtype=None: np.asarray(a.get() if isinstance(a, _DeviceArray) else a,
                                                     dtype=dtype).view(_DeviceArray)
     monkeypatch.setitem(sys.modules, "cupy", shim)
-    monkeypatch.delitem(sys.modules, "suffstats.backends.cupy_kernels", raising=False)
-    device = importlib.import_module("suffstats.backends.cupy_kernels")
+    sys.modules.pop("suffstats.backends.cupy_kernels", None)
+    try:
+        device = importlib.import_module("suffstats.backends.cupy_kernels")
+    finally:
+        sys.modules.pop("suffstats.backends.cupy_kernels", None)  # the stand-in must not outlive the test
     rng = np.random.default_rng(5)
     X, w = rng.normal(size=(300, 3)), rng.uniform(size=300)
     for kind in ("full", "tied", "diag", "spherical"):
@@ -198,7 +201,6 @@ def test_cupy_backend_moves_blocks_to_the_device_and_statistics_back(monkeypatch
     got = device.nearest_block(X, w, means, "diag")
     assert all(not isinstance(a, _DeviceArray) for a in got)
     assert device.BLOCK_ROWS % REFERENCE.BLOCK_ROWS == 0 and not device.CONCURRENT_BLOCKS
-    monkeypatch.delitem(sys.modules, "suffstats.backends.cupy_kernels")
 
 
 def test_cupy_is_registered_lazily_and_named_when_missing():
