@@ -60,6 +60,12 @@ class BlockTree:
             stack.append((size_a + size_b, a + b))
         self.stack = stack
 
+    def subtree(self):
+        """The value of an aligned power-of-two run of blocks: the stack's single subtree (what a worker returns)."""
+        if len(self.stack) != 1 or self.stack[0][0] & (self.stack[0][0] - 1):
+            raise ValueError(f"{self.blocks} blocks are not one aligned power-of-two run")
+        return self.stack[0][1]
+
     def total(self):
         """The sum over every block pushed (``None`` when empty): smaller subtrees folded into larger ones."""
         if not self.stack:

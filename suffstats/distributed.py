@@ -218,8 +218,7 @@ def _task_rows(task):
 
 def _blocks_of(acc):
     """Blocks a running total already holds (a resumed epoch continues the block numbering)."""
-    blocks = getattr(acc, "blocks", None)
-    return int(acc._tree.blocks if blocks is None else blocks)
+    return int(acc.blocks)
 
 
 def _rows_of(source):
@@ -275,5 +274,4 @@ def accumulate_task(payload, token, rows, pieces, weights, columns):
     w = parts_w[0] if len(parts_w) == 1 or parts_w[0] is None else np.concatenate(parts_w)
     acc = model._new_accumulator()
     model._accumulate(acc, X, w)
-    (_, value), = acc._tree.stack  # an aligned run of 2^j blocks is exactly one subtree
-    return value
+    return acc.run_value()  # an aligned run of 2^j blocks is exactly one subtree

@@ -148,6 +148,8 @@ def test_rows_never_pass_through_the_client(client, data):
     assert progress == [len(data["X"])] * 4
     km = ss.KMeans(3, random_state=0, max_iter=3).fit(source, client=client)
     assert np.array_equal(km.cluster_centers_, ss.KMeans(3, random_state=0, max_iter=3).fit(data["npy"]).cluster_centers_)
+    # The default start (k-means on the sample, then one pass assigning every row) reads on the workers too.
+    assert _same_gaussian(_gaussian().fit(source, client=client), _gaussian().fit(data["npy"]))
 
 
 def test_in_memory_arrays_and_streams_are_refused(client, data):

@@ -19,8 +19,9 @@ Hooks a model provides
 ``_fit_parameters()``, ``_load_fit_parameters(params)``
     The parameters as a tuple of arrays, as the M-step, checkpoints and the
     best run keep them.
-``_initialize(source, sample_weight, rng)``
-    Starting parameters for one initialisation.
+``_initialize(source, sample_weight, rng, strategy)``
+    Starting parameters for one initialisation (a pass over the data goes
+    through ``strategy``, as the epochs do).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def fit_mixture(model, source, sample_weight, settings, n_init, *, warm=False, c
                 # Convergence is judged against the previous fit's last log-likelihood, as in scikit-learn.
                 history = EMHistory(initial_lower_bound=float(getattr(model, "lower_bound_", -np.inf)))
             else:
-                model._initialize(source, sample_weight, rng)
+                model._initialize(source, sample_weight, rng, strategy)
                 if model.verbose:
                     print(f"Initialization {init}", flush=True)
                 history = EMHistory()

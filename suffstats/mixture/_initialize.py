@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_batch, check_weights
 from ..backends import get_backend
-from ..em import accumulate_pass, batch_ranges, progress_bar
+from ..em import LocalAccumulation, batch_ranges, progress_bar
 from ._engine import MixtureEngine
 from ._moments import ComponentMoments, estimate_gaussian
 from ._seeding import INIT_METHODS, draw_sample, seed_centers
@@ -35,7 +36,7 @@ __all__ = ["INIT_METHODS", "draw_sample", "initial_gaussian", "given_initial_par
 
 def hard_moments(X, w, centers, layout, backend="numpy"):
     """Moments of rows ``X`` (in memory) assigned to their nearest centre, through the mixture engine."""
-    assignment = HardAssignment(None, centers, layout, backend)
+    assignment = HardAssignment(X.shape[1], centers, layout, backend)
     acc = assignment._new_accumulator()
     assignment._accumulate(acc, X, w)
     return acc
@@ -60,14 +61,18 @@ def random_moments(X, w, k, layout, rng):
     return acc
 
 
-def initial_gaussian(model, source, sample_weight, rng):
-    """Initial weights, means and covariances of a :class:`~suffstats.GaussianMixture` (user-given ones win)."""
+def initial_gaussian(model, source, sample_weight, rng, strategy=None):
+    """Initial weights, means and covariances of a :class:`~suffstats.GaussianMixture` (user-given ones win).
+
+    The one pass of the ``kmeans`` start goes through ``strategy`` (local by
+    default), as the epochs do: on a cluster the workers read the rows.
+    """
     plan = InitialPlan.make(model, source, sample_weight, rng)
     if plan.assignment is not None:
         ranges = batch_ranges(source.n_rows, model.batch_size)
         with progress_bar(model.progress, ranges, "initialization") as bar:
-            accumulate_pass(plan.assignment, source, ranges, sample_weight, bar.update if bar else None,
-                            plan.moments)
+            (strategy or LocalAccumulation()).accumulate(plan.assignment, source, ranges, sample_weight,
+                                                         plan.moments, bar.update if bar else None)
     return plan.parameters()
 
 
@@ -104,7 +109,7 @@ class InitialPlan:
                 return cls(model, given, hard_moments(sample, w, centers, cov.layout, backend=model.backend))
             km = _kmeans(model, k, rng).fit(sample, sample_weight=w)
         say(f"Initialization: k-means took {km.n_iter_} iterations; assigning every row", flush=True)
-        assignment = HardAssignment(model, km.cluster_centers_, cov.layout, model.backend)
+        assignment = HardAssignment(d, km.cluster_centers_, cov.layout, model.backend)
         return cls(model, given, assignment._new_accumulator(), assignment)
 
     def parameters(self):
@@ -175,13 +180,19 @@ def _check_shape(array, shape, name):
 
 
 class HardAssignment(MixtureEngine):
-    """Every row to its nearest centre, collecting Gaussian moments: an initialisation pass on the engine."""
+    """Every row to its nearest centre, collecting Gaussian moments: an initialisation pass on the engine.
 
-    def __init__(self, model, centers, layout, backend):
-        self.model, self.centers, self.layout, self.backend = model, np.asarray(centers, np.float64), layout, backend
+    It holds only the centres and what validation needs, so it travels to
+    cluster workers as lightly as a model's parameters.
+    """
+
+    def __init__(self, n_features, centers, layout, backend):
+        self.n_features = n_features
+        self.centers, self.layout, self.backend = np.asarray(centers, np.float64), layout, backend
 
     def _validate_batch(self, X, w, row_offset):
-        return self.model._validate_batch(X, w, row_offset)
+        X = check_batch(X, n_features=self.n_features, row_offset=row_offset, owner="the mixture")
+        return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
     def _shifts(self):
         return self.centers

@@ -66,6 +66,10 @@ class ComponentMoments:
         """Blocks summed so far (subtrees of a shared tree count as their size)."""
         return self._tree.blocks
 
+    def run_value(self):
+        """The total of an aligned power-of-two run of blocks, to be pushed elsewhere with ``add(value, size)``."""
+        return self._tree.subtree()
+
     def add(self, block, size=1):
         """Add one block's statistics ``(Σw, Σw·log p, Σw·r (k,), first (k, d), second or None)``.
 

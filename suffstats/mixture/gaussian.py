@@ -225,8 +225,8 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     def _estimate(self, acc, previous):
         return estimate_gaussian(acc, self._cov, self.reg_covar, previous)
 
-    def _initialize(self, source, sample_weight, rng):
-        self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng))
+    def _initialize(self, source, sample_weight, rng, strategy=None):
+        self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng, strategy))
 
     # -- fitting -------------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):

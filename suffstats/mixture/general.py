@@ -40,6 +40,15 @@ class ComponentTotals:
     def add(self, block, size=1):
         self._tree.push(block, size)
 
+    @property
+    def blocks(self):
+        """Blocks summed so far (subtrees of a shared tree count as their size)."""
+        return self._tree.blocks
+
+    def run_value(self):
+        """The total of an aligned power-of-two run of blocks, to be pushed elsewhere with ``add(value, size)``."""
+        return self._tree.subtree()
+
     def merge(self, other):
         if other.to_statistics() is not None:
             self.add(other.to_statistics())
@@ -292,7 +301,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
                                                           "batches_per_epoch", "lr_decay", "init_sample_size")},
                 "random_state": self.random_state if isinstance(self.random_state, (int, type(None))) else "rng"}
 
-    def _initialize(self, source, sample_weight, rng):
+    def _initialize(self, source, sample_weight, rng, strategy=None):
         """Unfitted components from k-means clusters of a sample; weights from the cluster shares."""
         given = getattr(self, "_given", [d.fitted for d in self.distributions])
         if all(given):

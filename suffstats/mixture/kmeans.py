@@ -128,7 +128,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
                           EmptyComponentWarning, stacklevel=4)
         return (acc.shifts + acc.first / np.where(empty, 1.0, acc.resp)[:, None],)
 
-    def _initialize(self, source, sample_weight, rng):
+    def _initialize(self, source, sample_weight, rng, strategy=None):
         if isinstance(self.init, str):
             sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
             sample, w = self._validate_batch(sample, w, 0)

@@ -248,7 +248,7 @@ class _Candidates:
     def _all_converged(self):
         return not self._active()
 
-    def _initialize(self, source, sample_weight, rng):
+    def _initialize(self, source, sample_weight, rng, strategy=None):
         """Every candidate's start, sharing reads: one take of the union of samples, one assignment pass."""
         cached = _SampleCache(source, [(m.random_state, m.init_sample_size) for m in self.candidates])
         plans = [InitialPlan.make(m, cached, sample_weight, np.random.default_rng(m.random_state))
