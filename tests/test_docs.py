@@ -1,9 +1,12 @@
 """The documentation builds without a single warning or dead reference, and documents every public method."""
 
+import doctest
 import inspect
+import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -58,3 +61,18 @@ def test_every_public_method_has_a_docstring_on_its_page(html):
     for method in ("summarize", "from_summaries", "fit", "predict_proba", "statistics", "absorb"):
         entry = page.split(f'id="suffstats.GaussianMixture.{method}"', 1)[1].split("</dl>", 1)[0]
         assert "<dd>" in entry and len(re.sub(r"<[^>]+>", "", entry.split("<dd>", 1)[1]).strip()) > 10, method
+
+
+GUIDE = sorted((DOCS / "guide").glob("*.rst"))
+
+
+@pytest.mark.parametrize("page", GUIDE, ids=[p.stem for p in GUIDE])
+def test_user_guide_snippets_run(page, tmp_path, monkeypatch):
+    """Every ``>>>`` snippet of the user guide runs and prints what the page says (files go to a temp dir)."""
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = doctest.testfile(str(page), module_relative=False, verbose=False, report=True,
+                                  optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} snippets failed in {page.name}"
+    assert not os.listdir(tmp_path), f"{page.name} leaves files behind: {os.listdir(tmp_path)}"
