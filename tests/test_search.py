@@ -105,3 +105,27 @@ def test_a_killed_search_resumes_bit_for_bit(tmp_path, three_blobs):
 def test_bad_settings_are_refused_before_reading(three_blobs, kwargs, message):
     with pytest.raises(ValueError, match=message):
         ss.GaussianMixtureSearch(**kwargs).fit(three_blobs)
+
+
+def test_held_out_rows_are_left_out_of_every_fit_and_score_it(three_blobs):
+    search = _quiet(ss.GaussianMixtureSearch([1, 2, 3, 4], criterion="heldout", validation_fraction=0.25,
+                                             random_state=0, batch_size=3000).fit, three_blobs)
+    assert search.best_params_["n_components"] >= 3  # one or two components fit three blobs far worse
+    split = ss.mixture._holdout.HeldOutSplit(len(three_blobs), 0.25, search.results_[0]["random_state"],
+                                             held_out=True)
+    held_out = split[0:len(three_blobs)] > 0
+    assert 0.2 < held_out.mean() < 0.3
+    for model, row in zip(search.candidates_, search.results_):
+        alone = _quiet(ss.GaussianMixture(row["n_components"], random_state=row["random_state"],
+                                          batch_size=5000).fit, three_blobs,
+                       sample_weight=(~held_out).astype(float))
+        assert np.array_equal(model.means_, alone.means_)
+        # The held-out score is that of the final parameters on the held-out rows.
+        assert row["heldout_log_likelihood"] == pytest.approx(alone.score(three_blobs[held_out]), rel=1e-10)
+
+
+def test_heldout_criterion_needs_a_fraction(three_blobs):
+    with pytest.raises(ValueError, match="needs validation_fraction"):
+        ss.GaussianMixtureSearch([1, 2], criterion="heldout").fit(three_blobs)
+    with pytest.raises(ValueError, match="validation_fraction must be a number in"):
+        ss.GaussianMixtureSearch([1, 2], validation_fraction=1.5).fit(three_blobs)

@@ -12,8 +12,9 @@ from sklearn.utils.validation import check_is_fitted
 from .._transaction import transactional
 from .._validation import check_positive_int, check_weights
 from ..data.source import as_source
-from ..em import EMHistory, accumulate_pass, batch_ranges, progress_bar
+from ..em import EMHistory, LocalAccumulation, accumulate_pass, batch_ranges, progress_bar
 from ._engine import em_settings, fit_mixture, settings_fingerprint
+from ._holdout import HeldOutSplit
 from ._initialize import InitialPlan
 from ._params import check_settings
 from .gaussian import GaussianMixture
@@ -23,7 +24,7 @@ __all__ = ["GaussianMixtureSearch"]
 #: Constructor parameters handed unchanged to every candidate :class:`GaussianMixture`.
 SHARED = ("tol", "reg_covar", "max_iter", "init_params", "verbose", "verbose_interval", "batch_size",
           "batches_per_epoch", "inertia", "lr_decay", "init_sample_size", "backend", "compute_dtype")
-CRITERIA = ("bic", "aic")
+CRITERIA = ("bic", "aic", "heldout")
 
 
 class GaussianMixtureSearch(DensityMixin, BaseEstimator):
@@ -49,10 +50,15 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         One of, or a list of, ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
     n_init : int, default=1
         Initialisations per (k, covariance type); each is a candidate.
-    criterion : {"bic", "aic"}, default="bic"
-        Lower is better. The log-likelihood is that of the last E-step (no
-        extra pass over the data): for a converged candidate it differs from
-        the final parameters' by less than ``tol`` per row.
+    criterion : {"bic", "aic", "heldout"}, default="bic"
+        ``bic`` and ``aic``: lower is better. Their log-likelihood is that of
+        the last E-step (no extra pass over the data): for a converged
+        candidate it differs from the final parameters' by less than ``tol``
+        per row. ``heldout``: the highest mean log-likelihood of the held-out
+        rows (needs ``validation_fraction``; one more shared pass at the end).
+    validation_fraction : float in (0, 1), optional
+        Share of rows held out of every candidate's fit, chosen by a seeded
+        hash of the row index (stable for any batch size; no mask is stored).
     random_state : int, numpy Generator or None
         Seeds the candidates' seeds.
     tol, reg_covar, max_iter, init_params, verbose, verbose_interval, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, backend, compute_dtype
@@ -87,7 +93,8 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     3
     """
 
-    def __init__(self, n_components=range(1, 11), *, covariance_type="full", n_init=1, criterion="bic", tol=1e-3,
+    def __init__(self, n_components=range(1, 11), *, covariance_type="full", n_init=1, criterion="bic",
+                 validation_fraction=None, tol=1e-3,
                  reg_covar=1e-6, max_iter=100, init_params="kmeans", random_state=None, verbose=0,
                  verbose_interval=10, batch_size=None, batches_per_epoch=None, inertia=0.0, lr_decay=0.0,
                  init_sample_size=100_000, callbacks=None, progress=False, backend="numba",
@@ -96,6 +103,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         self.covariance_type = covariance_type
         self.n_init = n_init
         self.criterion = criterion
+        self.validation_fraction = validation_fraction
         self.tol = tol
         self.reg_covar = reg_covar
         self.max_iter = max_iter
@@ -121,6 +129,12 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
             raise ValueError("n_components and covariance_type must each name at least one value")
         if self.criterion not in CRITERIA:
             raise ValueError(f"criterion must be one of {list(CRITERIA)}; got {self.criterion!r}")
+        fraction = self.validation_fraction
+        if fraction is not None and (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+                                     or not 0 < fraction < 1):
+            raise ValueError(f"validation_fraction must be a number in (0, 1) or None; got {fraction!r}")
+        if self.criterion == "heldout" and fraction is None:
+            raise ValueError("criterion='heldout' needs validation_fraction (the share of rows held out)")
         n_init = check_positive_int(self.n_init, "n_init")
         seeds = _seeds(self.random_state, len(ks) * len(types) * n_init)
         grid = [(k, c, i) for k in ks for c in types for i in range(n_init)]
@@ -149,6 +163,11 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         for model in candidates:
             model.n_features_in_ = source.n_features
             model._dtype = np.float32 if source.dtype == np.float32 else np.float64
+        split = None
+        if self.validation_fraction is not None:
+            split = HeldOutSplit(source.n_rows, self.validation_fraction, grid[0][3], held_out=False,
+                                 base=sample_weight)
+            sample_weight = split
         joint = _Candidates(candidates, self)
         history = fit_mixture(
             joint, source, sample_weight, em_settings(self), 1, checkpoint=checkpoint,
@@ -159,6 +178,10 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         self.candidates_ = candidates
         self.results_ = [self._result(model, k, c, i, seed, h)
                          for model, (k, c, i, seed), h in zip(candidates, grid, joint.histories)]
+        if split is not None:
+            for row, value in zip(self.results_, _held_out_log_likelihood(candidates, source, split, self)):
+                row["heldout"] = -value  # lower is better, like the other criteria
+                row["heldout_log_likelihood"] = value
         best = min(range(len(candidates)), key=lambda j: self.results_[j][self.criterion])
         self.best_estimator_ = candidates[best]
         self.best_params_ = {key: self.results_[best][key]
@@ -197,6 +220,17 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     def score(self, X, y=None):
         """Mean log-density per row under the best candidate."""
         return float(np.mean(self.score_samples(X)))
+
+
+def _held_out_log_likelihood(candidates, source, split, search):
+    """Mean log-likelihood of the held-out rows under each fitted candidate: one shared pass."""
+    together = _Candidates(candidates, search)
+    acc = _JointTotal({j: model._new_accumulator() for j, model in enumerate(candidates)})
+    ranges = batch_ranges(source.n_rows, search.batch_size)
+    with progress_bar(search.progress, ranges, "held-out rows") as bar:
+        LocalAccumulation().accumulate(together, source, ranges, split.other_side(), acc,
+                                       bar.update if bar else None)
+    return [part.log_likelihood / part.weight if part.weight > 0 else float("nan") for part in acc.parts.values()]
 
 
 def _seeds(random_state, n):
