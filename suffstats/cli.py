@@ -231,13 +231,15 @@ def _select(args):
     X = as_source(args.data, columns=columns)
     search = GaussianMixtureSearch(
         args.components, covariance_type=args.covariance, n_init=args.n_init, criterion=args.criterion,
+        validation_fraction=args.validation_fraction,
         batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch, max_iter=args.max_iter, tol=args.tol,
         init_params=args.init, random_state=args.seed, verbose=0 if args.quiet else 2, verbose_interval=1,
         progress=not args.quiet)
     print(f"trying {len(args.components) * len(args.covariance) * args.n_init} candidates on {X.describe()}",
           flush=True)
     search.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-    columns = ("n_components", "covariance_type", "init", "n_iter", "converged", "log_likelihood", "bic", "aic")
+    columns = ("n_components", "covariance_type", "init", "n_iter", "converged", "log_likelihood", "bic", "aic") + \
+        (("heldout_log_likelihood",) if args.validation_fraction is not None else ())
     print("  ".join(f"{c:>15}" for c in columns))
     for row in search.results_:
         print("  ".join(f"{row[c]:>15.6g}" if isinstance(row[c], float) else f"{row[c]!s:>15}" for c in columns))
@@ -380,7 +382,10 @@ def _parser():
     select.add_argument("--covariance", type=_choices(COVARIANCE_TYPES), default="full",
                         help="covariance types to try, comma-separated")
     select.add_argument("--n-init", type=_int_at_least(1), default=1, help="initialisations per candidate")
-    select.add_argument("--criterion", default="bic", choices=list(CRITERIA), help="lower is better")
+    select.add_argument("--criterion", default="bic", choices=list(CRITERIA),
+                        help="bic, aic (lower is better) or the held-out log-likelihood (needs --validation-fraction)")
+    select.add_argument("--validation-fraction", type=_number(positive=True), default=None,
+                        help="share of rows held out of every fit, chosen by a seeded hash of the row index")
     select.set_defaults(run=_select)
 
     demo = command("demo", "write a synthetic memory-mapped file and fit it out of core")
