@@ -197,14 +197,19 @@ def _resume_message(args, X, model):
 
 
 # -- commands ----------------------------------------------------------------------------------
-def _fit(args):
+def _checked_input(args):
+    """The data source, after the output paths were checked (writable, never an input file)."""
     columns = _check_columns(args)
     _check_output(args.out, "--out", args.data)
     if args.checkpoint is not None:
         _check_output(args.checkpoint, "--checkpoint", args.data)
         if _same_file(args.out, args.checkpoint):
             raise UsageError(f"--out and --checkpoint name the same file ({args.out})")
-    X = as_source(args.data, columns=columns)
+    return as_source(args.data, columns=columns)
+
+
+def _fit(args):
+    X = _checked_input(args)
     model = GaussianMixture(
         args.components, covariance_type=args.covariance, batch_size=args.batch_size,
         batches_per_epoch=args.batches_per_epoch, max_iter=args.max_iter, tol=args.tol, init_params=args.init,
@@ -222,13 +227,7 @@ def _fit(args):
 
 
 def _select(args):
-    columns = _check_columns(args)
-    _check_output(args.out, "--out", args.data)
-    if args.checkpoint is not None:
-        _check_output(args.checkpoint, "--checkpoint", args.data)
-        if _same_file(args.out, args.checkpoint):
-            raise UsageError(f"--out and --checkpoint name the same file ({args.out})")
-    X = as_source(args.data, columns=columns)
+    X = _checked_input(args)
     search = GaussianMixtureSearch(
         args.components, covariance_type=args.covariance, n_init=args.n_init, criterion=args.criterion,
         validation_fraction=args.validation_fraction,

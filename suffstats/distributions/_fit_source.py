@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from .._validation import as_numeric_array, check_batch, check_positive_int, check_weights
+from ..block_tree import BlockTree
 from ..data.blocks import BLOCK_ROWS, aligned_chunks, batch_ranges
 from ..data.prefetch import prefetch
 from ..data.source import ArraySource, BatchSource, as_source
@@ -26,34 +27,6 @@ __all__ = ["DEFAULT_BATCH_ROWS", "data_statistics"]
 DEFAULT_BATCH_ROWS = 16 * BLOCK_ROWS
 
 _DATA_SUFFIXES = (".npy", ".h5", ".hdf5", ".zarr", ".parquet", ".pq", ".csv", ".tsv")
-
-
-class PairwiseSum:
-    """Streaming pairwise summation of values over a fixed tree of their indices.
-
-    A carry stack holds one partial sum per aligned power-of-two run of values,
-    so the tree -- and the rounding -- depends only on how many values there
-    are, never on how they arrived.
-    """
-
-    def __init__(self):
-        self._stack = []  # (count, value), counts strictly decreasing powers of two
-
-    def add(self, value):
-        count = 1
-        while self._stack and self._stack[-1][0] == count:
-            _, left = self._stack.pop()
-            value, count = left + value, 2 * count
-        self._stack.append((count, value))
-
-    def total(self):
-        """The sum of the values added (``None`` when there were none)."""
-        if not self._stack:
-            return None
-        value = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
-            value = left + value
-        return value
 
 
 def data_statistics(dist, X, sample_weight=None, batch_size=DEFAULT_BATCH_ROWS):
@@ -71,7 +44,7 @@ def data_statistics(dist, X, sample_weight=None, batch_size=DEFAULT_BATCH_ROWS):
     batches = _read(source, ranges, sample_weight)
     if len(ranges) > 1 or not source.random_access:
         batches = prefetch(batches)
-    total, reference, row = PairwiseSum(), None, 0
+    total, reference, row = BlockTree(), None, 0
     try:
         for chunk, weights in aligned_chunks(batches):
             for start in range(0, chunk.shape[0], BLOCK_ROWS):
@@ -79,7 +52,7 @@ def data_statistics(dist, X, sample_weight=None, batch_size=DEFAULT_BATCH_ROWS):
                 stats = dist._checked_statistics(chunk[start:stop], None if weights is None else weights[start:stop],
                                                  reference, row_offset=row)
                 reference = stats if reference is None else reference
-                total.add(stats)
+                total.push(stats)
                 row += min(stop, chunk.shape[0]) - start
     finally:
         batches.close()
