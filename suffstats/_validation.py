@@ -204,3 +204,36 @@ def json_numbers(value, field):
     if not np.isfinite(arr).all():
         raise ValueError(f"{field} must be finite; it holds {arr[~np.isfinite(arr)].ravel()[0]}")
     return arr
+
+
+class RowError(ValueError):
+    """A refusal that names one row; ``shifted(offset)`` renames it by its position in a larger whole.
+
+    Raised where only a batch is in view (a kernel's output overflowing, say) and
+    re-raised by the reader with the row's global index in the file.
+    """
+
+    def __init__(self, row, detail):
+        super().__init__(f"row {row}: {detail}")
+        self.row, self.detail = int(row), detail
+
+    def shifted(self, row):
+        """The same refusal, naming ``row`` instead."""
+        return RowError(row, self.detail)
+
+
+def first_bad_row(compute, n_rows, is_bad):
+    """The first row ``i`` such that ``is_bad(compute(0, i + 1))`` (a prefix property), by bisection.
+
+    ``compute(start, stop)`` gives the statistics of rows ``start:stop``; once a
+    bad row is in a prefix, every longer prefix is bad too (a sum that overflowed
+    stays non-finite), so about ``log2(n_rows)`` evaluations find it.
+    """
+    low, high = 0, n_rows  # the answer is in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if is_bad(compute(0, middle)):
+            high = middle
+        else:
+            low = middle
+    return low

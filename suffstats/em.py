@@ -36,6 +36,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ._validation import RowError
 from .data.blocks import BLOCK_ROWS, aligned_chunks, batch_ranges
 from .data.prefetch import prefetch
 
@@ -237,11 +238,25 @@ class LocalAccumulation:
         batches = read_batches(model, source, ranges, sample_weight, on_batch)
         if len(ranges) > 1 or not source.random_access:
             batches = prefetch(batches)
+        done = 0
         for X, w in aligned_chunks(batches, block_rows(model)):
-            model._accumulate(acc, X, w)
+            try:
+                model._accumulate(acc, X, w)
+            except RowError as error:
+                raise error.shifted(global_row(ranges, done + error.row)) from None
+            done += X.shape[0]
             if on_chunk is not None:
                 on_chunk(acc, X.shape[0])
         return acc
+
+
+def global_row(ranges, position):
+    """The index in the data of the ``position``-th row read through ``ranges``."""
+    for start, stop in ranges:
+        if position < stop - start:
+            return start + position
+        position -= stop - start
+    return position
 
 
 def block_rows(model):

@@ -185,3 +185,25 @@ def test_sample_refuses_a_count_that_is_not_a_positive_integer(blobs, n):
     model = _quiet(ss.GaussianMixture(2, random_state=0, max_iter=2).fit, blobs)
     with pytest.raises(ValueError, match="n_samples"):
         model.sample(n)
+
+
+def test_statistics_that_overflow_are_refused_naming_the_row(blobs):
+    model = _quiet(ss.GaussianMixture(3, random_state=0, max_iter=2).fit, blobs)
+    bad = blobs.copy()
+    bad[7777, 1] = 1e300
+    with pytest.raises(ValueError, match=r"row 7777: its statistics overflow"):
+        model.summarize(bad)
+    assert model.pending is None
+    km = _quiet(ss.KMeans(3, random_state=0, max_iter=2).fit, blobs)
+    with pytest.raises(ValueError, match=r"row 7777: its statistics overflow"):
+        km.summarize(bad)
+
+
+def test_an_overflow_late_in_a_file_is_named_by_its_row_in_the_file(tmp_path, blobs):
+    bad = blobs.copy()
+    bad[15_000, 0] = 1e300
+    start = _quiet(ss.GaussianMixture(3, random_state=0, max_iter=1).fit, blobs)
+    model = ss.GaussianMixture(3, weights_init=start.weights_, means_init=start.means_,
+                               precisions_init=start.precisions_, max_iter=2, batch_size=5000)
+    with pytest.raises(ValueError, match=r"row 15000: its statistics overflow"):
+        _quiet(model.fit, bad)

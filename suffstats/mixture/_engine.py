@@ -30,6 +30,7 @@ import hashlib
 import numpy as np
 
 from .._transaction import transactional
+from .._validation import RowError, first_bad_row
 from ..backends import map_blocks
 from ..checkpoint import Checkpoint
 from ..em import EMHistory, EMSettings, FitState, run_em
@@ -93,6 +94,12 @@ def fit_mixture(model, source, sample_weight, settings, n_init, *, warm=False, c
     return history
 
 
+def _finite(result) -> bool:
+    """Whether a block's statistics (a tuple of numbers and arrays, or a statistics value) are all finite."""
+    values = result.arrays().values() if isinstance(result, Statistics) else result
+    return all(v is None or np.isfinite(v).all() for v in values)
+
+
 class MixtureEngine:
     """The statistics protocol and the accumulation of a mixture, written once.
 
@@ -110,17 +117,38 @@ class MixtureEngine:
 
     # -- accumulation ----------------------------------------------------------------
     def _accumulate(self, acc, X, w):
-        """Add the statistics of rows ``X`` to ``acc``, block by block in row order."""
-        kernels, block = self._block_kernel()
+        """Add the statistics of rows ``X`` to ``acc``, block by block in row order.
+
+        A block whose statistics are not finite (squares of values near 1e300
+        overflow) is refused before anything is added, naming its first such row
+        (:class:`~suffstats._validation.RowError`, row counted within ``X``).
+        """
+        kernels, kernel = self._block_kernel()
+
+        def block(Xb, wb):
+            # Overflow shows as non-finite statistics, refused below with the row: no warning on the way.
+            with np.errstate(over="ignore", invalid="ignore"):
+                return kernel(Xb, wb)
+
+        results = map_blocks(kernels, block, X, w)
+        for index, result in enumerate(results):
+            if not _finite(result):
+                start = index * kernels.BLOCK_ROWS
+                rows = X[start:start + kernels.BLOCK_ROWS]
+                weights = None if w is None else w[start:start + kernels.BLOCK_ROWS]
+                row = first_bad_row(lambda a, b: block(rows[a:b], None if weights is None else weights[a:b]),
+                                    rows.shape[0], lambda r: not _finite(r))
+                raise RowError(start + row, "its statistics overflow (values too large to square in float64, "
+                                            "or far outside every component); rescale the data")
         if not acc.centred_on(self._shifts()):
             # A total absorbed from elsewhere, around other shifts: the E-step still runs at the current
             # parameters, and the two totals are merged by the Chan formulas.
             own = self._new_accumulator()
-            for result in map_blocks(kernels, block, X, w):
+            for result in results:
                 own.add(result)
             acc.merge(own)
             return
-        for result in map_blocks(kernels, block, X, w):
+        for result in results:
             acc.add(result)
 
     def _accumulator_from_state(self, state):
