@@ -38,8 +38,9 @@ import uuid
 
 import numpy as np
 
+from ._validation import RowError
 from .data.reopen import Reopen, reopener
-from .em import block_rows
+from .em import block_rows, global_row
 
 __all__ = ["DaskAccumulation", "as_strategy", "plan_tasks", "worker_copy"]
 
@@ -273,5 +274,8 @@ def accumulate_task(payload, token, rows, pieces, weights, columns):
     X = parts_X[0] if len(parts_X) == 1 else np.concatenate(parts_X)
     w = parts_w[0] if len(parts_w) == 1 or parts_w[0] is None else np.concatenate(parts_w)
     acc = model._new_accumulator()
-    model._accumulate(acc, X, w)
+    try:
+        model._accumulate(acc, X, w)
+    except RowError as error:  # named by its row in the data, as the local fit names it
+        raise error.shifted(global_row(pieces, error.row)) from None
     return acc.run_value()  # an aligned run of 2^j blocks is exactly one subtree
