@@ -300,10 +300,8 @@ class _Candidates:
 
     # -- what a checkpoint holds -----------------------------------------------------------------
     def _fit_parameters(self):
-        from ..em import _history_dict
-
         return {"candidates": [list(m._fit_parameters()) for m in self.candidates],
-                "histories": [_history_dict(h) for h in self.histories]}
+                "histories": [h.to_dict() for h in self.histories]}
 
     def _load_fit_parameters(self, params):
         for model, values in zip(self.candidates, params["candidates"]):
