@@ -21,11 +21,17 @@ import numpy as np
 from ..data.blocks import BLOCK_ROWS as _CPU_BLOCK_ROWS
 from . import numpy_kernels
 
+_INSTALL = "pip install 'suffstats[cuda12]' (or [cuda13] for CUDA 13)"
 try:
     import cupy
-except ImportError as error:  # registered lazily: only ``backend="cupy"`` reaches this
-    raise ImportError("backend 'cupy' needs CuPy and an NVIDIA GPU: pip install 'suffstats[cuda12]' "
-                      "(or [cuda13])") from error
+except ImportError:  # registered lazily: only ``backend="cupy"`` reaches this
+    raise ValueError(f"backend 'cupy' needs CuPy, which is not installed: {_INSTALL}") from None
+try:
+    _DEVICES = cupy.cuda.runtime.getDeviceCount()
+except Exception as error:  # noqa: BLE001 -- CuPy raises its own CUDA errors: a driver or runtime is missing
+    raise ValueError(f"backend 'cupy' needs an NVIDIA driver and CUDA runtime ({error}); {_INSTALL}") from None
+if not _DEVICES:
+    raise ValueError("backend 'cupy' needs an NVIDIA GPU, and none is visible (CUDA_VISIBLE_DEVICES?)")
 
 __all__ = ["BLOCK_ROWS", "CONCURRENT_BLOCKS", "weighted_log_prob", "gaussian_block", "squared_distances",
            "nearest_block"]
