@@ -207,3 +207,15 @@ def test_an_overflow_late_in_a_file_is_named_by_its_row_in_the_file(tmp_path, bl
                                precisions_init=start.precisions_, max_iter=2, batch_size=5000)
     with pytest.raises(ValueError, match=r"row 15000: its statistics overflow"):
         _quiet(model.fit, bad)
+
+
+def test_kmeans_round_trips_through_json(tmp_path, blobs):
+    km = _quiet(ss.KMeans(3, random_state=0, max_iter=3).fit, blobs)
+    ss.io.save(km, tmp_path / "km.json")
+    back = ss.io.load(tmp_path / "km.json")
+    assert isinstance(back, ss.KMeans) and np.array_equal(back.cluster_centers_, km.cluster_centers_)
+    assert back.inertia_ == km.inertia_ and np.array_equal(back.predict(blobs[:100]), km.predict(blobs[:100]))
+    data = km.to_dict()
+    data["cluster_centers"] = [[1.0, 2.0]]
+    with pytest.raises(ValueError, match="cluster_centers must be"):
+        ss.io.from_json(json.dumps(data))

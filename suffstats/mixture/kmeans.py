@@ -9,9 +9,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._transaction import transactional
-from .._validation import check_batch, check_positive_int, check_weights
+from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
 from ..data.source import as_source
+from ..distributions._registry import SCHEMA_VERSION, register_family
 from ..distributed import as_strategy
 from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import ComponentMoments, EmptyComponentWarning
@@ -196,3 +197,34 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         d2 = self.transform(X).min(axis=1) ** 2
         w = check_weights(sample_weight, d2.shape[0])
         return -float(d2.sum() if w is None else w @ d2)
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def to_dict(self):
+        """JSON-safe description: centres, settings and schema version (see :func:`suffstats.save`)."""
+        check_is_fitted(self, "cluster_centers_")
+        settings = {k: v for k, v in self.get_params().items()
+                    if k not in ("init", "callbacks", "random_state")}
+        return {"schema": SCHEMA_VERSION, "family": "KMeans", "settings": settings,
+                "cluster_centers": self.cluster_centers_.tolist(), "n_iter": int(self.n_iter_),
+                "inertia": None if not np.isfinite(self.inertia_) else float(self.inertia_)}
+
+    @classmethod
+    def _from_dict(cls, data):
+        settings = data.get("settings")
+        if not isinstance(settings, dict) or set(settings) - set(cls._get_param_names()):
+            raise ValueError(f"settings must be an object of KMeans parameters; got {settings!r:.60}")
+        model = cls(**settings)
+        check_settings(model)
+        centers = json_numbers(data.get("cluster_centers"), "cluster_centers")
+        if centers is None or centers.ndim != 2 or centers.shape[0] != model.n_clusters:
+            raise ValueError(f"cluster_centers must be an (n_clusters={model.n_clusters}, n_features) array; "
+                             f"got shape {np.shape(centers)}")
+        n_iter, inertia = data.get("n_iter", 0), data.get("inertia")
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+            raise ValueError(f"n_iter must be a non-negative integer; got {n_iter!r:.40}")
+        model.cluster_centers_, model.n_features_in_, model.n_iter_ = centers, centers.shape[1], n_iter
+        model.inertia_ = np.nan if inertia is None else float(json_numbers(inertia, "inertia"))
+        return model
+
+
+register_family(KMeans)
