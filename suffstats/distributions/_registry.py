@@ -1,7 +1,7 @@
-"""The table of model families that JSON documents may name, and the schema version they carry.
+"""The table of model families that JSON documents may name, and reading a description by that name.
 
 Loading a model looks its ``"family"`` up here and nowhere else: nothing is
-imported or evaluated. Classes defined inside the suffstats package register
+imported or evaluated (:func:`distribution_from_dict`). Classes defined inside the suffstats package register
 themselves when they are defined; a user's own family is added explicitly with
 :func:`register_family`, which never replaces a name already taken (a
 subclass that happens to be called ``Normal`` cannot take over the built-in).
@@ -9,7 +9,11 @@ subclass that happens to be called ``Normal`` cannot take over the built-in).
 
 from __future__ import annotations
 
-__all__ = ["FAMILIES", "SCHEMA_VERSION", "register_family"]
+import contextvars
+from collections.abc import Mapping
+
+__all__ = ["FAMILIES", "SCHEMA_VERSION", "register_family", "ModelFormatError", "distribution_from_dict",
+           "components_from_dict"]
 
 #: Version of the JSON model format written by ``to_dict`` and read by ``suffstats.io``.
 SCHEMA_VERSION = 1
@@ -62,3 +66,86 @@ def register_builtin(cls) -> None:
     """Register a public class defined inside the suffstats package (called as classes are defined)."""
     if cls.__module__.split(".")[0] == "suffstats" and not cls.__name__.startswith("_"):
         register_family(cls)
+
+
+#: Largest count a model description may declare (categories, components, ...),
+#: checked before anything is allocated.
+MAX_DECLARED_SIZE = 10**7
+
+#: Where in the document the description being read sits (for messages).
+_WHERE = contextvars.ContextVar("suffstats_model_path", default="model")
+
+
+class ModelFormatError(ValueError):
+    """A model description that cannot be loaded; the message names the field at fault."""
+
+
+ModelFormatError.__module__ = "suffstats.io"  # its public home: tracebacks and docs name it there
+
+
+def _check_declared_sizes(data, where="model"):
+    """Refuse absurd declared sizes anywhere in a description, before allocating (depth is already bounded)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and key.startswith("n_") and isinstance(value, (int, float)) \
+                    and not isinstance(value, bool) and not 0 <= value <= MAX_DECLARED_SIZE:
+                raise ModelFormatError(f"{where} declares {key} = {value}; a size must be between 0 and "
+                                       f"{MAX_DECLARED_SIZE:,}")
+            _check_declared_sizes(value, f"{where}.{key}")
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, (dict, list)):
+                _check_declared_sizes(item, where)
+
+
+def distribution_from_dict(data, where=None) -> object:
+    """Rebuild a model from the dict written by its ``to_dict``.
+
+    Parameters
+    ----------
+    data : dict
+        The description.
+    where : str, optional
+        Its place in the enclosing document, for messages (default ``"model"``,
+        or the place of the description being read when called while loading).
+
+    Raises
+    ------
+    ModelFormatError
+        Naming the field: an unknown family or schema, a missing or mistyped
+        field, a parameter out of range (negative weights, a non-positive
+        standard deviation, a covariance that is not positive definite ...).
+    """
+    where = _WHERE.get() if where is None else where
+    if not isinstance(data, Mapping):
+        raise ModelFormatError(f"{where}: a model description must be a JSON object; got {type(data).__name__}")
+    if where == "model":
+        _check_declared_sizes(data)
+    schema = data.get("schema")
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        raise ModelFormatError(f"{where}: unsupported model schema version {schema!r}; this suffstats reads "
+                               f"version {SCHEMA_VERSION}")
+    family = data.get("family")
+    cls = FAMILIES.get(family) if isinstance(family, str) else None
+    if cls is None:
+        raise ModelFormatError(f"{where}: unknown model family {family!r}; known: {sorted(FAMILIES)} "
+                               "(add your own with suffstats.io.register_family)")
+    token = _WHERE.set(where)
+    try:
+        return cls._from_dict(data)
+    except ModelFormatError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as err:
+        detail = f"missing field {err}" if isinstance(err, KeyError) else str(err)
+        raise ModelFormatError(f"{where}: malformed {family}: {detail}") from None
+    finally:
+        _WHERE.reset(token)
+
+
+def components_from_dict(data, key="distributions") -> list:
+    """The component models listed under ``data[key]``, each read with its place named in errors."""
+    where = _WHERE.get()
+    items = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(items, list) or not items:
+        raise ModelFormatError(f"{where}.{key} must be a non-empty list of model descriptions; got {items!r:.60}")
+    return [distribution_from_dict(item, f"{where}.{key}[{j}]") for j, item in enumerate(items)]

@@ -7,6 +7,7 @@ import numpy as np
 from ..statistics import Composite
 from ._base import SCHEMA_VERSION, Distribution
 from ._persistence import common_settings
+from ._registry import components_from_dict
 
 
 class IndependentComponents(Distribution):
@@ -103,6 +104,4 @@ class IndependentComponents(Distribution):
 
     @classmethod
     def _from_dict(cls, data):
-        from ..io import components_from_dict
-
         return cls(components_from_dict(data), **common_settings(data))

@@ -10,11 +10,12 @@ from scipy.special import logsumexp
 from .._transaction import transaction, transactional
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
-from ..data.source import as_source
-from ..distributions._base import SCHEMA_VERSION, Distribution
 from ..block_tree import BlockTree
-from ..statistics import Additive, Composite, Statistics, blend
+from ..data.source import as_source
 from ..distributed import as_strategy
+from ..distributions._base import SCHEMA_VERSION, Distribution
+from ..distributions._registry import distribution_from_dict
+from ..statistics import Additive, Composite, Statistics, blend
 from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
 from ._moments import EMPTY_SHARE, EmptyComponentWarning
 from ._params import check_settings
@@ -352,8 +353,6 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
 
     @classmethod
     def _from_dict(cls, data):
-        from ..io import distribution_from_dict
-
         return cls([distribution_from_dict(d) for d in data["distributions"]], weights=data.get("weights"),
                    inertia=data.get("inertia", 0.0), frozen=data.get("frozen", False))
 
