@@ -214,3 +214,17 @@ def test_cupy_is_registered_lazily_and_named_when_missing():
         pytest.skip("CuPy is installed here")
     with pytest.raises(ValueError, match=r"needs CuPy, which is not installed: pip install 'suffstats\[cuda12\]'"):
         ss.GaussianMixture(2, backend="cupy").fit(np.random.default_rng(0).normal(size=(50, 2)))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("layout", [None, "full", "diag", "trace"])
+def test_nearest_block_matches_reference(weighted, layout):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(4096, 7)) * 3 + 1e4  # far from the origin: distances must not cancel
+    C = X[rng.choice(4096, 5, replace=False)]
+    w = rng.uniform(0, 2, size=4096) if weighted else None
+    for got, want in zip(FAST.nearest_block(X, w, C, layout), REFERENCE.nearest_block(X, w, C, layout)):
+        if want is None:
+            assert got is None
+        else:
+            assert_close(got, want, rtol=1e-12)

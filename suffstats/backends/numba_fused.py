@@ -68,3 +68,30 @@ def _sq_dist(Xc, centres, out):
                 v = Xc[i, t] - centres[j, t]
                 s += v * v
             out[i, j] = s
+
+
+@njit(nogil=True, cache=True)
+def _nearest_pass(X, w, centres, counts, first):
+    """Each row to its nearest centre in one pass: adds ``Σw`` and ``Σw(x - c)`` per centre; returns ``Σw·d²``.
+
+    Distances are summed directly over ``(x - c)²`` (no cancellation); ties go to
+    the lower index, as ``argmin`` does. ``w`` may be an empty array (unit weights).
+    """
+    n, d = X.shape
+    k = centres.shape[0]
+    inertia = 0.0
+    for i in range(n):
+        best, label = np.inf, 0
+        for j in range(k):
+            s = 0.0
+            for t in range(d):
+                v = X[i, t] - centres[j, t]
+                s += v * v
+            if s < best:
+                best, label = s, j
+        wi = 1.0 if w.shape[0] == 0 else w[i]
+        counts[label] += wi
+        inertia += wi * best
+        for t in range(d):
+            first[label, t] += wi * (X[i, t] - centres[label, t])
+    return inertia

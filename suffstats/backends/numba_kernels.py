@@ -40,7 +40,7 @@ from numba import njit
 
 from . import numpy_kernels
 from .gaussian_math import LOG_2PI, layout_of, log_det
-from .numba_fused import _normalise, _scaled_centred, _sq_dist, _whitened_log_prob
+from .numba_fused import _nearest_pass, _normalise, _scaled_centred, _sq_dist, _whitened_log_prob
 from .numba_single import gaussian_block_single, is_single, weighted_log_prob_single
 from .numba_univariate import category_counts, univariate_moments, univariate_range, univariate_sums  # noqa: F401
 
@@ -242,5 +242,17 @@ def squared_distances(X, centers):
 
 
 def nearest_block(X, w, centers, layout=None):
-    """Hard-assignment statistics; the reference implementation is already dominated by BLAS."""
-    return numpy_kernels.nearest_block(X, w, centers, layout)
+    """Hard-assignment statistics of one block (see :func:`numpy_kernels.nearest_block`).
+
+    Without second moments (k-means) the whole block is one compiled pass; with
+    them (the initialisation's single pass) the reference's products are used.
+    """
+    if layout is not None:
+        return numpy_kernels.nearest_block(X, w, centers, layout)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    k, d = centers.shape
+    counts, first = np.zeros(k), np.zeros((k, d))
+    ww = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    inertia = _nearest_pass(X, ww, np.ascontiguousarray(centers, dtype=np.float64), counts, first)
+    weight = float(X.shape[0]) if w is None else float(ww.sum())
+    return weight, float(inertia), counts, first, None
