@@ -91,3 +91,17 @@ def test_user_loop_over_a_memory_mapped_file(tmp_path):
     full = ss.MultivariateNormal().fit(np.asarray(data, dtype=np.float64))
     assert_close(d.mean, full.mean, rtol=1e-12)
     assert_close(d.covariance, full.covariance, rtol=1e-11)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_user_loop_on_block_aligned_batches_is_fit_bit_for_bit(name):
+    """summarize over batches starting on multiples of BLOCK_ROWS, then from_summaries, is fit exactly."""
+    case = CASES[name]
+    X = case.data(np.random.default_rng(7), 3 * ss.data.BLOCK_ROWS + 77)
+    model = case.make()
+    for start in range(0, X.shape[0], 2 * ss.data.BLOCK_ROWS):
+        model.summarize(X[start:start + 2 * ss.data.BLOCK_ROWS])
+    model.from_summaries()
+    fitted = case.make().fit(X)
+    for key, value in fitted.parameters().items():
+        assert np.array_equal(model.parameters()[key], value), key

@@ -20,6 +20,7 @@ import numpy as np
 from .._transaction import restore, snapshot, transactional
 from .._statistics_checks import checked_sum, statistics_finite
 from .._validation import check_batch, check_bool, check_fraction, check_positive_int
+from ..block_tree import BlockTree
 from ..statistics import Statistics, blend
 from ._fit_source import DEFAULT_BATCH_ROWS, data_statistics
 from ._batch import BatchStatistics
@@ -78,7 +79,7 @@ class Distribution(BatchStatistics, JSONModel):
     def __init__(self, *, inertia=0.0, frozen=False):
         self.inertia = check_fraction(inertia, "inertia")
         self.frozen = check_bool(frozen, "frozen")
-        self._pending = None
+        self._pending = self._pending_tree = None
 
     # -- pieces a family provides (and those of BatchStatistics) ----------
     def _component_statistics(self, X, w) -> Statistics:
@@ -122,15 +123,29 @@ class Distribution(BatchStatistics, JSONModel):
     def summarize(self, X, sample_weight=None):
         """Add the statistics of a batch to the pending total.
 
+        Rows are summarized per block of :data:`~suffstats.data.BLOCK_ROWS` and
+        the blocks are added over the fixed block tree, as :meth:`fit` does: a
+        loop of ``summarize`` calls on batches that start on multiples of the
+        block size, then :meth:`from_summaries`, gives ``fit`` bit for bit.
         A batch that fails validation leaves the pending total unchanged. Safe
         to call from several threads: the statistics are computed without a
         lock, then added under the model's lock (see the class notes).
         """
-        stats = self.statistics(X, sample_weight)
-        self.absorb(stats)
+        blocks = self._block_statistics(X, sample_weight, self._pending)
+        self._push_blocks(blocks)
 
     # Computes aside without changing anything, then commits through absorb (locked, transactional).
     summarize.__transactional__ = True
+
+    @transactional
+    def _push_blocks(self, blocks) -> None:
+        """Add validated block statistics to the pending tree, in order (under the lock, in one transaction)."""
+        for stats in blocks:
+            checked_sum(self._pending, stats, type(self).__name__, self._statistics_signature())
+            if self._pending_tree is None:
+                self._pending_tree = BlockTree()
+            self._pending_tree.push(stats)
+            self._pending = self._pending_tree.total()
 
     @transactional
     def absorb(self, stats: Statistics) -> None:
@@ -145,7 +160,8 @@ class Distribution(BatchStatistics, JSONModel):
             than this model's statistics, holds a non-finite number, or when
             the sum overflows float64.
         """
-        self._pending = checked_sum(self._pending, stats, type(self).__name__, self._statistics_signature())
+        checked_sum(self._pending, stats, type(self).__name__, self._statistics_signature())
+        self._push_blocks([stats])
 
     @property
     def pending(self):
@@ -155,7 +171,7 @@ class Distribution(BatchStatistics, JSONModel):
     @transactional
     def clear_summaries(self) -> None:
         """Drop the pending statistics."""
-        self._pending = None
+        self._pending = self._pending_tree = None
 
     @transactional
     def from_summaries(self) -> None:
@@ -164,7 +180,7 @@ class Distribution(BatchStatistics, JSONModel):
         Frozen distributions and totals of zero weight leave the parameters as
         they are.
         """
-        stats, self._pending = self._pending, None
+        stats, self._pending, self._pending_tree = self._pending, None, None
         if self.frozen or stats is None or not self._total_weight(stats) > 0:
             return
         self._update(self._estimate(stats), self.inertia)

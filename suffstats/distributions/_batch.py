@@ -11,6 +11,8 @@ import numpy as np
 
 from .._statistics_checks import statistics_finite
 from .._validation import check_batch, check_no_overflow, check_support, check_weights
+from ..block_tree import BlockTree
+from ..data.blocks import BLOCK_ROWS
 from ..statistics import Statistics
 
 __all__ = ["BatchStatistics"]
@@ -57,7 +59,30 @@ class BatchStatistics:
         sample_weight : array_like of shape (n,), optional
             Non-negative weights; integer weights equal repeated rows.
         """
-        return self._checked_statistics(X, sample_weight, self._pending)
+        tree = BlockTree()
+        for stats in self._block_statistics(X, sample_weight, self._pending):
+            tree.push(stats)
+        return tree.total()
+
+    def _block_statistics(self, X, sample_weight, running) -> list:
+        """Validated statistics of each block of :data:`~suffstats.data.BLOCK_ROWS` rows of a batch.
+
+        Every block is computed around ``running``'s shift (the first block's
+        when there is none), as :meth:`fit` computes the blocks of a file, so
+        the values add over the block tree to the same bits. Errors name rows
+        counted from the start of the batch.
+        """
+        n = len(X) if hasattr(X, "__len__") and not isinstance(X, (str, bytes)) and np.ndim(X) >= 1 else None
+        if n is None or n <= BLOCK_ROWS or (sample_weight is not None and np.shape(sample_weight) != (n,)):
+            return [self._checked_statistics(X, sample_weight, running)]  # one block, or refused as a whole
+        blocks = []
+        for start in range(0, n, BLOCK_ROWS):
+            stop = start + BLOCK_ROWS
+            stats = self._checked_statistics(X[start:stop], None if sample_weight is None else sample_weight[start:stop],
+                                             running, row_offset=start)
+            running = stats if running is None else running
+            blocks.append(stats)
+        return blocks
 
     def _checked_statistics(self, X, sample_weight, running, row_offset=0) -> Statistics:
         """Validated statistics of a batch to be added to ``running`` (``None``: the first batch).
