@@ -1,4 +1,4 @@
-"""The ``suffstats`` command: ``fit`` a mixture to a file, or run the out-of-core ``demo``.
+"""The ``suffstats`` command: ``fit`` a mixture to a file, ``select`` the number of components, or run the ``demo``.
 
 Errors are reported as one line, ``suffstats: error: <message>``, on stderr:
 exit status 2 for a command line that cannot work (bad option values,
@@ -10,9 +10,6 @@ traceback.
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import glob
-import math
 import os
 import sys
 import tempfile
@@ -23,53 +20,25 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ._cli_checks import (
+    UsageError,
+    check_columns,
+    check_output,
+    choices,
+    int_at_least,
+    int_range,
+    number,
+    same_file,
+)
 from .data.source import as_source
-from .io import save
 from .distributions.covariance import COVARIANCE_TYPES
+from .io import save
 from .mixture import INIT_METHODS, GaussianMixture, GaussianMixtureSearch
 from .mixture.search import CRITERIA
 
 __all__ = ["main"]
 
 PROG = "suffstats"
-
-#: Suffixes of the formats whose columns have names (``--columns`` applies to them only).
-_NAMED_COLUMNS = ("parquet", "pq", "csv", "tsv")
-
-
-class UsageError(Exception):
-    """A command line that cannot work, found before any work is done (exit status 2)."""
-
-
-# -- argument types: refused by argparse itself, so exit status 2 and no traceback ----------------
-def _int_at_least(minimum):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
-
-
-def _number(positive):
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
-            raise argparse.ArgumentTypeError(f"must be a {'positive' if positive else 'non-negative'} number, "
-                                             f"got {text!r}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors in two lines (the message, then where to read more), not the whole usage."""
@@ -85,93 +54,6 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
             return action.help or ""
         return super()._get_help_string(action)
-
-
-# -- checks made before any work ---------------------------------------------------------------
-def _split_dataset(data):
-    """The file-system part of an input argument (``FILE.h5:DATASET`` -> ``FILE.h5``)."""
-    if ":" in data and not os.path.exists(data):
-        base = data.rsplit(":", 1)[0]
-        if base:
-            return base
-    return data
-
-
-def _is_pattern(path):
-    return any(ch in path for ch in "*?[")
-
-
-def _suffix(path):
-    return path.lower().rstrip("/").rsplit(".", 1)[-1] if "." in os.path.basename(path.rstrip("/")) else ""
-
-
-def _input_files(data):
-    """Every file (and directory) the input argument names: what an output must never overwrite."""
-    base = _split_dataset(data)
-    if os.path.isdir(base):
-        if _suffix(base) == "zarr":
-            found = [base]
-            for root, dirs, files in os.walk(base):
-                found += [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]
-            return found
-        return [base] + sorted(glob.glob(os.path.join(base, "*.npy")))
-    if _is_pattern(base):
-        return sorted(glob.glob(base))
-    return [base]
-
-
-def _same_file(a, b):
-    """Whether paths ``a`` and ``b`` name one file (links and hard links included; either may not exist)."""
-    try:
-        if os.path.exists(a) and os.path.exists(b):
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
-def _check_output(path, option, data):
-    """Refuse an output path that cannot be written, or that would overwrite the input data."""
-    if not path:
-        raise UsageError(f"{option}: empty path")
-    for name in _input_files(data):
-        if _same_file(path, name):
-            raise UsageError(f"{option} {path} is the input data file {name}; refusing to overwrite it")
-    real = os.path.realpath(path)
-    base = _split_dataset(data)
-    if os.path.isdir(base):
-        folder = os.path.realpath(base)
-        if _suffix(base) == "zarr" and real.startswith(folder + os.sep):
-            raise UsageError(f"{option} {path} is inside the input Zarr array {base}; refusing to write there")
-        if _suffix(base) != "zarr" and os.path.dirname(real) == folder and real.endswith(".npy"):
-            raise UsageError(f"{option} {path} would become a shard of the input directory {base}")
-    elif _is_pattern(base) and fnmatch.fnmatch(real, os.path.realpath(os.path.abspath(base))):
-        raise UsageError(f"{option} {path} matches the input pattern {base!r}; it would be read as data")
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path} is a directory")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        problem = "is not a directory" if os.path.exists(parent) else "does not exist"
-        raise UsageError(f"{option} {path}: {parent} {problem}")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise UsageError(f"{option} {path} is not writable")
-    # Files are written to a temporary file beside the target, then renamed over it.
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: directory {parent} is not writable")
-
-
-def _check_columns(args):
-    if args.columns is None:
-        return None
-    base = _split_dataset(args.data)
-    if os.path.isdir(base) or _is_pattern(base) or _suffix(base) not in _NAMED_COLUMNS:
-        kind = f".{_suffix(base)} file" if _suffix(base) and not _is_pattern(base) else "input"
-        raise UsageError(f"--columns applies to Parquet and CSV files only; {args.data} is a {kind} "
-                         "whose columns have no names")
-    columns = [c.strip() for c in args.columns.split(",")]
-    if not all(columns):
-        raise UsageError(f"--columns {args.columns!r}: a column name is empty")
-    return columns
 
 
 def _resume_message(args, X, model):
@@ -199,11 +81,11 @@ def _resume_message(args, X, model):
 # -- commands ----------------------------------------------------------------------------------
 def _checked_input(args):
     """The data source, after the output paths were checked (writable, never an input file)."""
-    columns = _check_columns(args)
-    _check_output(args.out, "--out", args.data)
+    columns = check_columns(args)
+    check_output(args.out, "--out", args.data)
     if args.checkpoint is not None:
-        _check_output(args.checkpoint, "--checkpoint", args.data)
-        if _same_file(args.out, args.checkpoint):
+        check_output(args.checkpoint, "--checkpoint", args.data)
+        if same_file(args.out, args.checkpoint):
             raise UsageError(f"--out and --checkpoint name the same file ({args.out})")
     return as_source(args.data, columns=columns)
 
@@ -247,30 +129,6 @@ def _select(args):
     print(f"best by {args.criterion}: {best['n_components']} components ({best['covariance_type']}), "
           f"after {search.n_iter_} reads of the data; written to {args.out}")
     return 0
-
-
-def _int_range(text):
-    """``"1-12"``, ``"2,4,8"`` or ``"1-4,8"`` as a sorted list of positive ints."""
-    values = set()
-    try:
-        for part in text.split(","):
-            low, _, high = part.partition("-")
-            values.update(range(int(low), int(high or low) + 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a range like 1-12 or a list like 2,4,8; got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"numbers of components must be >= 1; got {text!r}")
-    return sorted(values)
-
-
-def _choices(allowed):
-    def parse(text):
-        chosen = [t.strip() for t in text.split(",") if t.strip()]
-        wrong = [t for t in chosen if t not in allowed]
-        if wrong or not chosen:
-            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}; got {text!r}")
-        return chosen
-    return parse
 
 
 def write_blobs(path, n_rows, n_features, n_components, seed=0, chunk=100_000):
@@ -355,13 +213,13 @@ def _parser():
                        help="comma-separated column names (Parquet and CSV only; default: all columns)")
         p.add_argument("--checkpoint", default=None,
                        help="checkpoint file: written during the fit, resumed from if present (default: none)")
-        p.add_argument("--checkpoint-every", type=_int_at_least(1), default=100,
+        p.add_argument("--checkpoint-every", type=int_at_least(1), default=100,
                        help="batches between checkpoint writes")
-        p.add_argument("--batch-size", type=_int_at_least(1), default=100_000, help="rows read at a time")
-        p.add_argument("--batches-per-epoch", type=_int_at_least(1), default=None,
+        p.add_argument("--batch-size", type=int_at_least(1), default=100_000, help="rows read at a time")
+        p.add_argument("--batches-per-epoch", type=int_at_least(1), default=None,
                        help="batches per EM update (default: all of them, i.e. exact EM)")
-        p.add_argument("--max-iter", type=_int_at_least(0), default=100, help="most EM epochs")
-        p.add_argument("--tol", type=_number(positive=False), default=1e-3,
+        p.add_argument("--max-iter", type=int_at_least(0), default=100, help="most EM epochs")
+        p.add_argument("--tol", type=number(positive=False), default=1e-3,
                        help="stop when the mean log-likelihood improves by less")
         p.add_argument("--init", default="kmeans", choices=list(INIT_METHODS), help="initialisation")
         p.add_argument("--seed", type=int, default=0, help="random seed")
@@ -370,29 +228,29 @@ def _parser():
 
     fit = command("fit", "fit a Gaussian mixture to a file out of core")
     data_and_em_arguments(fit)
-    fit.add_argument("--components", type=_int_at_least(1), default=8, help="mixture components")
+    fit.add_argument("--components", type=int_at_least(1), default=8, help="mixture components")
     fit.add_argument("--covariance", default="full", choices=list(COVARIANCE_TYPES), help="covariance type")
     fit.set_defaults(run=_fit)
 
     select = command("select", "choose the number of components: many mixtures, one read of the file per epoch")
     data_and_em_arguments(select)
-    select.add_argument("--components", type=_int_range, default="1-10",
+    select.add_argument("--components", type=int_range, default="1-10",
                         help="numbers of components to try: a range 1-12, a list 2,4,8, or both")
-    select.add_argument("--covariance", type=_choices(COVARIANCE_TYPES), default="full",
+    select.add_argument("--covariance", type=choices(COVARIANCE_TYPES), default="full",
                         help="covariance types to try, comma-separated")
-    select.add_argument("--n-init", type=_int_at_least(1), default=1, help="initialisations per candidate")
+    select.add_argument("--n-init", type=int_at_least(1), default=1, help="initialisations per candidate")
     select.add_argument("--criterion", default="bic", choices=list(CRITERIA),
                         help="bic, aic (lower is better) or the held-out log-likelihood (needs --validation-fraction)")
-    select.add_argument("--validation-fraction", type=_number(positive=True), default=None,
+    select.add_argument("--validation-fraction", type=number(positive=True), default=None,
                         help="share of rows held out of every fit, chosen by a seeded hash of the row index")
     select.set_defaults(run=_select)
 
     demo = command("demo", "write a synthetic memory-mapped file and fit it out of core")
-    demo.add_argument("--megabytes", type=_number(positive=True), default=300.0, help="size of the generated file")
-    demo.add_argument("--features", type=_int_at_least(1), default=20, help="columns of the generated file")
-    demo.add_argument("--components", type=_int_at_least(1), default=4, help="blobs generated and components fitted")
-    demo.add_argument("--batch-size", type=_int_at_least(1), default=100_000, help="rows read at a time")
-    demo.add_argument("--max-iter", type=_int_at_least(0), default=8, help="EM epochs")
+    demo.add_argument("--megabytes", type=number(positive=True), default=300.0, help="size of the generated file")
+    demo.add_argument("--features", type=int_at_least(1), default=20, help="columns of the generated file")
+    demo.add_argument("--components", type=int_at_least(1), default=4, help="blobs generated and components fitted")
+    demo.add_argument("--batch-size", type=int_at_least(1), default=100_000, help="rows read at a time")
+    demo.add_argument("--max-iter", type=int_at_least(0), default=8, help="EM epochs")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.add_argument("--dir", default=None, help="folder for the file (default: a temporary one)")
     demo.add_argument("--keep", action="store_true", help="keep the generated file")

@@ -1,0 +1,166 @@
+"""What the ``suffstats`` command refuses before any work: argument values and input/output paths.
+
+Argument types raise ``argparse.ArgumentTypeError`` (argparse prints them:
+exit status 2, no traceback); path checks raise :class:`UsageError`. An output
+path must be writable and never a file the input names: the file before
+``:DATASET``, every shard of a directory or glob, anything inside a store.
+"""
+
+from __future__ import annotations
+
+__all__ = ["UsageError", "NAMED_COLUMNS", "int_at_least", "number", "int_range", "choices", "same_file",
+           "check_output", "check_columns"]
+
+import argparse
+import fnmatch
+import glob
+import math
+import os
+
+#: Suffixes of the formats whose columns have names (``--columns`` applies to them only).
+NAMED_COLUMNS = ("parquet", "pq", "csv", "tsv")
+
+
+class UsageError(Exception):
+    """A command line that cannot work, found before any work is done (exit status 2)."""
+
+
+# -- argument types: refused by argparse itself, so exit status 2 and no traceback ----------------
+def int_at_least(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def number(positive):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"must be a {'positive' if positive else 'non-negative'} number, "
+                                             f"got {text!r}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def int_range(text):
+    """``"1-12"``, ``"2,4,8"`` or ``"1-4,8"`` as a sorted list of positive ints."""
+    values = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            values.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a range like 1-12 or a list like 2,4,8; got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"numbers of components must be >= 1; got {text!r}")
+    return sorted(values)
+
+
+def choices(allowed):
+    def parse(text):
+        chosen = [t.strip() for t in text.split(",") if t.strip()]
+        wrong = [t for t in chosen if t not in allowed]
+        if wrong or not chosen:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)}; got {text!r}")
+        return chosen
+    return parse
+
+
+# -- checks made before any work ---------------------------------------------------------------
+def _split_dataset(data):
+    """The file-system part of an input argument (``FILE.h5:DATASET`` -> ``FILE.h5``)."""
+    if ":" in data and not os.path.exists(data):
+        base = data.rsplit(":", 1)[0]
+        if base:
+            return base
+    return data
+
+
+def _is_pattern(path):
+    return any(ch in path for ch in "*?[")
+
+
+def _suffix(path):
+    return path.lower().rstrip("/").rsplit(".", 1)[-1] if "." in os.path.basename(path.rstrip("/")) else ""
+
+
+def _input_files(data):
+    """Every file (and directory) the input argument names: what an output must never overwrite."""
+    base = _split_dataset(data)
+    if os.path.isdir(base):
+        if _suffix(base) == "zarr":
+            found = [base]
+            for root, dirs, files in os.walk(base):
+                found += [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]
+            return found
+        return [base] + sorted(glob.glob(os.path.join(base, "*.npy")))
+    if _is_pattern(base):
+        return sorted(glob.glob(base))
+    return [base]
+
+
+def same_file(a, b):
+    """Whether paths ``a`` and ``b`` name one file (links and hard links included; either may not exist)."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output(path, option, data):
+    """Refuse an output path that cannot be written, or that would overwrite the input data."""
+    if not path:
+        raise UsageError(f"{option}: empty path")
+    for name in _input_files(data):
+        if same_file(path, name):
+            raise UsageError(f"{option} {path} is the input data file {name}; refusing to overwrite it")
+    real = os.path.realpath(path)
+    base = _split_dataset(data)
+    if os.path.isdir(base):
+        folder = os.path.realpath(base)
+        if _suffix(base) == "zarr" and real.startswith(folder + os.sep):
+            raise UsageError(f"{option} {path} is inside the input Zarr array {base}; refusing to write there")
+        if _suffix(base) != "zarr" and os.path.dirname(real) == folder and real.endswith(".npy"):
+            raise UsageError(f"{option} {path} would become a shard of the input directory {base}")
+    elif _is_pattern(base) and fnmatch.fnmatch(real, os.path.realpath(os.path.abspath(base))):
+        raise UsageError(f"{option} {path} matches the input pattern {base!r}; it would be read as data")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        problem = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise UsageError(f"{option} {path}: {parent} {problem}")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path} is not writable")
+    # Files are written to a temporary file beside the target, then renamed over it.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: directory {parent} is not writable")
+
+
+def check_columns(args):
+    if args.columns is None:
+        return None
+    base = _split_dataset(args.data)
+    if os.path.isdir(base) or _is_pattern(base) or _suffix(base) not in NAMED_COLUMNS:
+        kind = f".{_suffix(base)} file" if _suffix(base) and not _is_pattern(base) else "input"
+        raise UsageError(f"--columns applies to Parquet and CSV files only; {args.data} is a {kind} "
+                         "whose columns have no names")
+    columns = [c.strip() for c in args.columns.split(",")]
+    if not all(columns):
+        raise UsageError(f"--columns {args.columns!r}: a column name is empty")
+    return columns
