@@ -14,6 +14,8 @@ import pytest
 
 import suffstats as ss
 
+from .sources import Interrupting
+
 SETTINGS = dict(n_components=3, max_iter=6, tol=0, random_state=0, batch_size=4096, init_params="k-means++")
 
 
@@ -80,17 +82,8 @@ def test_killed_fit_resumes_to_the_uninterrupted_model(tmp_path, data_path):
 def test_resume_mid_epoch_in_process(tmp_path, data_path):
     X = np.load(data_path, mmap_mode="r")
     checkpoint = tmp_path / "fit.ckpt"
-    reads = {"n": 0}
-
-    class Interrupting(ss.data.ArraySource):
-        def read(self, start, stop):
-            reads["n"] += 1
-            if reads["n"] == 16:  # the fourth batch of the third epoch
-                raise KeyboardInterrupt
-            return super().read(start, stop)
-
     with pytest.raises(KeyboardInterrupt):
-        _fit(Interrupting(X), checkpoint=checkpoint, checkpoint_every=2)
+        _fit(Interrupting(X, at_read=16), checkpoint=checkpoint, checkpoint_every=2)  # 4th batch, 3rd epoch
     assert _state(checkpoint)["rows_done"] > 0
     resumed = _fit(X, checkpoint=checkpoint, checkpoint_every=2)
     assert np.array_equal(resumed.means_, _fit(X).means_)

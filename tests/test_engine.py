@@ -9,6 +9,8 @@ import pytest
 
 import suffstats as ss
 
+from .sources import Interrupting
+
 
 @pytest.fixture(scope="module")
 def blobs():
@@ -45,18 +47,10 @@ def _quiet(function, *args, **kwargs):
 @pytest.mark.parametrize("name", ["GaussianMixture", "KMeans", "GeneralMixtureModel"])
 def test_an_interrupted_fit_resumes_bit_for_bit(tmp_path, blobs, name):
     make = _models()[name]
-    reads = {"n": 0}
-
-    class Interrupting(ss.data.ArraySource):
-        def read(self, start, stop):
-            reads["n"] += 1
-            if reads["n"] == 16:  # the fourth batch of the third epoch
-                raise KeyboardInterrupt
-            return super().read(start, stop)
-
     checkpoint = tmp_path / "fit.ckpt"
     with pytest.raises(KeyboardInterrupt):
-        _quiet(make().fit, Interrupting(blobs), checkpoint=checkpoint, checkpoint_every=2)
+        # Interrupted at the fourth batch of the third epoch.
+        _quiet(make().fit, Interrupting(blobs, at_read=16), checkpoint=checkpoint, checkpoint_every=2)
     saved = json.loads(checkpoint.read_text())["payload"]["state"]
     assert saved["history"]["n_iter"] >= 1 and saved["rows_done"] > 0
     resumed = _quiet(make().fit, blobs, checkpoint=checkpoint, checkpoint_every=2)

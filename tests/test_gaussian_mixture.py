@@ -8,6 +8,7 @@ from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import suffstats as ss
 
+from .sources import Counting
 from .tolerance import assert_close
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -312,17 +313,11 @@ def test_warm_start_detects_convergence_across_fit_calls(blobs_memmap):
 @pytest.mark.parametrize("init_params, most_passes", [("kmeans", 1), ("kmeans_full", 100)])
 def test_default_initialisation_reads_the_data_once(blobs_memmap, init_params, most_passes, capsys):
     """``kmeans`` runs Lloyd on the in-memory sample and needs one pass; ``kmeans_full`` iterates over all rows."""
-    rows_read = []
-
-    class Counting(ss.data.ArraySource):
-        def read(self, start, stop):
-            rows_read.append(stop - start)
-            return super().read(start, stop)
-
     X = np.asarray(blobs_memmap)
-    model = _fit(Counting(X), n_components=4, max_iter=0, init_params=init_params, random_state=0,
+    counting = Counting(X)
+    model = _fit(counting, n_components=4, max_iter=0, init_params=init_params, random_state=0,
                  init_sample_size=2000, batch_size=3000, verbose=1)
-    passes = sum(rows_read) / X.shape[0]
+    passes = counting.rows_read / X.shape[0]
     assert passes <= most_passes
     assert passes > 1 if init_params == "kmeans_full" else passes == 1
     assert "Initialization: k-means" in capsys.readouterr().out

@@ -8,24 +8,14 @@ import pytest
 
 import suffstats as ss
 
+from .sources import Counting, Interrupting
+
 
 @pytest.fixture(scope="module")
 def three_blobs():
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(m, 1.0, (3000, 3)) for m in (-6.0, 0.0, 6.0)])
     return X[rng.permutation(len(X))]
-
-
-class Counting(ss.data.ArraySource):
-    """Counts the rows read by position (epochs and passes) and by sample (``take``)."""
-
-    def __init__(self, X):
-        super().__init__(X)
-        self.rows_read = 0
-
-    def read(self, start, stop):
-        self.rows_read += stop - start
-        return super().read(start, stop)
 
 
 def _quiet(function, *args, **kwargs):
@@ -75,18 +65,10 @@ def test_the_data_is_read_once_per_epoch_for_all_candidates(three_blobs):
 
 
 def test_a_killed_search_resumes_bit_for_bit(tmp_path, three_blobs):
-    reads = {"n": 0}
-
-    class Interrupting(ss.data.ArraySource):
-        def read(self, start, stop):
-            reads["n"] += 1
-            if reads["n"] == 11:  # the second batch of the third epoch
-                raise KeyboardInterrupt
-            return super().read(start, stop)
-
     checkpoint = tmp_path / "search.ckpt"
     with pytest.raises(KeyboardInterrupt):
-        _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, Interrupting(three_blobs), checkpoint=checkpoint,
+        # Interrupted at the second batch of the third epoch.
+        _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, Interrupting(three_blobs, at_read=11), checkpoint=checkpoint,
                checkpoint_every=1)
     assert json.loads(checkpoint.read_text())["payload"]["state"]["rows_done"] > 0
     resumed = _quiet(ss.GaussianMixtureSearch(**SEARCH).fit, three_blobs, checkpoint=checkpoint, checkpoint_every=1)
