@@ -40,7 +40,7 @@ from .data.prefetch import prefetch
 from .fit_state import EMHistory, FitState
 
 __all__ = ["EMSettings", "EMHistory", "FitState", "LocalAccumulation", "run_em", "effective_inertia",
-           "read_batches", "progress_bar", "accumulate_pass"]
+           "read_batches", "progress_bar"]
 
 
 @dataclass
@@ -166,11 +166,6 @@ def global_row(ranges, position):
 def block_rows(model):
     """Rows per accumulation block of ``model`` (its backend's, or the default)."""
     return getattr(model, "_block_rows", BLOCK_ROWS)
-
-
-def accumulate_pass(model, source, ranges, sample_weight, on_batch=None, acc=None, on_chunk=None):
-    """One local pass over ``ranges`` (see :meth:`LocalAccumulation.accumulate`)."""
-    return LocalAccumulation().accumulate(model, source, ranges, sample_weight, acc, on_batch, on_chunk)
 
 
 def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, store=None,

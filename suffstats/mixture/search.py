@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._transaction import transactional
 from .._validation import check_positive_int, check_weights
 from ..data.source import as_source
-from ..em import EMHistory, LocalAccumulation, accumulate_pass, batch_ranges, progress_bar
+from ..em import EMHistory, LocalAccumulation, batch_ranges, progress_bar
 from ._engine import em_settings, fit_mixture, settings_fingerprint
 from ._holdout import HeldOutSplit
 from ._initialize import InitialPlan
@@ -176,7 +176,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
                                              exact=self.batches_per_epoch is None))
         self.n_iter_ = history.n_iter
         self.candidates_ = candidates
-        self.results_ = [self._result(model, k, c, i, seed, h)
+        self.results_ = [self._finish_candidate(model, k, c, i, seed, h)
                          for model, (k, c, i, seed), h in zip(candidates, grid, joint.histories)]
         if split is not None:
             for row, value in zip(self.results_, _held_out_log_likelihood(candidates, source, split, self)):
@@ -191,7 +191,8 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         return self
 
     @staticmethod
-    def _result(model, k, covariance_type, init, seed, history):
+    def _finish_candidate(model, k, covariance_type, init, seed, history):
+        """Set a candidate's fitted attributes from its run; returns its row of :attr:`results_`."""
         model.converged_, model.n_iter_ = history.converged, history.n_iter
         model.lower_bound_, model.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
         n = history.total_weights[-1] if history.total_weights else np.nan
@@ -292,8 +293,9 @@ class _Candidates:
             together = _Candidates([p.assignment for p in passes], self.search)
             ranges = batch_ranges(source.n_rows, self.search.batch_size)
             with progress_bar(self.search.progress, ranges, "initialization") as bar:
-                accumulate_pass(together, source, ranges, sample_weight, bar.update if bar else None,
-                                _JointTotal({j: p.moments for j, p in enumerate(passes)}))
+                (strategy or LocalAccumulation()).accumulate(together, source, ranges, sample_weight,
+                                                             _JointTotal({j: p.moments for j, p in enumerate(passes)}),
+                                                             bar.update if bar else None)
         for model, plan in zip(self.candidates, plans):
             model._assign_parameters(*plan.parameters())
         self.histories = [EMHistory() for _ in self.candidates]
