@@ -11,11 +11,25 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_numeric_array", "check_batch", "check_weights", "check_support", "check_positive_int", "check_fraction",
+__all__ = ["MISSING_POLICIES", "as_numeric_array", "check_batch", "check_missing_policy", "check_weights", "check_support", "check_positive_int", "check_fraction",
            "check_bool", "check_real", "check_no_overflow", "json_numbers"]
 
 
-def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_empty=False, owner="the model"):
+#: What a NaN in the data means, by policy name: the one list of missing-value policies.
+#: ``"error"``: a value is missing by mistake (refused, row and column named);
+#: ``"marginalize"``: a hole the model integrates out (kept as NaN; infinities are still refused).
+MISSING_POLICIES = ("error", "marginalize")
+
+
+def check_missing_policy(missing, name="missing") -> str:
+    """``missing`` if it names a policy of :data:`MISSING_POLICIES`, else a ``ValueError`` listing them."""
+    if not isinstance(missing, str) or missing not in MISSING_POLICIES:
+        raise ValueError(f"{name} must be one of {list(MISSING_POLICIES)}; got {missing!r}")
+    return missing
+
+
+def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_empty=False, owner="the model",
+                missing="error"):
     """Validate a batch of rows and return it as a floating-point array.
 
     Parameters
@@ -34,6 +48,9 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
         Whether a batch with no rows is accepted.
     owner : str
         Who expects ``n_features`` (for the message).
+    missing : {"error", "marginalize"}
+        The missing-value policy (:data:`MISSING_POLICIES`): whether a NaN is
+        refused or kept as a hole. Infinities are refused either way.
 
     Returns
     -------
@@ -61,7 +78,7 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
         raise ValueError(f"{name} is empty: a batch needs at least one row (got shape {arr.shape})")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
-    _check_finite(arr, name, row_offset)
+    _check_finite(arr, name, row_offset, allow_nan=check_missing_policy(missing) != "error")
     return arr
 
 
@@ -89,12 +106,12 @@ def _numbers_from_objects(arr, name):
         raise TypeError(f"{name} has dtype object with a non-numeric entry: {err}") from None
 
 
-def _check_finite(arr, name, row_offset):
+def _check_finite(arr, name, row_offset, allow_nan=False):
     # A sum is NaN or infinite whenever an entry is; it allocates nothing. Only
     # when it is not finite (a bad entry, or an overflow) look for the row.
     if np.isfinite(np.sum(arr, dtype=np.float64)):
         return
-    bad = ~np.isfinite(arr)
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
     if bad.any():
         row, *col = np.argwhere(bad)[0]
         where = f"row {row + row_offset}" + (f", column {col[0]}" if col else "")

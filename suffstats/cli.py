@@ -60,8 +60,8 @@ def _resume_message(args, X, model):
     """What the checkpoint holds, read (and checked against this fit) before the fit starts; or None."""
     if args.checkpoint is None or not os.path.exists(args.checkpoint):
         return None
-    from .checkpoint import Checkpoint
-    from .em import EMHistory, EMSettings, epoch_ranges
+    from .fit.checkpoint import Checkpoint
+    from .fit.driver import EMHistory, EMSettings, epoch_ranges
 
     # The same check the fit makes: a checkpoint for other data or settings is refused here, not later.
     state = Checkpoint(args.checkpoint, args.checkpoint_every, X.fingerprint(),

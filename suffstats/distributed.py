@@ -38,9 +38,8 @@ import uuid
 
 import numpy as np
 
-from ._validation import RowError
 from .data.reopen import Reopen, reopener
-from .em import block_rows, global_row
+from .fit.local import accumulate_rows
 
 __all__ = ["DaskAccumulation", "as_strategy", "plan_tasks", "worker_copy"]
 
@@ -147,7 +146,7 @@ class DaskAccumulation:
             # around the current ones, then merged by the Chan formulas, as the local strategy does.
             acc.merge(self.accumulate(model, source, ranges, sample_weight, None, on_batch))
             return acc
-        block = block_rows(model)
+        block = model._block_rows
         first = _blocks_of(acc)
         rows, columns = _rows_of(source)
         total_blocks = -(-sum(stop - start for start, stop in ranges) // block)
@@ -274,8 +273,5 @@ def accumulate_task(payload, token, rows, pieces, weights, columns):
     X = parts_X[0] if len(parts_X) == 1 else np.concatenate(parts_X)
     w = parts_w[0] if len(parts_w) == 1 or parts_w[0] is None else np.concatenate(parts_w)
     acc = model._new_accumulator()
-    try:
-        model._accumulate(acc, X, w)
-    except RowError as error:  # named by its row in the data, as the local fit names it
-        raise error.shifted(global_row(pieces, error.row)) from None
+    accumulate_rows(model, acc, X, w, pieces)  # errors name rows of the data, as the local fit does
     return acc.run_value()  # an aligned run of 2^j blocks is exactly one subtree

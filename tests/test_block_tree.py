@@ -74,5 +74,5 @@ def test_mixture_statistics_of_aligned_runs_rebuild_the_epoch_total():
     acc = model._new_accumulator()
     for start, size in [(0, 4), (4, 1), (5, 1)]:
         run = model.statistics(X[start * 4096:(start + size) * 4096])
-        acc.add(model._accumulator_from_statistics(run)._total(), size)
+        acc.add(model._accumulator_from_statistics(run).total(), size)
     assert acc.to_statistics() == walk

@@ -11,7 +11,7 @@ import pytest
 import suffstats as ss
 from suffstats import io
 from suffstats._json import atomic_write_text, parse_json
-from suffstats.checkpoint import Checkpoint
+from suffstats.fit.checkpoint import Checkpoint
 from suffstats.distributions import FAMILIES
 from suffstats.statistics import Additive, Composite, Moments, Statistics
 
@@ -312,7 +312,7 @@ def test_atomic_write_is_the_only_writer():
     ({"version": 1, "data": {}, "settings": {}, "state": 3}, "'state' must be an object"),
 ])
 def test_checkpoint_payload_fields_are_checked_not_just_the_checksum(tmp_path, payload, pattern):
-    from suffstats.checkpoint import _digest
+    from suffstats.fit.checkpoint import _digest
 
     path = tmp_path / "fit.ckpt"
     path.write_text(json.dumps({"payload": payload, "sha256": _digest(payload)}))

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._transaction import restore, snapshot, transactional
+from .._transaction import transactional
 from .._statistics_checks import checked_sum, statistics_finite
 from .._validation import check_batch, check_bool, check_fraction, check_positive_int
-from ..block_tree import BlockTree
+from ..data.blocks import batch_ranges
+from ..fit.local import LocalAccumulation
+from ..fit.protocol import FitModel
+from ..fit.running_total import RunningTotal
+from ..fit.summaries import Summaries
 from ..statistics import Statistics, blend
-from ._fit_source import DEFAULT_BATCH_ROWS, data_statistics
+from ._fit_source import DEFAULT_BATCH_ROWS, rows_of
 from ._batch import BatchStatistics
 from ._persistence import JSONModel
 from ._registry import FAMILIES, SCHEMA_VERSION, register_builtin
@@ -33,7 +37,7 @@ __all__ = ["Distribution", "FAMILIES", "SCHEMA_VERSION", "MUTATORS"]
 MUTATORS = ("summarize", "absorb", "from_summaries", "clear_summaries", "fit", "freeze", "unfreeze")
 
 
-class Distribution(BatchStatistics, JSONModel):
+class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
     """Base class: a family of distributions fitted from additive statistics.
 
     Parameters
@@ -79,7 +83,7 @@ class Distribution(BatchStatistics, JSONModel):
     def __init__(self, *, inertia=0.0, frozen=False):
         self.inertia = check_fraction(inertia, "inertia")
         self.frozen = check_bool(frozen, "frozen")
-        self._pending = self._pending_tree = None
+        self._pending = None
 
     # -- pieces a family provides (and those of BatchStatistics) ----------
     def _component_statistics(self, X, w) -> Statistics:
@@ -120,70 +124,34 @@ class Distribution(BatchStatistics, JSONModel):
         """The parameters as a dict of float64 arrays."""
         return {name: np.asarray(getattr(self, name), dtype=np.float64) for name in self.parameter_names}
 
-    def summarize(self, X, sample_weight=None):
-        """Add the statistics of a batch to the pending total.
+    # -- the fit-model hooks (suffstats.fit.protocol): a distribution is fitted by the one pass ------------
+    def _validate_batch(self, X, w, row_offset):
+        return X, w  # each block is validated as its statistics are computed (a one-pass kernel checks as it sums)
 
-        Rows are summarized per block of :data:`~suffstats.data.BLOCK_ROWS` and
-        the blocks are added over the fixed block tree, as :meth:`fit` does: a
-        loop of ``summarize`` calls on batches that start on multiples of the
-        block size, then :meth:`from_summaries`, gives ``fit`` bit for bit.
-        A batch that fails validation leaves the pending total unchanged. Safe
-        to call from several threads: the statistics are computed without a
-        lock, then added under the model's lock (see the class notes).
-        """
-        blocks = self._block_statistics(X, sample_weight, self._pending)
-        self._push_blocks(blocks)
+    def _new_accumulator(self) -> RunningTotal:
+        return RunningTotal(weight_of=self._total_weight)
 
-    # Computes aside without changing anything, then commits through absorb (locked, transactional).
-    summarize.__transactional__ = True
+    def _block_values(self, X, w, acc, row_offset=0) -> list:
+        # Every block around the running total's shift (the first block's), as fit computes a file's blocks.
+        return self._block_statistics(X, w, acc.reference, row_offset)
 
-    @transactional
-    def _push_blocks(self, blocks) -> None:
-        """Add validated block statistics to the pending tree, in order (under the lock, in one transaction)."""
-        for stats in blocks:
-            checked_sum(self._pending, stats, type(self).__name__, self._statistics_signature())
-            if self._pending_tree is None:
-                self._pending_tree = BlockTree()
-            self._pending_tree.push(stats)
-            self._pending = self._pending_tree.total()
+    def _check_addition(self, total, values) -> None:
+        running = None if total is None or not total.blocks else total.to_statistics()
+        for value in values:
+            running = checked_sum(running, value, type(self).__name__, self._statistics_signature())
 
-    @transactional
-    def absorb(self, stats: Statistics) -> None:
-        """Add a statistics value computed elsewhere to the pending total.
-
-        Raises
-        ------
-        TypeError
-            When ``stats`` is not a :class:`~suffstats.statistics.Statistics` value.
-        ValueError
-            When it is of another kind, dimension, layout or number of parts
-            than this model's statistics, holds a non-finite number, or when
-            the sum overflows float64.
-        """
-        checked_sum(self._pending, stats, type(self).__name__, self._statistics_signature())
-        self._push_blocks([stats])
-
-    @property
-    def pending(self):
-        """The statistics summarized since the last update (or ``None``)."""
-        return self._pending
-
-    @transactional
-    def clear_summaries(self) -> None:
-        """Drop the pending statistics."""
-        self._pending = self._pending_tree = None
-
-    @transactional
-    def from_summaries(self) -> None:
-        """Update the parameters from the pending statistics, then clear them.
-
-        Frozen distributions and totals of zero weight leave the parameters as
-        they are.
-        """
-        stats, self._pending, self._pending_tree = self._pending, None, None
+    def _maximize(self, acc, inertia) -> None:
+        """Parameters from a running total (frozen distributions and totals of zero weight keep theirs)."""
+        stats = acc.to_statistics()
         if self.frozen or stats is None or not self._total_weight(stats) > 0:
             return
-        self._update(self._estimate(stats), self.inertia)
+        self._update(self._estimate(stats), inertia)
+
+    def _fit_parameters(self) -> dict:
+        return self.parameters()
+
+    def _load_fit_parameters(self, params) -> None:
+        self._set_parameters({k: np.asarray(v, dtype=np.float64) for k, v in params.items()})
 
     def _update(self, estimate: dict, inertia: float) -> None:
         """Store ``estimate`` blended with the current parameters: ``inertia·old + (1-inertia)·estimate``."""
@@ -235,19 +203,19 @@ class Distribution(BatchStatistics, JSONModel):
         >>> bool(np.array_equal(a.covariance, b.covariance))
         True
         """
-        stats = data_statistics(self, X, sample_weight, batch_size)
-        if not statistics_finite(stats):
+        batch_size = check_positive_int(batch_size, "batch_size")
+        source, sample_weight = rows_of(self, X, sample_weight)
+        opened = source.fingerprint() if source.files() else None
+        acc = LocalAccumulation().accumulate(self, source, batch_ranges(source.n_rows, batch_size), sample_weight)
+        if not acc.blocks:
+            check_batch(np.empty((0, source.n_features)), ndim=self.ndim)  # raises: X is empty
+        if opened is not None:
+            source.check_unchanged(opened)  # a file written to while it was read
+        if not statistics_finite(acc.to_statistics()):
             raise ValueError("the statistics of X overflow float64 (sums beyond 1.8e308); rescale the data")
-        self._pending = stats
+        self._pending = acc
         self.from_summaries()
         return self
-
-    def _state(self):
-        """A snapshot for code not yet moved to :func:`~suffstats._transaction.transaction` (same mechanism)."""
-        return snapshot(self)
-
-    def _restore(self, state) -> None:
-        restore(self, state)
 
     def log_probability(self, X) -> np.ndarray:
         """Log-density (or log-mass) of each row."""

@@ -1,7 +1,7 @@
 """How a batch becomes a statistics value: validation, the support, fast kernels, overflow.
 
 A mixin of :class:`~suffstats.Distribution`. Nothing here changes the model:
-:meth:`BatchStatistics.statistics` is the pure half of ``summarize``, which
+:meth:`BatchStatistics._block_statistics` is the pure half of ``summarize``, which
 is why threads may run it concurrently (see ``Distribution``'s notes).
 """
 
@@ -11,7 +11,6 @@ import numpy as np
 
 from .._statistics_checks import statistics_finite
 from .._validation import check_batch, check_no_overflow, check_support, check_weights
-from ..block_tree import BlockTree
 from ..data.blocks import BLOCK_ROWS
 from ..statistics import Statistics
 
@@ -22,7 +21,6 @@ class BatchStatistics:
     """Validated statistics of batches; a family supplies ``_statistics`` and, optionally, the hooks below."""
 
     ndim = 1
-    _pending = None
 
     def _statistics(self, X, w) -> Statistics:
         """Statistics of validated rows ``X`` with weights ``w`` (None = ones)."""
@@ -49,22 +47,7 @@ class BatchStatistics:
     def _n_features(self):
         return None
 
-    def statistics(self, X, sample_weight=None) -> Statistics:
-        """Statistics of a batch, as a value; the model is not changed.
-
-        Parameters
-        ----------
-        X : array_like
-            The batch.
-        sample_weight : array_like of shape (n,), optional
-            Non-negative weights; integer weights equal repeated rows.
-        """
-        tree = BlockTree()
-        for stats in self._block_statistics(X, sample_weight, self._pending):
-            tree.push(stats)
-        return tree.total()
-
-    def _block_statistics(self, X, sample_weight, running) -> list:
+    def _block_statistics(self, X, sample_weight, running, row_offset=0) -> list:
         """Validated statistics of each block of :data:`~suffstats.data.BLOCK_ROWS` rows of a batch.
 
         Every block is computed around ``running``'s shift (the first block's
@@ -74,12 +57,12 @@ class BatchStatistics:
         """
         n = len(X) if hasattr(X, "__len__") and not isinstance(X, (str, bytes)) and np.ndim(X) >= 1 else None
         if n is None or n <= BLOCK_ROWS or (sample_weight is not None and np.shape(sample_weight) != (n,)):
-            return [self._checked_statistics(X, sample_weight, running)]  # one block, or refused as a whole
+            return [self._checked_statistics(X, sample_weight, running, row_offset)]  # one block, or refused whole
         blocks = []
         for start in range(0, n, BLOCK_ROWS):
             stop = start + BLOCK_ROWS
             stats = self._checked_statistics(X[start:stop], None if sample_weight is None else sample_weight[start:stop],
-                                             running, row_offset=start)
+                                             running, row_offset=row_offset + start)
             running = stats if running is None else running
             blocks.append(stats)
         return blocks

@@ -1,12 +1,9 @@
-"""The statistics of a whole data set, read batch by batch: what ``Distribution.fit`` sums.
+"""What ``Distribution.fit`` reads: ``X`` as a source of rows, with the errors an in-memory batch gets.
 
 Rows come from any :class:`~suffstats.data.BatchSource` (an array, a memory
-map, a path, shards, a stream ...), ``batch_size`` rows at a time, so a file
-larger than memory is never materialised. Statistics are computed per fixed
-block of :data:`~suffstats.data.blocks.BLOCK_ROWS` rows, every block around the
-shift of the first, and the block values are added over a fixed pairwise tree
-of block indices: the result has the same bits whatever the batch size, and
-its rounding error grows with log(n).
+map, a path, shards, a stream ...); the pass itself is the driver's
+(:class:`~suffstats.fit.local.LocalAccumulation`), ``batch_size`` rows at a
+time, so a file larger than memory is never materialised.
 """
 
 from __future__ import annotations
@@ -15,13 +12,11 @@ import os
 
 import numpy as np
 
-from .._validation import as_numeric_array, check_batch, check_positive_int, check_weights
-from ..block_tree import BlockTree
-from ..data.blocks import BLOCK_ROWS, aligned_chunks, batch_ranges
-from ..data.prefetch import prefetch
+from .._validation import as_numeric_array, check_batch, check_weights
+from ..data.blocks import BLOCK_ROWS
 from ..data.source import ArraySource, BatchSource, as_source
 
-__all__ = ["DEFAULT_BATCH_ROWS", "data_statistics"]
+__all__ = ["DEFAULT_BATCH_ROWS", "rows_of"]
 
 #: Rows read at a time by ``Distribution.fit`` unless told otherwise (16 blocks).
 DEFAULT_BATCH_ROWS = 16 * BLOCK_ROWS
@@ -29,43 +24,12 @@ DEFAULT_BATCH_ROWS = 16 * BLOCK_ROWS
 _DATA_SUFFIXES = (".npy", ".h5", ".hdf5", ".zarr", ".parquet", ".pq", ".csv", ".tsv")
 
 
-def data_statistics(dist, X, sample_weight=None, batch_size=DEFAULT_BATCH_ROWS):
-    """Statistics of all rows of ``X`` for ``dist``, read ``batch_size`` rows at a time.
-
-    Nothing of ``dist`` changes. Errors name the offending row by its global
-    index in ``X``.
-    """
-    batch_size = check_positive_int(batch_size, "batch_size")
+def rows_of(dist, X, sample_weight=None):
+    """``X`` as a source of rows for ``dist``, and ``sample_weight`` checked against its length."""
     source = _rows(dist, X)
     if sample_weight is not None:
         sample_weight = check_weights(sample_weight, source.n_rows)
-    opened = source.fingerprint() if source.files() else None
-    ranges = batch_ranges(source.n_rows, batch_size)
-    batches = _read(source, ranges, sample_weight)
-    if len(ranges) > 1 or not source.random_access:
-        batches = prefetch(batches)
-    total, reference, row = BlockTree(), None, 0
-    try:
-        for chunk, weights in aligned_chunks(batches):
-            for start in range(0, chunk.shape[0], BLOCK_ROWS):
-                stop = start + BLOCK_ROWS
-                stats = dist._checked_statistics(chunk[start:stop], None if weights is None else weights[start:stop],
-                                                 reference, row_offset=row)
-                reference = stats if reference is None else reference
-                total.push(stats)
-                row += min(stop, chunk.shape[0]) - start
-    finally:
-        batches.close()
-    if reference is None:
-        check_batch(np.empty((0, source.n_features)), ndim=dist.ndim)  # raises: X is empty
-    if opened is not None:
-        source.check_unchanged(opened)  # a file written to while it was read
-    return total.total()
-
-
-def _read(source, ranges, sample_weight):
-    for start, X in source.batches(ranges):
-        yield X, None if sample_weight is None else sample_weight[start : start + X.shape[0]]
+    return source, sample_weight
 
 
 def _rows(dist, X) -> BatchSource:

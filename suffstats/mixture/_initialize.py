@@ -26,7 +26,8 @@ import numpy as np
 
 from .._validation import check_batch, check_weights
 from ..backends import get_backend
-from ..em import LocalAccumulation, batch_ranges, progress_bar
+from ..fit.driver import EMSettings, progress_bar
+from ..fit.local import LocalAccumulation
 from ._engine import MixtureEngine
 from ._moments import ComponentMoments, estimate_gaussian
 from ._seeding import INIT_METHODS, draw_sample, seed_centers
@@ -69,7 +70,7 @@ def initial_gaussian(model, source, sample_weight, rng, strategy=None):
     """
     plan = InitialPlan.make(model, source, sample_weight, rng)
     if plan.assignment is not None:
-        ranges = batch_ranges(source.n_rows, model.batch_size)
+        ranges = EMSettings(batch_size=model.batch_size).pass_ranges(source.n_rows, plan.assignment._block_rows)
         with progress_bar(model.progress, ranges, "initialization") as bar:
             (strategy or LocalAccumulation()).accumulate(plan.assignment, source, ranges, sample_weight,
                                                          plan.moments, bar.update if bar else None)
@@ -196,6 +197,13 @@ class HardAssignment(MixtureEngine):
 
     def _shifts(self):
         return self.centers
+
+    def _fit_parameters(self):
+        return (self.centers,)
+
+    def _load_fit_parameters(self, params):
+        (centers,) = params
+        self.centers = np.asarray(centers, np.float64)
 
     def _new_accumulator(self):
         return ComponentMoments(self.centers, self.layout)

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..block_tree import BlockTree
+from ..fit.running_total import RunningTotal
 from ..statistics import LAYOUTS, Additive, Composite, Moments, Statistics
 
 #: A component whose share of the total weight is below this receives "no mass".
@@ -31,44 +31,33 @@ class _Block(tuple):
         return _Block(None if a is None else a + b for a, b in zip(self, other))
 
 
-class ComponentMoments:
-    """Running per-component moments around fixed shifts, summed over the fixed block tree.
+class ComponentMoments(RunningTotal):
+    """Running per-component moments around fixed shifts: the running total of every mixture.
 
-    Blocks are pushed onto a :class:`~suffstats.block_tree.BlockTree`, so the
-    total is the same whether one process adds every block in order or workers
-    each sum an aligned run of blocks.
+    A :class:`~suffstats.fit.running_total.RunningTotal` whose blocks are
+    ``_Block`` tuples (cheaper to add than statistics values); the total is the
+    same whether one process adds every block in order or workers each sum an
+    aligned run of blocks.
     """
 
-    _transactional = True
-
     def __init__(self, shifts, layout):
+        super().__init__()
         k, d = shifts.shape
         self.shifts = np.array(shifts, dtype=np.float64)
         self._empty = _Block((0.0, 0.0, np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d)[: 1 + LAYOUTS[layout]])))
-        self._tree = BlockTree()
 
-    def _total(self):
-        total = self._tree.total()
-        return self._empty if total is None else total
+    def empty(self):
+        return self._empty
 
-    weight = property(lambda self: self._total()[0], doc="Σw")
-    log_likelihood = property(lambda self: self._total()[1], doc="Σw·log p (for k-means: -Σw·d²)")
-    resp = property(lambda self: self._total()[2], doc="Σw·r_j, shape (k,)")
-    first = property(lambda self: self._total()[3], doc="Σw·r_j(x - c_j), shape (k, d)")
-    second = property(lambda self: self._total()[4], doc="Σw·r_j(x - c_j)(x - c_j)ᵀ in the layout")
+    weight = property(lambda self: self.total()[0], doc="Σw")
+    log_likelihood = property(lambda self: self.total()[1], doc="Σw·log p (for k-means: -Σw·d²)")
+    resp = property(lambda self: self.total()[2], doc="Σw·r_j, shape (k,)")
+    first = property(lambda self: self.total()[3], doc="Σw·r_j(x - c_j), shape (k, d)")
+    second = property(lambda self: self.total()[4], doc="Σw·r_j(x - c_j)(x - c_j)ᵀ in the layout")
 
     @property
     def layout(self):
         return ("trace", "diag", "full")[self._empty[4].ndim - 1]
-
-    @property
-    def blocks(self):
-        """Blocks summed so far (subtrees of a shared tree count as their size)."""
-        return self._tree.blocks
-
-    def run_value(self):
-        """The total of an aligned power-of-two run of blocks, to be pushed elsewhere with ``add(value, size)``."""
-        return self._tree.subtree()
 
     def add(self, block, size=1):
         """Add one block's statistics ``(Σw, Σw·log p, Σw·r (k,), first (k, d), second or None)``.
@@ -76,23 +65,9 @@ class ComponentMoments:
         ``size`` > 1 adds the total of an aligned run of that many blocks, summed over the same tree.
         """
         weight, log_likelihood, resp, first, second = block
-        self._tree.push(_Block((float(weight), float(log_likelihood), np.asarray(resp, dtype=np.float64),
-                                np.asarray(first, dtype=np.float64),
-                                self._empty[4] if second is None else np.asarray(second, dtype=np.float64))), size)
-
-    def to_state(self) -> list:
-        """The carry stack as JSON-safe data: a checkpoint resumes the same tree."""
-        return [{"size": size, "value": self._value(block).to_dict()} for size, block in self._tree.stack]
-
-    @classmethod
-    def from_state(cls, state) -> "ComponentMoments":
-        """Rebuild a running total written by :meth:`to_state`."""
-        parts = [(entry["size"], cls.from_statistics(Statistics.from_dict(entry["value"]))) for entry in state]
-        if not parts:
-            raise ValueError("an empty running total has no state to restore")
-        acc = parts[0][1]
-        acc._tree = BlockTree([(size, part._tree.stack[0][1]) for size, part in parts])
-        return acc
+        super().add(_Block((float(weight), float(log_likelihood), np.asarray(resp, dtype=np.float64),
+                            np.asarray(first, dtype=np.float64),
+                            self._empty[4] if second is None else np.asarray(second, dtype=np.float64))), size)
 
     def centred_on(self, shifts) -> bool:
         """Whether the moments are kept around exactly ``shifts`` (so blocks computed there add in place)."""
@@ -101,7 +76,7 @@ class ComponentMoments:
     def merge(self, other: "ComponentMoments") -> None:
         """Add another total as one more entry (around the same shifts), or by Chan's formulas (other shifts)."""
         if self.centred_on(other.shifts) and self.layout == other.layout:
-            self.add(other._total())
+            self.add(other.total())
             return
         merged = ComponentMoments.from_statistics(self.to_statistics() + other.to_statistics())
         self.shifts, self._empty, self._tree = merged.shifts, merged._empty, merged._tree
@@ -113,15 +88,17 @@ class ComponentMoments:
                  "trace": lambda: (f * f).sum(axis=1)}[self.layout]()
         return self.second - outer / resp.reshape((-1,) + (1,) * (self.second.ndim - 1))
 
-    def to_statistics(self) -> Composite:
-        """The running total as a statistics value."""
-        return self._value(self._total())
-
-    def _value(self, block) -> Composite:
+    def as_statistics(self, block) -> Composite:
         weight, log_likelihood, resp, first, second = block
         totals = Additive({"weight": weight, "log_likelihood": log_likelihood, "resp": resp})
         return Composite([totals] + [Moments(resp[j], self.shifts[j], first[j], second[j])
                                      for j in range(len(resp))])
+
+    def as_block(self, stats: Composite):
+        totals, *parts = stats.parts
+        return _Block((float(totals.fields["weight"]), float(totals.fields["log_likelihood"]),
+                       np.array([p.weight for p in parts]), np.array([p.first for p in parts]),
+                       np.array([p.second for p in parts])))
 
     @classmethod
     def checked(cls, stats, n_components, n_features, layout) -> "ComponentMoments":
@@ -144,14 +121,23 @@ class ComponentMoments:
             raise ValueError("cannot absorb statistics with NaN or infinite values")
         return cls.from_statistics(stats)
 
+    def from_value(self, stats: Composite) -> "ComponentMoments":
+        """A total holding ``stats``, kept around the value's own shifts."""
+        return ComponentMoments.from_statistics(stats)
+
+    @classmethod
+    def from_state(cls, state) -> "ComponentMoments":
+        """Rebuild a running total written by :meth:`to_state` (its shifts are the saved ones)."""
+        if not isinstance(state, list) or not state or not isinstance(state[0], dict):
+            raise ValueError("a running total's state must be a non-empty list of {size, value} entries")
+        return cls.from_statistics(Statistics.from_dict(state[0]["value"])).restored(state)
+
     @classmethod
     def from_statistics(cls, stats: Composite) -> "ComponentMoments":
         """Rebuild a running total from a statistics value (keeping its shifts)."""
         totals, *parts = stats.parts
         acc = cls(np.array([p.shift for p in parts]), parts[0].layout)
-        acc.add((float(totals.fields["weight"]), float(totals.fields["log_likelihood"]),
-                 np.array([p.weight for p in parts]), np.array([p.first for p in parts]),
-                 np.array([p.second for p in parts])))
+        acc.add(acc.as_block(stats))
         return acc
 
 

@@ -17,7 +17,9 @@ from ..data.source import as_source
 from ..distributions._registry import SCHEMA_VERSION, register_family
 from ..distributions.covariance import covariance_type as _strategy
 from ..distributed import as_strategy
-from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
+from ..fit.driver import EMSettings
+from ..fit.estimator import fit_model, settings_fingerprint
+from ._engine import MixtureEngine
 from ._initialize import initial_gaussian
 from ._moments import ComponentMoments, estimate_gaussian
 from ._params import check_settings, check_warm_start, map_batches
@@ -279,8 +281,8 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         if warm:
             self._load_fit_parameters(self._fit_parameters())
         self._pending = None
-        history = fit_mixture(
-            self, source, sample_weight, em_settings(self), self.n_init, warm=warm, checkpoint=checkpoint,
+        history = fit_model(
+            self, source, sample_weight, EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
             checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
             fingerprint=self._checkpoint_fingerprint(sample_weight), strategy=as_strategy(client))
         self.converged_, self.n_iter_ = history.converged, history.n_iter

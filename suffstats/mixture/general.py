@@ -10,79 +10,19 @@ from scipy.special import logsumexp
 from .._transaction import transaction, transactional
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
-from ..block_tree import BlockTree
 from ..data.source import as_source
 from ..distributed import as_strategy
+from ..fit.running_total import RunningTotal
 from ..distributions._base import SCHEMA_VERSION, Distribution
 from ..distributions._registry import distribution_from_dict
 from ..statistics import Additive, Composite, Statistics, blend
-from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
+from ..fit.driver import EMSettings
+from ..fit.estimator import fit_model, settings_fingerprint
+from ._engine import MixtureEngine
 from ._moments import EMPTY_SHARE, EmptyComponentWarning
 from ._params import check_settings
 from ._seeding import draw_sample
 from .kmeans import KMeans
-
-
-class ComponentTotals:
-    """An epoch's running statistics of a general mixture: totals, then each component's value.
-
-    Blocks arrive as :class:`~suffstats.statistics.Composite` values (``[totals,
-    component 0, component 1, ...]``) and are summed over the fixed block tree
-    (:class:`~suffstats.block_tree.BlockTree`).
-    """
-
-    _transactional = True
-
-    def __init__(self, value=None):
-        self._tree = BlockTree()
-        if value is not None:
-            self._tree.push(value)
-
-    def add(self, block, size=1):
-        self._tree.push(block, size)
-
-    @property
-    def blocks(self):
-        """Blocks summed so far (subtrees of a shared tree count as their size)."""
-        return self._tree.blocks
-
-    def run_value(self):
-        """The total of an aligned power-of-two run of blocks, to be pushed elsewhere with ``add(value, size)``."""
-        return self._tree.subtree()
-
-    def merge(self, other):
-        if other.to_statistics() is not None:
-            self.add(other.to_statistics())
-
-    def centred_on(self, shifts) -> bool:
-        return True  # each component's value carries its own shift; values of any shift add exactly
-
-    @property
-    def weight(self):
-        value = self._tree.total()
-        return 0.0 if value is None else float(value.parts[0].fields["weight"])
-
-    @property
-    def log_likelihood(self):
-        value = self._tree.total()
-        return 0.0 if value is None else float(value.parts[0].fields["log_likelihood"])
-
-    @property
-    def value(self):
-        return self._tree.total()
-
-    def to_statistics(self):
-        return self._tree.total()
-
-    def to_state(self) -> list:
-        """The carry stack as JSON-safe data: a checkpoint resumes the same tree."""
-        return [{"size": size, "value": value.to_dict()} for size, value in self._tree.stack]
-
-    @classmethod
-    def from_state(cls, state) -> "ComponentTotals":
-        totals = cls()
-        totals._tree = BlockTree([(entry["size"], Statistics.from_dict(entry["value"])) for entry in state])
-        return totals
 
 
 class GeneralMixtureModel(MixtureEngine, Distribution):
@@ -185,7 +125,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         with np.errstate(divide="ignore"):
             return out + np.log(self.weights)
 
-    def _block_statistics(self, X, w):
+    def _e_step_block(self, X, w):
         log_prob = self._component_log_prob(X)
         log_norm = logsumexp(log_prob, axis=1)
         resp = np.exp(log_prob - log_norm[:, None])
@@ -197,13 +137,14 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
     # -- engine hooks (see suffstats.mixture._engine) -------------------------------------
     def _block_kernel(self):
         # The components' formulas are NumPy code of each family: blocks run one after another.
-        return get_backend("numpy"), self._block_statistics
+        return get_backend("numpy"), self._e_step_block
 
     def _shifts(self):
         return None
 
     def _new_accumulator(self):
-        return ComponentTotals()
+        # Each component's value carries its own shift: values of any shift add exactly, in a plain total.
+        return RunningTotal()
 
     def _accumulator_from_statistics(self, stats):
         expected = [type(d).__name__ for d in self.distributions]
@@ -216,7 +157,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             if type(got) is not type(want) or {k: np.shape(v) for k, v in got.arrays().items()} != \
                     {k: np.shape(v) for k, v in want.arrays().items()}:
                 raise ValueError(f"cannot absorb these statistics: part {j} does not match the mixture of {expected}")
-        return ComponentTotals(stats)
+        return RunningTotal().from_value(stats)
 
     def _probe_rows(self):
         """One row inside every component's support, to learn the layout of this mixture's statistics."""
@@ -249,7 +190,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
     def _maximize(self, acc, inertia):
         """M-step, committed whole. As in :class:`GaussianMixture`, a component that received no
         mass keeps its parameters and weight (with an :class:`EmptyComponentWarning`)."""
-        totals, *parts = acc.value.parts
+        totals, *parts = acc.to_statistics().parts
         resp = totals.fields["resp"]
         empty = resp <= EMPTY_SHARE * max(float(totals.fields["weight"]), np.finfo(float).tiny) / len(resp)
         empty &= np.array([not (self.frozen or d.frozen) for d in self.distributions])
@@ -284,8 +225,8 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         warm = all(self._given) and self.weights is not None
         self._pending = None
         fingerprint = settings_fingerprint(self._settings(), sample_weight, exact=self.batches_per_epoch is None)
-        history = fit_mixture(self, _Columns(source) if self.ndim == 1 else source, sample_weight,
-                              em_settings(self), self.n_init, warm=warm, checkpoint=checkpoint,
+        history = fit_model(self, _Columns(source) if self.ndim == 1 else source, sample_weight,
+                              EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
                               checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
                               fingerprint=fingerprint, strategy=as_strategy(client))
         del self._given

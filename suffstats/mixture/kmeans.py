@@ -14,7 +14,9 @@ from ..backends import get_backend
 from ..data.source import as_source
 from ..distributions._registry import SCHEMA_VERSION, register_family
 from ..distributed import as_strategy
-from ._engine import MixtureEngine, em_settings, fit_mixture, settings_fingerprint
+from ..fit.driver import EMSettings
+from ..fit.estimator import fit_model, settings_fingerprint
+from ._engine import MixtureEngine
 from ._moments import ComponentMoments, EmptyComponentWarning
 from ._params import check_settings, map_batches
 from ._seeding import SEED_METHODS, draw_sample, seed_centers
@@ -168,7 +170,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0))
         scale = float(np.mean(np.var(self._validate_batch(sample, None, 0)[0], axis=0))) or 1.0
         self._pending = None
-        history = fit_mixture(self, source, sample_weight, em_settings(self, tol=self.tol * scale), self.n_init,
+        history = fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
                               checkpoint=checkpoint,
                               checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
                               fingerprint=settings_fingerprint(self.get_params(), sample_weight,

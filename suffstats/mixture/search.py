@@ -12,8 +12,11 @@ from sklearn.utils.validation import check_is_fitted
 from .._transaction import transactional
 from .._validation import check_positive_int, check_weights
 from ..data.source import as_source
-from ..em import EMHistory, LocalAccumulation, batch_ranges, progress_bar
-from ._engine import em_settings, fit_mixture, settings_fingerprint
+from ..distributed import as_strategy
+from ..fit.driver import EMHistory, EMSettings, progress_bar
+from ..fit.estimator import fit_model, settings_fingerprint
+from ..fit.local import LocalAccumulation
+from ..fit.protocol import FitModel
 from ._holdout import HeldOutSplit
 from ._initialize import InitialPlan
 from ._params import check_settings
@@ -148,10 +151,12 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------------------------
     @transactional
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
         """Fit every candidate, sharing each read of ``X``; returns ``self``.
 
         ``checkpoint`` holds all candidates: a killed search resumes bit for bit.
+        ``client`` (a ``distributed.Client``) gathers each epoch's statistics of
+        every candidate on a Dask cluster, bit for bit as the local search.
         """
         source = as_source(X)
         grid = self._grid()
@@ -168,18 +173,21 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
             split = HeldOutSplit(source.n_rows, self.validation_fraction, grid[0][3], held_out=False,
                                  base=sample_weight)
             sample_weight = split
-        joint = _Candidates(candidates, self)
-        history = fit_mixture(
-            joint, source, sample_weight, em_settings(self), 1, checkpoint=checkpoint,
+        settings = EMSettings.of(self)
+        joint = _Candidates(candidates, settings)
+        strategy = as_strategy(client)
+        history = fit_model(
+            joint, source, sample_weight, settings, 1, checkpoint=checkpoint,
             checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
             fingerprint=settings_fingerprint(self.get_params(), sample_weight,
-                                             exact=self.batches_per_epoch is None))
+                                             exact=self.batches_per_epoch is None), strategy=strategy)
         self.n_iter_ = history.n_iter
         self.candidates_ = candidates
         self.results_ = [self._finish_candidate(model, k, c, i, seed, h)
                          for model, (k, c, i, seed), h in zip(candidates, grid, joint.histories)]
         if split is not None:
-            for row, value in zip(self.results_, _held_out_log_likelihood(candidates, source, split, self)):
+            for row, value in zip(self.results_, _held_out_log_likelihood(candidates, source, split, settings,
+                                                                          strategy)):
                 row["heldout"] = -value  # lower is better, like the other criteria
                 row["heldout_log_likelihood"] = value
         best = min(range(len(candidates)), key=lambda j: self.results_[j][self.criterion])
@@ -223,14 +231,14 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
 
-def _held_out_log_likelihood(candidates, source, split, search):
+def _held_out_log_likelihood(candidates, source, split, settings, strategy=None):
     """Mean log-likelihood of the held-out rows under each fitted candidate: one shared pass."""
-    together = _Candidates(candidates, search)
-    acc = _JointTotal({j: model._new_accumulator() for j, model in enumerate(candidates)})
-    ranges = batch_ranges(source.n_rows, search.batch_size)
-    with progress_bar(search.progress, ranges, "held-out rows") as bar:
-        LocalAccumulation().accumulate(together, source, ranges, split.other_side(), acc,
-                                       bar.update if bar else None)
+    together = _Candidates(candidates, settings)
+    acc = together._new_accumulator()
+    ranges = settings.pass_ranges(source.n_rows, together._block_rows)
+    with progress_bar(settings.progress, ranges, "held-out rows") as bar:
+        (strategy or LocalAccumulation()).accumulate(together, source, ranges, split.other_side(), acc,
+                                                     bar.update if bar else None)
     return [part.log_likelihood / part.weight if part.weight > 0 else float("nan") for part in acc.parts.values()]
 
 
@@ -241,14 +249,14 @@ def _seeds(random_state, n):
     return np.random.default_rng(random_state).integers(0, 2**31 - 1, size=n)
 
 
-class _Candidates:
+class _Candidates(FitModel):
     """Several candidate mixtures presented to the EM driver as one model: each read serves them all."""
 
-    def __init__(self, candidates, search):
-        self.candidates, self.search = candidates, search
+    def __init__(self, candidates, settings):
+        self.candidates, self.settings = candidates, settings
         self.histories = [EMHistory() for _ in candidates]
-        self.verbose = search.verbose
-        self.tol = search.tol
+        self.verbose = settings.verbose
+        self.tol = settings.tol
 
     @property
     def _block_rows(self):
@@ -263,9 +271,14 @@ class _Candidates:
     def _new_accumulator(self):
         return _JointTotal({j: self.candidates[j]._new_accumulator() for j in self._active()})
 
-    def _accumulate(self, acc, X, w):
+    def _block_values(self, X, w, acc, row_offset=0):
+        """Per block, a ``{candidate: block value}`` of the candidates ``acc`` still accumulates."""
+        values = {j: self.candidates[j]._block_values(X, w, part, row_offset) for j, part in acc.parts.items()}
+        return [dict(zip(values, blocks)) for blocks in zip(*values.values())]
+
+    def _accumulate(self, acc, X, w, row_offset=0):
         for j, part in acc.parts.items():
-            self.candidates[j]._accumulate(part, X, w)
+            self.candidates[j]._accumulate(part, X, w, row_offset)
 
     def _maximize(self, acc, inertia):
         """Each active candidate's M-step and convergence test, exactly as its own EM run would make them."""
@@ -280,7 +293,7 @@ class _Candidates:
             if abs(mean_ll - previous) < self.tol:
                 history.converged = True
 
-    def _all_converged(self):
+    def _converged(self, change, tol):
         return not self._active()
 
     def _initialize(self, source, sample_weight, rng, strategy=None):
@@ -290,9 +303,9 @@ class _Candidates:
                  for m in self.candidates]
         passes = [p for p in plans if p.assignment is not None]
         if passes:
-            together = _Candidates([p.assignment for p in passes], self.search)
-            ranges = batch_ranges(source.n_rows, self.search.batch_size)
-            with progress_bar(self.search.progress, ranges, "initialization") as bar:
+            together = _Candidates([p.assignment for p in passes], self.settings)
+            ranges = self.settings.pass_ranges(source.n_rows, together._block_rows)
+            with progress_bar(self.settings.progress, ranges, "initialization") as bar:
                 (strategy or LocalAccumulation()).accumulate(together, source, ranges, sample_weight,
                                                              _JointTotal({j: p.moments for j, p in enumerate(passes)}),
                                                              bar.update if bar else None)
@@ -315,7 +328,7 @@ class _Candidates:
 
 
 class _JointTotal:
-    """The running totals of several candidates over the same rows."""
+    """The running totals of several candidates over the same rows, added block by block together."""
 
     _transactional = True
 
@@ -329,6 +342,25 @@ class _JointTotal:
     @property
     def log_likelihood(self):
         return float(sum(part.log_likelihood for part in self.parts.values()))
+
+    @property
+    def blocks(self):
+        return next(iter(self.parts.values())).blocks if self.parts else 0
+
+    def centred_on(self, shifts):
+        return True  # each part is kept around its own candidate's shifts
+
+    def add(self, value, size=1):
+        """Add ``{candidate: block value}`` (an aligned run of ``size`` blocks) to each part."""
+        for j, part in self.parts.items():
+            part.add(value[j], size)
+
+    def run_value(self):
+        return {j: part.run_value() for j, part in self.parts.items()}
+
+    def merge(self, other):
+        for j, part in self.parts.items():
+            part.merge(other.parts[j])
 
     def to_state(self):
         return [[j, part.to_state()] for j, part in self.parts.items()]

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 
-from ._json import atomic_write_text, parse_json
+from .._json import atomic_write_text, parse_json
 
 __all__ = ["Checkpoint", "CHECKPOINT_VERSION"]
 

@@ -80,7 +80,7 @@ class FitState:
     @classmethod
     def from_dict(cls, data, model, rng) -> "FitState":
         """Put ``model`` and ``rng`` back as saved and return the state to continue from."""
-        from .statistics import Statistics
+        from ..statistics import Statistics
 
         rng.bit_generator.state = data["rng"]
         model._load_fit_parameters(data["parameters"])

@@ -1,24 +1,12 @@
 """The one EM driver: epochs, batches, step size, convergence, callbacks, checkpoints.
 
-It knows nothing of any family's formulas. A model hands it these methods:
-
-``_validate_batch(X, w, row_offset)``
-    Boundary checks of a batch read from the source; returns ``X, w``.
-``_new_accumulator()``
-    An empty running total for one epoch (with ``weight`` and
-    ``log_likelihood`` attributes, and ``to_statistics()``).
-``_accumulate(acc, X, w)``
-    Adds the statistics of rows ``X`` to ``acc`` block by block, in row order.
-``_maximize(acc, inertia)``
-    The M-step: ``new = inertia * old + (1 - inertia) * estimate``.
-``_fit_parameters()``, ``_load_fit_parameters(params)``, ``_accumulator_from_state(state)``
-    What a checkpoint holds of the model, and how it comes back (the
-    accumulator's ``to_state()`` keeps its summation tree).
+It knows nothing of any family's formulas: it calls the hooks a model declares
+by deriving from :class:`~suffstats.fit.protocol.FitModel`.
 
 The driver owns the fit's state (:class:`FitState`: parameters, history,
 cursor, generator, part-done epoch, initialisation index, best run) and writes
 it to the checkpoint itself. How an epoch's statistics are gathered is a
-strategy (:class:`LocalAccumulation` here); the loop, convergence, callbacks
+strategy (:class:`~suffstats.fit.local.LocalAccumulation` by default); the loop, convergence, callbacks
 and checkpoints are written once.
 
 With ``batches_per_epoch=None`` an epoch is one full pass and the update is
@@ -34,13 +22,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from ._validation import RowError
-from .data.blocks import BLOCK_ROWS, aligned_chunks, batch_ranges
-from .data.prefetch import prefetch
-from .fit_state import EMHistory, FitState
+from ..data.blocks import BLOCK_ROWS, batch_ranges
+from .local import LocalAccumulation
+from .state import EMHistory, FitState
 
-__all__ = ["EMSettings", "EMHistory", "FitState", "LocalAccumulation", "run_em", "effective_inertia",
-           "read_batches", "progress_bar"]
+__all__ = ["EMSettings", "EMHistory", "FitState", "run_em", "effective_inertia", "epoch_ranges", "progress_bar"]
 
 
 @dataclass
@@ -57,6 +43,24 @@ class EMSettings:
     verbose_interval: int = 1
     callbacks: Sequence[Callable] = ()
     progress: bool = False
+
+    @classmethod
+    def of(cls, model, tol=None) -> "EMSettings":
+        """The schedule from ``model``'s parameters of the same names (``tol`` overrides the model's)."""
+        return cls(batch_size=model.batch_size, batches_per_epoch=model.batches_per_epoch,
+                   max_iter=model.max_iter, tol=model.tol if tol is None else tol, inertia=model.inertia,
+                   lr_decay=model.lr_decay, verbose=model.verbose,
+                   verbose_interval=getattr(model, "verbose_interval", 1), callbacks=model.callbacks or (),
+                   progress=model.progress)
+
+    def pass_ranges(self, n_rows, block=BLOCK_ROWS) -> list:
+        """The row ranges of one full pass: ``batch_size`` rounded up to whole blocks.
+
+        The result is the same either way, but no block then straddles two
+        batches (no seam to copy, no lone block computed while other threads wait).
+        """
+        size = self.batch_size and -(-self.batch_size // block) * block
+        return batch_ranges(n_rows, size)
 
 
 class _NoBar:
@@ -83,26 +87,10 @@ def effective_inertia(inertia, lr_decay, epoch):
     return 1.0 - (1.0 - inertia) * (2.0 + epoch) ** (-lr_decay)
 
 
-def read_batches(model, source, ranges, sample_weight, on_batch=None):
-    """Yield validated ``(X, w)`` for each ``(start, stop)`` range of the source."""
-    for start, X in source.batches(ranges):
-        w = None if sample_weight is None else sample_weight[start : start + X.shape[0]]
-        X, w = model._validate_batch(X, w, start)
-        yield X, w
-        if on_batch is not None:
-            on_batch(X.shape[0])
-
-
 def epoch_ranges(n_rows, settings, history, source_random_access=True, block=BLOCK_ROWS):
-    """The row ranges of the next epoch; advances the minibatch cursor.
-
-    In exact mode reads are rounded up to whole blocks: the result is the same
-    either way, but no block then straddles two batches (no seam to copy, no
-    lone block to compute while other threads wait).
-    """
+    """The row ranges of the next epoch (a full pass in exact mode); advances the minibatch cursor."""
     if settings.batches_per_epoch is None:
-        size = settings.batch_size and -(-settings.batch_size // block) * block
-        return batch_ranges(n_rows, size)
+        return settings.pass_ranges(n_rows, block)
     ranges = batch_ranges(n_rows, settings.batch_size)
     if not source_random_access:
         raise ValueError("batches_per_epoch needs a source that reads rows by position; a stream is read in full passes")
@@ -120,52 +108,6 @@ def skip_rows(ranges, rows):
         if start + take < stop:
             out.append((start + take, stop))
     return out
-
-
-class LocalAccumulation:
-    """How an epoch's statistics are gathered on this machine.
-
-    Batches are read and validated on a background thread, one batch ahead of
-    the computation, re-cut into chunks that start on block boundaries, and
-    handed to the model's ``_accumulate`` in row order. A distributed strategy
-    offers the same ``accumulate`` method and plugs into :func:`run_em`
-    unchanged.
-    """
-
-    def accumulate(self, model, source, ranges, sample_weight, acc=None, on_batch=None, on_chunk=None):
-        """One pass over ``ranges``: ``acc`` (or a new accumulator) filled block-aligned, in row order.
-
-        ``on_batch(rows)`` is called after each batch is read; ``on_chunk(acc,
-        rows)`` after each block-aligned chunk is added.
-        """
-        acc = model._new_accumulator() if acc is None else acc
-        batches = read_batches(model, source, ranges, sample_weight, on_batch)
-        if len(ranges) > 1 or not source.random_access:
-            batches = prefetch(batches)
-        done = 0
-        for X, w in aligned_chunks(batches, block_rows(model)):
-            try:
-                model._accumulate(acc, X, w)
-            except RowError as error:
-                raise error.shifted(global_row(ranges, done + error.row)) from None
-            done += X.shape[0]
-            if on_chunk is not None:
-                on_chunk(acc, X.shape[0])
-        return acc
-
-
-def global_row(ranges, position):
-    """The index in the data of the ``position``-th row read through ``ranges``."""
-    for start, stop in ranges:
-        if position < stop - start:
-            return start + position
-        position -= stop - start
-    return position
-
-
-def block_rows(model):
-    """Rows per accumulation block of ``model`` (its backend's, or the default)."""
-    return getattr(model, "_block_rows", BLOCK_ROWS)
 
 
 def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, store=None,
@@ -194,7 +136,7 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
         if source.random_access:
             source.check_unchanged()
         state.epoch_cursor = history.cursor
-        ranges = epoch_ranges(source.n_rows, settings, history, source.random_access, block_rows(model))
+        ranges = epoch_ranges(source.n_rows, settings, history, source.random_access, model._block_rows)
         rows_done, acc = state.rows_done, state.pending
         state.rows_done, state.pending = 0, None
         on_chunk = None if store is None else _chunk_saver(model, state, store, rows_done)
@@ -218,12 +160,8 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
                   flush=True)
         for callback in settings.callbacks:
             callback(model, logs)
-        # A model of several candidates (a search over k) judges convergence per candidate.
-        judge = getattr(model, "_all_converged", None)
-        if judge is not None:
-            history.converged = judge()
-        elif abs(change) < settings.tol:
-            history.converged = True
+        # The model judges (a search over k judges each candidate on its own).
+        history.converged = bool(model._converged(change, settings.tol))
         if store is not None:
             store.save(state.to_dict(model))
     return history

@@ -1,0 +1,67 @@
+"""The estimator's fit, written once: ``n_init`` initialisations of the driver, checkpoints, the best run.
+
+:func:`fit_model` is what ``fit`` of every driver-fitted model calls after its
+own checks; :meth:`EMSettings.of` reads the schedule (``batch_size``,
+``batches_per_epoch``, ``max_iter``, ``tol``, ``inertia``, ``lr_decay``,
+``verbose``, ``callbacks``, ``progress``) from a model's parameters of the same
+names, in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from .checkpoint import Checkpoint
+from .driver import EMHistory, EMSettings, FitState, run_em
+
+__all__ = ["fit_model", "settings_fingerprint"]
+
+
+def settings_fingerprint(settings: dict, sample_weight, exact: bool) -> dict:
+    """The settings a checkpoint must match (not verbosity, callbacks or, in exact mode, batch size)."""
+    skip = {"verbose", "verbose_interval", "callbacks", "progress"} | ({"batch_size"} if exact else set())
+    out = {k: (v.tolist() if isinstance(v, np.ndarray) else v if isinstance(v, (int, float, str, type(None)))
+               else repr(v)) for k, v in settings.items() if k not in skip}
+    out["sample_weight"] = None if sample_weight is None else hashlib.sha256(sample_weight.tobytes()).hexdigest()
+    return out
+
+
+def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, checkpoint=None,
+                checkpoint_every=100, fingerprint=None, strategy=None) -> EMHistory:
+    """Run ``n_init`` initialisations of EM (one when ``warm``) and keep the best; returns its history.
+
+    With ``checkpoint``, the driver writes the fit state there and a later call
+    with the same data and settings resumes it, ending bit for bit where an
+    uninterrupted fit would. ``strategy`` gathers each epoch's statistics
+    (default: :class:`~suffstats.em.LocalAccumulation`).
+    """
+    rng = np.random.default_rng(getattr(model, "random_state", None))
+    store = None if checkpoint is None else Checkpoint(checkpoint, checkpoint_every, source.fingerprint(),
+                                                       fingerprint or {})
+    saved = None if store is None else store.load()
+    state = None if saved is None else FitState.from_dict(saved, model, rng)
+    best = None if state is None else state.best
+    for init in range(state.init if state else 0, 1 if warm else n_init):
+        if state is None or state.init != init:
+            if warm:
+                # Convergence is judged against the previous fit's last log-likelihood, as in scikit-learn.
+                history = EMHistory(initial_lower_bound=float(getattr(model, "lower_bound_", -np.inf)))
+            else:
+                model._initialize(source, sample_weight, rng, strategy)
+                if model.verbose:
+                    print(f"Initialization {init}", flush=True)
+                history = EMHistory()
+            state = FitState(init=init, rng=rng, history=history, best=best)
+            if store is not None:
+                store.save(state.to_dict(model))
+        run_em(model, source, sample_weight, settings, state, store, strategy)
+        if best is None or state.history.lower_bound > best[0].lower_bound:
+            best = (state.history, model._fit_parameters())
+        state = None
+    history, params = best
+    model._load_fit_parameters(params)
+    return history
+
+
