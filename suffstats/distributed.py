@@ -1,7 +1,7 @@
 """Exact EM on a Dask cluster: each epoch's statistics gathered by tasks that read their own rows.
 
 :class:`DaskAccumulation` is an accumulation strategy of the one EM driver
-(:func:`suffstats.em.run_em`): the loop, convergence, callbacks, progress and
+(:func:`suffstats.fit.driver.run_em`): the loop, convergence, callbacks, progress and
 checkpoints are the driver's; only the gathering of an epoch's statistics
 moves to the cluster. Per epoch:
 

@@ -7,6 +7,7 @@ import pytest
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 import suffstats as ss
+from suffstats.fit.driver import effective_inertia
 
 from .sources import Counting
 from .tolerance import assert_close
@@ -100,9 +101,9 @@ def test_batches_per_epoch_cycles_through_all_rows():
 
 
 def test_minibatch_updates_use_the_step_size():
-    assert ss.em.effective_inertia(0.0, 0.0, 5) == 0.0
-    assert ss.em.effective_inertia(0.3, 0.0, 5) == pytest.approx(0.3)
-    assert ss.em.effective_inertia(0.0, 0.5, 2) == pytest.approx(1 - 4**-0.5)
+    assert effective_inertia(0.0, 0.0, 5) == 0.0
+    assert effective_inertia(0.3, 0.0, 5) == pytest.approx(0.3)
+    assert effective_inertia(0.0, 0.5, 2) == pytest.approx(1 - 4**-0.5)
 
 
 def test_max_iter_zero_keeps_the_initialisation(blobs_memmap):

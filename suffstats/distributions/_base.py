@@ -33,6 +33,9 @@ from ._registry import FAMILIES, SCHEMA_VERSION, register_builtin
 
 __all__ = ["Distribution", "FAMILIES", "SCHEMA_VERSION", "MUTATORS"]
 
+#: What a family writes: statistics of validated rows, the M-step, the log-density, a sampler, the weight.
+FAMILY_HOOKS = ("_statistics", "_estimate", "_log_probability", "_sample", "_total_weight")
+
 #: Public methods that change a model: each runs under the model's lock, inside one transaction.
 MUTATORS = ("summarize", "absorb", "from_summaries", "clear_summaries", "fit", "freeze", "unfreeze")
 
@@ -73,11 +76,19 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
     #: Names of the parameter attributes, in constructor order.
     parameter_names: tuple = ()
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
+    def __init_subclass__(cls, abstract=False, **kwargs):
+        super().__init_subclass__(abstract=abstract, **kwargs)
         for name in MUTATORS:
             if name in vars(cls):
                 setattr(cls, name, transactional(vars(cls)[name]))
+        # A family computing its statistics block by block must write the pieces of FAMILY_HOOKS; a model
+        # with its own E-step (a mixture) overrides _block_values instead. Private bases are left to subclasses.
+        if not abstract and not cls.__name__.startswith("_") and cls._block_values is Distribution._block_values:
+            missing = [name for name in FAMILY_HOOKS
+                       if getattr(cls, name) in (getattr(Distribution, name), getattr(BatchStatistics, name, None))]
+            if missing:
+                raise TypeError(f"{cls.__name__} does not implement the distribution hooks {', '.join(missing)} "
+                                "(see suffstats.Distribution)")
         register_builtin(cls)
 
     def __init__(self, *, inertia=0.0, frozen=False):

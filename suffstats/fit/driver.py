@@ -118,11 +118,11 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
     so an interruption (an error in the data, Ctrl-C) leaves the model as it
     was after the last completed epoch, and the history describes that state.
 
-    ``store`` (a :class:`~suffstats.checkpoint.Checkpoint`, optional) receives
+    ``store`` (a :class:`~suffstats.fit.checkpoint.Checkpoint`, optional) receives
     the whole fit state every ``store.every`` chunks and after each epoch; a
     state that carries a part-done epoch (``rows_done``, ``pending``) resumes
     it. ``strategy`` gathers each epoch's statistics (default:
-    :class:`LocalAccumulation`).
+    :class:`~suffstats.fit.local.LocalAccumulation`).
     """
     strategy = LocalAccumulation() if strategy is None else strategy
     history = state.history

@@ -1,7 +1,7 @@
 """The estimator's fit, written once: ``n_init`` initialisations of the driver, checkpoints, the best run.
 
 :func:`fit_model` is what ``fit`` of every driver-fitted model calls after its
-own checks; :meth:`EMSettings.of` reads the schedule (``batch_size``,
+own checks; :meth:`~suffstats.fit.driver.EMSettings.of` reads the schedule (``batch_size``,
 ``batches_per_epoch``, ``max_iter``, ``tol``, ``inertia``, ``lr_decay``,
 ``verbose``, ``callbacks``, ``progress``) from a model's parameters of the same
 names, in one place.
@@ -35,7 +35,7 @@ def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, che
     With ``checkpoint``, the driver writes the fit state there and a later call
     with the same data and settings resumes it, ending bit for bit where an
     uninterrupted fit would. ``strategy`` gathers each epoch's statistics
-    (default: :class:`~suffstats.em.LocalAccumulation`).
+    (default: :class:`~suffstats.fit.local.LocalAccumulation`).
     """
     rng = np.random.default_rng(getattr(model, "random_state", None))
     store = None if checkpoint is None else Checkpoint(checkpoint, checkpoint_every, source.fingerprint(),

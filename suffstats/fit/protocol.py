@@ -2,8 +2,8 @@
 
 A class that the driver fits (a mixture, a distribution, a search over
 candidates, a model defined outside this package) derives from
-:class:`FitModel`. The hooks it must write are listed in :data:`REQUIRED`;
-those in :data:`OPTIONAL` have defaults here. The check runs when the class is
+:class:`FitModel`. The hooks it must write are listed in ``REQUIRED``;
+those in ``OPTIONAL`` have defaults here. The check runs when the class is
 defined: a class that misses a hook is refused with a ``TypeError`` naming it.
 An intermediate base that leaves hooks to its subclasses says so with
 ``class Base(FitModel, abstract=True)``.
@@ -33,8 +33,8 @@ Examples
 ...         def _validate_batch(self, X, w, row_offset):
 ...             return X, w
 ... except TypeError as error:
-...     print(str(error)[:60])
-Half does not implement the fit-model hooks _block_values, _f
+...     print(str(error).split(" (")[0])
+Half does not implement the fit-model hooks _new_accumulator, _block_values, _maximize, _fit_parameters, _load_fit_parameters
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _hook(name):
 
 
 class FitModel:
-    """Base of every model the driver fits; subclasses are checked for :data:`REQUIRED` hooks when defined."""
+    """Base of every model the driver fits; subclasses are checked for ``REQUIRED`` hooks when defined."""
 
     def __init_subclass__(cls, abstract=False, **kwargs):
         super().__init_subclass__(**kwargs)

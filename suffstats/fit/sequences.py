@@ -84,7 +84,7 @@ class SequenceBoundaries:
         out = []
         for a, b in zip(edges[:-1], edges[1:]):
             seq = int(np.searchsorted(self.starts, a, side="right")) - 1
-            out.append((seq, a, b, a == self.starts[seq], b == self.starts[seq + 1]))
+            out.append((seq, a, b, bool(a == self.starts[seq]), bool(b == self.starts[seq + 1])))
         return out
 
 

@@ -26,6 +26,8 @@ class Summaries:
     """The statistics protocol of a :class:`~suffstats.fit.protocol.FitModel`."""
 
     _pending = None
+    #: Whether ``summarize`` returns the batch's log-likelihood (mixtures) or ``None`` (distributions).
+    _summarize_returns_log_likelihood = False
 
     def _check_addition(self, total, values) -> None:
         """Refuse adding the statistics ``values`` to the running ``total`` (``None``: empty); default: accept.
@@ -71,7 +73,7 @@ class Summaries:
             self._check_addition(total, values)
             accumulate(self, total, values)
             self._pending = total
-            return total.log_likelihood - before
+            return total.log_likelihood - before if self._summarize_returns_log_likelihood else None
 
     # A computed-aside commit: no snapshot of the model is needed to leave no trace.
     summarize.__transactional__ = True

@@ -1,4 +1,4 @@
-"""Mixture models and k-means, all fitted by the one EM driver in :mod:`suffstats.em`."""
+"""Mixture models and k-means, all fitted by the one EM driver in :mod:`suffstats.fit.driver`."""
 
 from ._moments import EmptyComponentWarning
 from ._seeding import INIT_METHODS

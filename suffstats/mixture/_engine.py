@@ -45,6 +45,7 @@ class MixtureEngine(Summaries, FitModel, abstract=True):
     """
 
     _transactional = True
+    _summarize_returns_log_likelihood = True
 
     def _block_values(self, X, w, acc, row_offset=0):
         """E-step statistics of each block of rows ``X``, in row order.
