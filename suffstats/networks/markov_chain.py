@@ -22,7 +22,7 @@ DEFAULT_BATCH_ROWS = 1 << 18
 
 
 class MarkovChain(Summaries, FitModel):
-    """A k-th order Markov chain over sequences of category codes ``0 .. n_categories-1``.
+    """A k-th order Markov chain over sequences of category codes (0 to n_categories - 1).
 
     Parameters
     ----------
