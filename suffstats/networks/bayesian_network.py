@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._transaction import transactional
-from .._validation import check_positive_int, check_weights, json_numbers
+from .._validation import as_numeric_array, check_positive_int, check_weights, json_numbers
+from ..backends.numba_counts import count_tables, table_layout
 from ..data import as_source
 from ..data.blocks import batch_ranges
 from ..distributions._registry import SCHEMA_VERSION, register_builtin
@@ -14,7 +15,7 @@ from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
 from ..fit.summaries import Summaries
 from ..statistics import Additive
-from ._codes import check_codes, check_table_size, max_codes, table_counts
+from ._codes import check_codes, check_table_size, max_codes
 from ._inference import log_evidence, posteriors
 from ._structure import bic_score, check_structure, chow_liu, topological_order
 from ._tables import check_prior, cpt_from_counts
@@ -128,22 +129,26 @@ class BayesianNetwork(Summaries, FitModel):
             raise ValueError(f"n_categories lists {len(cards)} columns, but the data has {n_columns} columns")
         return cards
 
-    def _layout(self, cards):
-        """What a pass counts: ``("families", structure)`` or ``("pairs", None)``; table sizes checked."""
+    def _layout(self, cards) -> dict:
+        """What a pass counts -- each family's table, or (learning) each column's and each pair's -- sizes checked."""
         d = len(cards)
         if self.algorithm == "chow-liu":
             if not 0 <= self.root < d:
                 raise ValueError(f"root is {self.root}, but the data has columns 0..{d - 1}")
-            for i in range(d):
-                for j in range(i + 1, d):
-                    check_table_size((cards[i], cards[j]), f"the count table of columns {i} and {j}")
-            return ("pairs", None)
-        if self.structure is None:
-            raise ValueError("BayesianNetwork needs a structure, or algorithm='chow-liu' to learn one")
-        structure = check_structure(self.structure, d)
-        for i, parents in enumerate(structure):
-            check_table_size([cards[p] for p in parents] + [cards[i]], f"the table of column {i}")
-        return ("families", structure)
+            tables = [(f"count_{i}", (i,)) for i in range(d)]
+            tables += [(f"pair_{i}_{j}", (i, j)) for i in range(d) for j in range(i + 1, d)]
+            structure = None
+        else:
+            if self.structure is None:
+                raise ValueError("BayesianNetwork needs a structure, or algorithm='chow-liu' to learn one")
+            structure = check_structure(self.structure, d)
+            tables = [(f"family_{i}", parents + (i,)) for i, parents in enumerate(structure)]
+        for name, columns in tables:
+            what = f"the table of column {columns[-1]}" if name.startswith("family") else \
+                f"the count table of columns {columns}"
+            check_table_size([cards[c] for c in columns], what)
+        return {"cards": tuple(cards), "structure": structure, "tables": tables,
+                "layout": table_layout([columns for _, columns in tables], cards)}
 
     # -- the fit-model hooks ------------------------------------------------------------------------
     def _check_fitted(self):
@@ -153,40 +158,45 @@ class BayesianNetwork(Summaries, FitModel):
             if cards is None:
                 raise ValueError("BayesianNetwork needs n_categories (or a fit) before summarize: every batch "
                                  "must count into tables of the same size")
-            self._plan = (cards, self._layout(cards))
+            self._plan = self._layout(cards)
 
     def _validate_batch(self, X, w, row_offset):
-        cards = self._plan[0]
-        codes = check_codes(X, cards, row_offset=row_offset)
+        # Codes are checked as they are counted (a compiled pass); a bad one is then named by check_codes.
+        arr = as_numeric_array(X)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[1] != len(self._plan["cards"]):
+            raise ValueError(f"X must be 2-D with {len(self._plan['cards'])} columns of category codes; got shape "
+                             f"{arr.shape}")
+        if arr.dtype.kind == "b":
+            arr = arr.view(np.uint8)
         if w is not None:
-            w = check_weights(w, codes.shape[0], row_offset=row_offset)
-        return codes, w
+            w = check_weights(w, arr.shape[0], row_offset=row_offset)
+        return arr, w
 
     def _new_accumulator(self):
         return RunningTotal()
 
     def _block_values(self, X, w, acc, row_offset=0):
-        cards, (kind, structure) = self._plan
+        plan = self._plan
+        offsets = plan["layout"][2]
         values = []
         step = self._block_rows
         for a in range(0, X.shape[0], step):
-            codes = X[a:a + step]
+            block = X[a:a + step]
             weights = None if w is None else w[a:a + step]
-            fields = {"weight": codes.shape[0] if weights is None else float(np.sum(weights))}
-            if kind == "families":
-                for i, parents in enumerate(structure):
-                    fields[f"family_{i}"] = table_counts(codes, parents + (i,), cards, weights)
-            else:
-                d = len(cards)
-                for i in range(d):
-                    fields[f"count_{i}"] = table_counts(codes, (i,), cards, weights)
-                    for j in range(i + 1, d):
-                        fields[f"pair_{i}_{j}"] = table_counts(codes, (i, j), cards, weights)
+            bad, flat = count_tables(block, weights, plan["layout"])
+            if bad >= 0:
+                check_codes(block[bad:bad + 1], plan["cards"], row_offset=row_offset + a + bad)
+                raise AssertionError("a code refused by the counting kernel passed check_codes")
+            fields = {"weight": block.shape[0] if weights is None else float(np.sum(weights))}
+            for t, (name, columns) in enumerate(plan["tables"]):
+                fields[name] = flat[offsets[t]:offsets[t + 1]].reshape([plan["cards"][c] for c in columns])
             values.append(Additive(fields))
         return values
 
     def _accumulator_from_statistics(self, stats):
-        expected = sorted(self._block_values(np.zeros((1, len(self._plan[0])), np.intp), None, None)[0].fields)
+        expected = sorted(["weight"] + [name for name, _ in self._plan["tables"]])
         fields = getattr(stats, "fields", None)
         if fields is None or sorted(fields) != expected:
             raise ValueError(f"statistics of another kind: this network counts {expected}")
@@ -194,8 +204,8 @@ class BayesianNetwork(Summaries, FitModel):
 
     def _maximize(self, acc, inertia):
         stats = acc.to_statistics().fields
-        cards, (kind, structure) = self._plan
-        if kind == "pairs":
+        cards, structure = self._plan["cards"], self._plan["structure"]
+        if structure is None:
             d = len(cards)
             pairs = {(i, j): stats[f"pair_{i}_{j}"] for i in range(d) for j in range(i + 1, d)}
             structure = chow_liu(pairs, d, self.root)
@@ -253,7 +263,7 @@ class BayesianNetwork(Summaries, FitModel):
         cards = self._cards_setting(d)
         if cards is None:
             cards = max_codes(source, batch_size, n_columns=d)
-        self._plan = (cards, self._layout(cards))
+        self._plan = self._layout(cards)
         acc = LocalAccumulation().accumulate(self, source, batch_ranges(source.n_rows, batch_size), sample_weight)
         if not acc.blocks:
             raise ValueError("X is empty: a fit needs at least one row")
