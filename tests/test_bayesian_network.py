@@ -173,6 +173,8 @@ def test_summarize_loop_and_absorbed_statistics_give_fit(data):
     for a, b, c in zip(fitted.cpts_, looped.cpts_, absorbed.cpts_):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)
+    with pytest.raises(ValueError, match="statistics of another shape"):
+        absorbed.absorb(BayesianNetwork(STRUCTURE[:4], n_categories=CARDS[:4]).statistics(data[:10, :4]))
     counts = worker.statistics(data).fields["family_2"]
     assert counts.sum() == data.shape[0] and np.array_equal(counts, np.round(counts))
 

@@ -114,6 +114,12 @@ def test_one_long_sequence_and_summarize_give_fit(chain_data):
     looped.from_summaries()
     fitted = MarkovChain(1).fit(x, lengths)
     np.testing.assert_array_equal(looped.transition_probs_, fitted.transition_probs_)
+    absorbed = MarkovChain(1, n_categories=C)
+    absorbed.absorb(MarkovChain(1, n_categories=C).statistics(x[:5]) + MarkovChain(1, n_categories=C).statistics(x[5:9]))
+    with pytest.raises(ValueError, match="statistics of another shape"):
+        absorbed.absorb(MarkovChain(2, n_categories=C).statistics(x[:5]))
+    absorbed.from_summaries()
+    np.testing.assert_array_equal(absorbed.transition_probs_, MarkovChain(1, n_categories=C).fit(x[:9], [5, 4]).transition_probs_)
     np.testing.assert_array_equal(looped.initial_probs_[0], fitted.initial_probs_[0])
 
 

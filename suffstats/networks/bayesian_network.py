@@ -196,10 +196,15 @@ class BayesianNetwork(Summaries, FitModel):
         return values
 
     def _accumulator_from_statistics(self, stats):
-        expected = sorted(["weight"] + [name for name, _ in self._plan["tables"]])
+        cards = self._plan["cards"]
+        expected = {"weight": ()}
+        expected.update({name: tuple(cards[c] for c in columns) for name, columns in self._plan["tables"]})
         fields = getattr(stats, "fields", None)
-        if fields is None or sorted(fields) != expected:
-            raise ValueError(f"statistics of another kind: this network counts {expected}")
+        if not isinstance(stats, Additive) or {k: v.shape for k, v in fields.items()} != expected:
+            raise ValueError(f"statistics of another shape: this network counts {', '.join(expected)} with "
+                             f"shapes {list(expected.values())}")
+        if not all(np.isfinite(v).all() and (v >= 0).all() for v in fields.values()):
+            raise ValueError("statistics with negative or non-finite counts cannot be absorbed")
         return super()._accumulator_from_statistics(stats)
 
     def _maximize(self, acc, inertia):

@@ -98,6 +98,17 @@ class MarkovChain(Summaries, FitModel):
     def _new_accumulator(self):
         return RunningTotal()
 
+    def _accumulator_from_statistics(self, stats):
+        c, k = self._cards(), self.k
+        expected = {"weight": (), **{f"initial_{p}": (c,) * (p + 1) for p in range(k)}, "transitions": (c,) * (k + 1)}
+        fields = getattr(stats, "fields", None)
+        if not isinstance(stats, Additive) or {n: v.shape for n, v in fields.items()} != expected:
+            raise ValueError(f"statistics of another shape: this chain counts {', '.join(expected)} with shapes "
+                             f"{list(expected.values())}")
+        if not all(np.isfinite(v).all() and (v >= 0).all() for v in fields.values()):
+            raise ValueError("statistics with negative or non-finite counts cannot be absorbed")
+        return super()._accumulator_from_statistics(stats)
+
     def _sequence_piece(self, acc, X, w, state, first, last, row_offset):
         """Count one piece of a sequence; ``state`` is ``(last k codes, rows seen)`` of the sequence so far."""
         x, w = self._validate_batch(X, w, row_offset)
