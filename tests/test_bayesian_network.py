@@ -175,6 +175,11 @@ def test_summarize_loop_and_absorbed_statistics_give_fit(data):
         np.testing.assert_array_equal(a, c)
     with pytest.raises(ValueError, match="statistics of another shape"):
         absorbed.absorb(BayesianNetwork(STRUCTURE[:4], n_categories=CARDS[:4]).statistics(data[:10, :4]))
+    learner = BayesianNetwork(algorithm="chow-liu", n_categories=4)
+    learner.summarize(data[:7_000])
+    learner.summarize(data[7_000:])
+    learner.from_summaries()
+    assert learner.structure_ == BayesianNetwork(algorithm="chow-liu").fit(data).structure_
     counts = worker.statistics(data).fields["family_2"]
     assert counts.sum() == data.shape[0] and np.array_equal(counts, np.round(counts))
 

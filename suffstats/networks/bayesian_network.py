@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._transaction import transactional
+from .._transaction import lock_of, transactional
 from .._validation import as_numeric_array, check_positive_int, check_weights, json_numbers
 from ..backends.numba_counts import count_tables, table_layout
 from ..data import as_source
@@ -151,6 +151,28 @@ class BayesianNetwork(Summaries, FitModel):
                 "layout": table_layout([columns for _, columns in tables], cards)}
 
     # -- the fit-model hooks ------------------------------------------------------------------------
+    def statistics(self, X, sample_weight=None):
+        self._plan_for(X)
+        return super().statistics(X, sample_weight)
+
+    statistics.__doc__ = Summaries.statistics.__doc__
+
+    def summarize(self, X, sample_weight=None):
+        self._plan_for(X)
+        return super().summarize(X, sample_weight)
+
+    summarize.__doc__ = Summaries.summarize.__doc__
+    summarize.__transactional__ = True
+
+    def _plan_for(self, X):
+        """Before a fit, one ``n_categories`` for every column takes the number of columns from the batch."""
+        if getattr(self, "_plan", None) is None and self.structure is None and getattr(X, "ndim", 2) == 2 \
+                and isinstance(self.n_categories, (int, np.integer)):
+            cards = self._cards_setting(np.shape(X)[1])
+            with lock_of(self):
+                if getattr(self, "_plan", None) is None:
+                    self._plan = self._layout(cards)
+
     def _check_fitted(self):
         if getattr(self, "_plan", None) is None:
             cards = getattr(self, "n_categories_", None) or self._cards_setting(
