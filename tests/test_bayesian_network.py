@@ -282,3 +282,18 @@ def test_refused_settings_and_sizes(data):
         wide.fit(np.zeros((10, 4), dtype=int))
     with pytest.raises(ValueError, match="needs n_categories"):
         BayesianNetwork(STRUCTURE).summarize(data[:10])
+
+
+def test_fit_from_parquet_and_csv_equals_the_fit_in_memory(tmp_path, data):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = data[:3_000]
+    pq.write_table(pa.table({f"c{j}": pa.array(rows[:, j]).dictionary_encode() for j in range(rows.shape[1])}),
+                   tmp_path / "codes.parquet")
+    np.savetxt(tmp_path / "codes.csv", rows, fmt="%d", delimiter=",", header=",".join(f"c{j}" for j in range(5)),
+               comments="")
+    reference = BayesianNetwork(STRUCTURE).fit(rows)
+    for path in ("codes.parquet", "codes.csv"):
+        model = BayesianNetwork(STRUCTURE).fit(str(tmp_path / path), batch_size=1_000)
+        for a, b in zip(model.cpts_, reference.cpts_):
+            np.testing.assert_array_equal(a, b)
