@@ -181,3 +181,19 @@ def test_bad_arguments_are_refused(chain_data):
         MarkovChain(9, n_categories=100).fit(x[:10])
     with pytest.raises(ValueError, match="fit it first"):
         MarkovChain(1).log_probability(x[:10])
+
+
+class _TinyBlocks(MarkovChain):
+    """The same chain counted in blocks of 2 rows: every sequence is cut into pieces shorter than the order."""
+
+    _block_rows = 2
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_pieces_shorter_than_the_order_carry_the_context(chain_data, k):
+    x, lengths = chain_data[0][:2_000], np.array([1, 2, 3, 5, 1_000, 989])
+    small = _TinyBlocks(k).fit(x, lengths, batch_size=3)
+    initial, transitions = _brute_force(x, lengths, k)
+    np.testing.assert_allclose(small.transition_probs_, transitions, rtol=1e-12, atol=0)
+    for ours, ref in zip(small.initial_probs_, initial):
+        np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
