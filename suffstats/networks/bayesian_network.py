@@ -340,6 +340,14 @@ class BayesianNetwork(Summaries, FitModel):
         list of ndarray
             One array per column, of shape ``(n, n_categories_[j])``: the
             posterior of an unobserved value, or one-hot at an observed code.
+            A row whose observed codes have probability zero gets NaN posteriors.
+
+        Examples
+        --------
+        >>> from suffstats import BayesianNetwork
+        >>> model = BayesianNetwork(((), (0,))).fit([[0, 0], [0, 1], [1, 1], [1, 1]])
+        >>> model.predict_proba([[-1, 1]])[0]
+        array([[0.33333333, 0.66666667]])
         """
         self._require_fitted()
         codes = check_codes(X, self.n_categories_, missing=True)
