@@ -110,39 +110,47 @@ class MarkovChain(Summaries, FitModel):
         return super()._accumulator_from_statistics(stats)
 
     def _sequence_piece(self, acc, X, w, state, first, last, row_offset):
-        """Count one piece of a sequence; ``state`` is ``(last k codes, rows seen)`` of the sequence so far."""
+        """Count one piece of a sequence; ``state`` is ``(last k codes, rows seen)`` of the sequence so far.
+
+        ``acc`` is a :class:`_BlockCounts` (pieces of one block are counted together, then added to the
+        running total as the block's value) or a plain running total (the piece is its own value).
+        """
         x, w = self._validate_batch(X, w, row_offset)
         c, k = self._cards(), self.k
         before, seen = (np.zeros(0, np.intp), 0) if state is None else state
         ext = np.concatenate([before, x])
         offset = before.size
-        fields = {"weight": x.size if w is None else float(np.sum(w))}
+        initial = []
         for p in range(k):
-            table = np.zeros((c,) * (p + 1))
             j = p - seen  # the piece's row at position p of the sequence
             if 0 <= j < x.size:
-                table[tuple(ext[offset + j - p:offset + j + 1])] = 1.0 if w is None else w[j]
-            fields[f"initial_{p}"] = table
+                code = 0
+                for v in ext[offset + j - p:offset + j + 1]:
+                    code = code * c + int(v)
+                initial.append((p, code, 1.0 if w is None else float(w[j])))
         start = max(k - seen, 0)  # first row of the piece with k codes before it
         code = np.zeros(max(x.size - start, 0), dtype=np.intp)
         for m in range(k + 1):
             lo = offset + start - k + m
             code = code * c + ext[lo:lo + code.size]
         weights = None if w is None else w[start:]
-        fields["transitions"] = np.bincount(code, weights=weights, minlength=c ** (k + 1)).astype(
-            np.float64).reshape((c,) * (k + 1))
-        acc.add(Additive(fields))
+        total_weight = x.size if w is None else float(np.sum(w))
+        buffer = acc if isinstance(acc, _BlockCounts) else _BlockCounts(acc, self)
+        buffer.piece(row_offset // self._block_rows, initial, code, weights, total_weight)
+        if buffer is not acc:
+            buffer.finish()
         return ext[-k:].copy(), seen + x.size
+
+    def _count_pass(self, source, bounds, sample_weight, batch_size=None):
+        """One pass over the sequences of ``source``: a running total with one value per block of rows."""
+        buffer = _BlockCounts(self._new_accumulator(), self)
+        sequence_pass(self, source, bounds, sample_weight, batch_size, acc=buffer)
+        return buffer.finish()
 
     def _block_values(self, X, w, acc, row_offset=0):
         """The rows as one sequence, in pieces of whole blocks (what ``statistics(X)`` counts)."""
-        total = RunningTotal()
-        state = None
-        for a in range(0, X.shape[0], self._block_rows):
-            piece_w = None if w is None else w[a:a + self._block_rows]
-            state = self._sequence_piece(total, X[a:a + self._block_rows], piece_w, state, a == 0,
-                                         a + self._block_rows >= X.shape[0], row_offset + a)
-        return [total.to_statistics()]
+        total = self._count_pass(as_source(X, ndim=1), None, w)
+        return [] if not total.blocks else [total.to_statistics()]
 
     def _maximize(self, acc, inertia):
         stats = acc.to_statistics().fields
@@ -183,7 +191,7 @@ class MarkovChain(Summaries, FitModel):
         self._fit_cards = self.n_categories or max_codes(source, batch_size, n_columns=1)[0]
         try:
             self._check_fitted()
-            acc = sequence_pass(self, source, bounds, sample_weight, batch_size)
+            acc = self._count_pass(source, bounds, sample_weight, batch_size)
             self._pending = acc
             self.from_summaries()
         finally:
@@ -197,7 +205,7 @@ class MarkovChain(Summaries, FitModel):
         bounds = SequenceBoundaries(lengths, source.n_rows)
         if sample_weight is not None:
             sample_weight = check_weights(sample_weight, source.n_rows)
-        batch = sequence_pass(self, source, bounds, sample_weight)
+        batch = self._count_pass(source, bounds, sample_weight)
         with lock_of(self):
             total = self._pending.copy() if self._pending is not None else self._new_accumulator()
             total.merge(batch)
@@ -278,3 +286,47 @@ class MarkovChain(Summaries, FitModel):
 
 
 register_builtin(MarkovChain)
+
+
+class _BlockCounts:
+    """The pieces of one block of rows counted together, then added to a running total as the block's value.
+
+    Pieces arrive in row order (:func:`~suffstats.fit.sequences.sequence_pass`); when a piece of the next
+    block arrives, the codes gathered so far become one statistics value. Pieces are cut at blocks and
+    sequences only, so each block's value does not depend on how the rows were read.
+    """
+
+    def __init__(self, total, chain):
+        self.total, self.chain = total, chain
+        self.block, self.initial, self.codes, self.weights, self.weight = None, [], [], [], 0.0
+
+    def piece(self, block, initial, codes, weights, weight):
+        if self.block is not None and block != self.block:
+            self._flush()
+        self.block = block
+        self.initial.extend(initial)
+        self.codes.append(codes)
+        self.weights.append(np.ones(codes.size) if weights is None else np.asarray(weights, dtype=np.float64))
+        self.weight += weight
+
+    def _flush(self):
+        c, k = self.chain._cards(), self.chain.k
+        fields = {"weight": self.weight}
+        for p in range(k):
+            table = np.zeros(c ** (p + 1))
+            for q, code, w in self.initial:
+                if q == p:
+                    table[code] += w
+            fields[f"initial_{p}"] = table.reshape((c,) * (p + 1))
+        codes = np.concatenate(self.codes) if self.codes else np.zeros(0, np.intp)
+        weights = np.concatenate(self.weights) if self.weights else np.zeros(0)
+        fields["transitions"] = np.bincount(codes, weights=weights, minlength=c ** (k + 1)).astype(
+            np.float64).reshape((c,) * (k + 1))
+        self.total.add(Additive(fields))
+        self.block, self.initial, self.codes, self.weights, self.weight = None, [], [], [], 0.0
+
+    def finish(self):
+        """Add the last block's value; returns the running total."""
+        if self.block is not None:
+            self._flush()
+        return self.total
