@@ -297,3 +297,22 @@ def test_fit_from_parquet_and_csv_equals_the_fit_in_memory(tmp_path, data):
         model = BayesianNetwork(STRUCTURE).fit(str(tmp_path / path), batch_size=1_000)
         for a, b in zip(model.cpts_, reference.cpts_):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("algorithm", [None, "chow-liu"])
+def test_peak_memory_is_set_by_the_block_not_the_file(tmp_path, algorithm):
+    import tracemalloc
+
+    rows = np.random.default_rng(5).integers(0, 3, (600_000, 6)).astype(np.int8)
+    path = tmp_path / "codes.npy"
+    np.save(path, rows)
+    del rows
+    structure = None if algorithm else ((), (0,), (1,), (2,), (3,), (4,))
+    BayesianNetwork(structure, algorithm, n_categories=3).fit(np.zeros((10, 6), np.int8))  # compiled already
+    tracemalloc.start()
+    try:
+        BayesianNetwork(structure, algorithm, n_categories=3).fit(str(path), batch_size=20_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2**20, f"peak {peak / 2**20:.1f} MiB for a {path.stat().st_size / 2**20:.1f} MiB file"
