@@ -244,3 +244,17 @@ def test_a_worker_killed_mid_epoch_changes_nothing(data):
         killer.join()
     assert killed, "no worker was killed during the fit"
     assert _same_gaussian(fitted, local)
+
+
+@pytest.mark.parametrize("held_out", [None, 0.2])
+def test_search_is_the_local_search_bit_for_bit(client, data, held_out):
+    def search():
+        return ss.GaussianMixtureSearch(n_components=[1, 2, 3], covariance_type=["full", "diag"], random_state=0,
+                                        max_iter=3, tol=0, validation_fraction=held_out)
+
+    local = search().fit(data["npy"])
+    for c in (client, DaskAccumulation(client, blocks_per_task=2)):
+        remote = search().fit(data["npy"], client=c)
+        assert remote.results_ == local.results_
+        for a, b in zip(remote.candidates_, local.candidates_):
+            assert _same_gaussian(a, b)
