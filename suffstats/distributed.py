@@ -39,6 +39,7 @@ import uuid
 import numpy as np
 
 from .data.reopen import Reopen, reopener
+from .data.views import SingleColumn
 from .fit.local import accumulate_rows
 
 __all__ = ["DaskAccumulation", "as_strategy", "plan_tasks", "worker_copy"]
@@ -110,8 +111,8 @@ class DaskAccumulation:
     client : distributed.Client
         The cluster's client; used only where given (the default client is never picked up).
     blocks_per_task : int, optional
-        Blocks of rows per task, a power of two (a block is the backend's
-        4096 rows). Default: at most ``target_bytes`` of rows per task, and at
+        Blocks of rows per task, a power of two (a block is
+        :data:`~suffstats.data.BLOCK_ROWS` rows). Default: at most ``target_bytes`` of rows per task, and at
         least four tasks per worker. Any value gives the same bits.
     target_bytes : int
         Size of one task's rows when ``blocks_per_task`` is not given.
@@ -226,7 +227,7 @@ def _rows_of(source):
     from .data.dask_source import DaskSource
 
     columns = False
-    if type(source).__name__ == "_Columns" and hasattr(source, "source"):  # GeneralMixtureModel's 1-D view
+    if isinstance(source, SingleColumn):  # a univariate model's 1-D view of one column
         source, columns = source.source, True
     if not getattr(source, "random_access", True):
         raise TypeError(f"{source.describe()} is a stream; a cluster fit reads rows by position (a file or a "

@@ -180,7 +180,7 @@ def test_columns_refused_for_formats_without_named_columns(capsys, data, tmp_pat
     for source in (data, tmp_path / "*.npy", tmp_path, f"{tmp_path / 'f.h5'}:x"):
         code, out, err = run(capsys, "fit", source, *FAST, "--columns", "a,b", "--out", tmp_path / "m.json")
         assert code == 2
-        assert_one_line_error(err, "--columns", "Parquet and CSV")
+        assert_one_line_error(err, "--columns", ".parquet, .pq, .csv, .tsv files only")
         assert "fitting" not in out
 
 

@@ -73,6 +73,9 @@ class NpySource(ArraySource):
     def from_path(cls, path, **_):
         return cls(path)
 
+    def reopen_arguments(self):
+        return (self.path,), {}
+
     @staticmethod
     def sharded(paths):
         """Several ``.npy`` files read as one dataset."""
@@ -90,6 +93,9 @@ class ShardedNpySource(BatchSource):
 
     A range of rows that crosses shard boundaries is assembled from the pieces.
     """
+
+    def reopen_arguments(self):
+        return (list(self.paths),), {}
 
     def __init__(self, paths):
         if not paths:

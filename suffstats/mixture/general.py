@@ -11,6 +11,7 @@ from .._transaction import transaction, transactional
 from .._validation import check_batch, check_positive_int, check_weights
 from ..backends import get_backend
 from ..data.source import as_source
+from ..data.views import SingleColumn
 from ..distributed import as_strategy
 from ..fit.running_total import RunningTotal
 from ..distributions._base import SCHEMA_VERSION, Distribution
@@ -225,7 +226,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         warm = all(self._given) and self.weights is not None
         self._pending = None
         fingerprint = settings_fingerprint(self._settings(), sample_weight, exact=self.batches_per_epoch is None)
-        history = fit_model(self, _Columns(source) if self.ndim == 1 else source, sample_weight,
+        history = fit_model(self, SingleColumn(source) if self.ndim == 1 else source, sample_weight,
                               EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
                               checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
                               fingerprint=fingerprint, strategy=as_strategy(client))
@@ -296,26 +297,6 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
     def _from_dict(cls, data):
         return cls([distribution_from_dict(d) for d in data["distributions"]], weights=data.get("weights"),
                    inertia=data.get("inertia", 0.0), frozen=data.get("frozen", False))
-
-
-class _Columns:
-    """A univariate view of a one-column source: rows come out as 1-D arrays."""
-
-    def __init__(self, source):
-        self.source = source
-
-    def __getattr__(self, name):
-        return getattr(self.source, name)
-
-    def read(self, start, stop):
-        return self.source.read(start, stop)[:, 0]
-
-    def take(self, rows):
-        return self.source.take(rows)[:, 0]
-
-    def batches(self, ranges):
-        for start, X in self.source.batches(ranges):
-            yield start, X[:, 0]
 
 
 def _check_mixture_weights(weights, k):
