@@ -12,13 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import time
 import traceback
 import warnings
 
-import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from ._cli_checks import (
     UsageError,
@@ -32,6 +28,8 @@ from ._cli_checks import (
 )
 from .data.source import as_source
 from .distributions.covariance import COVARIANCE_TYPES
+from .demo import demo_rows, run_demo
+from .fit.estimator import checkpoint_progress
 from .io import save
 from .mixture import INIT_METHODS, GaussianMixture, GaussianMixtureSearch
 from .mixture.search import CRITERIA
@@ -58,24 +56,17 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _resume_message(args, X, model):
     """What the checkpoint holds, read (and checked against this fit) before the fit starts; or None."""
-    if args.checkpoint is None or not os.path.exists(args.checkpoint):
+    if args.checkpoint is None:
         return None
-    from .fit.checkpoint import Checkpoint
-    from .fit.driver import EMHistory, EMSettings, epoch_ranges
-
     # The same check the fit makes: a checkpoint for other data or settings is refused here, not later.
-    state = Checkpoint(args.checkpoint, args.checkpoint_every, X.fingerprint(),
-                       model._checkpoint_fingerprint(None)).load()
-    if state is None:
+    progress = checkpoint_progress(model, X, args.checkpoint, args.checkpoint_every)
+    if progress is None:
         return None
-    history = state["history"]
-    epoch = history["n_iter"]
-    if history["converged"] or epoch >= model.max_iter:
-        return f"checkpoint {args.checkpoint} holds a finished fit ({epoch} epochs); nothing left to run"
-    settings = EMSettings(batch_size=model.batch_size, batches_per_epoch=model.batches_per_epoch)
-    rows = sum(b - a for a, b in epoch_ranges(X.n_rows, settings, EMHistory(cursor=history["cursor"])))
-    row = state["rows_done"] if state["pending"] is not None else 0
-    return f"resuming from epoch {epoch + 1}, row {row} of {rows} (checkpoint {args.checkpoint})"
+    if progress.finished:
+        return (f"checkpoint {args.checkpoint} holds a finished fit ({progress.epochs_done} epochs); "
+                "nothing left to run")
+    return (f"resuming from epoch {progress.epochs_done + 1}, row {progress.rows_done} of {progress.epoch_rows} "
+            f"(checkpoint {args.checkpoint})")
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -131,22 +122,8 @@ def _select(args):
     return 0
 
 
-def write_blobs(path, n_rows, n_features, n_components, seed=0, chunk=100_000):
-    """Write a synthetic ``.npy`` of Gaussian blobs chunk by chunk (never whole in memory)."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 1.5, size=(n_components, n_features))
-    scales = rng.uniform(0.5, 2.0, size=(n_components, n_features))
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n_rows, n_features))
-    for start in range(0, n_rows, chunk):
-        stop = min(start + chunk, n_rows)
-        labels = rng.integers(0, n_components, stop - start)
-        out[start:stop] = centers[labels] + rng.normal(size=(stop - start, n_features)) * scales[labels]
-    out.flush()
-    del out
-
-
 def _demo(args):
-    n_rows = int(args.megabytes * 1e6 / (8 * args.features))
+    n_rows = demo_rows(args.megabytes, args.features)
     if n_rows < args.components:
         raise UsageError(f"--megabytes {args.megabytes:g} gives {n_rows} rows, fewer than "
                          f"--components {args.components}")
@@ -155,38 +132,9 @@ def _demo(args):
             raise UsageError(f"--dir {args.dir} is not a directory")
         if not os.access(args.dir, os.W_OK | os.X_OK):
             raise UsageError(f"--dir {args.dir} is not writable")
-    folder = args.dir or tempfile.mkdtemp(prefix="suffstats-demo-")
-    path = os.path.join(folder, "demo.npy")
-    print(f"writing {n_rows:,} x {args.features} float64 rows ({args.megabytes:.0f} MB) to {path}", flush=True)
-    write_blobs(path, n_rows, args.features, args.components, seed=args.seed)
-    settings = dict(n_components=args.components, max_iter=args.max_iter, tol=1e-6, random_state=args.seed,
-                    init_params="k-means++")
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    X = np.load(path, mmap_mode="r", allow_pickle=False)
-    print(f"\nout of core: memory map, batch_size={args.batch_size:,}", flush=True)
-    tic = time.perf_counter()
-    batched = GaussianMixture(batch_size=args.batch_size, verbose=2, verbose_interval=1, progress=not args.quiet,
-                              **settings).fit(X)
-    t_batched = time.perf_counter() - tic
-    print("\nin memory: the whole array at once", flush=True)
-    tic = time.perf_counter()
-    full = GaussianMixture(verbose=2, verbose_interval=1, **settings).fit(np.load(path, allow_pickle=False))
-    t_full = time.perf_counter() - tic
-    print("\nepoch  log-likelihood (out of core)  log-likelihood (in memory)")
-    for i, (a, b) in enumerate(zip(batched.lower_bounds_, full.lower_bounds_), 1):
-        print(f"{i:>5}  {a:>28.12f}  {b:>26.12f}")
-    print("\nparameter      max |difference|   bit-identical")
-    identical = True
-    for name in ("weights_", "means_", "covariances_"):
-        a, b = getattr(batched, name), getattr(full, name)
-        same = np.array_equal(a, b)
-        identical &= same
-        print(f"{name:<14} {np.max(np.abs(a - b)):>16.3g}   {'yes' if same else 'no'}")
-    print(f"\ntime: out of core {t_batched:.1f} s, in memory {t_full:.1f} s")
-    print("the batched fit equals the in-memory fit" if identical else "the fits differ")
-    if not args.keep and not args.dir:
-        os.remove(path)
-        os.rmdir(folder)
+    identical = run_demo(megabytes=args.megabytes, features=args.features, components=args.components,
+                         batch_size=args.batch_size, max_iter=args.max_iter, seed=args.seed, folder=args.dir,
+                         keep=args.keep, progress=not args.quiet)
     return 0 if identical else 1
 
 

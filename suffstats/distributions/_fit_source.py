@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 from .._validation import as_numeric_array, check_batch, check_weights
 from ..data.blocks import BLOCK_ROWS

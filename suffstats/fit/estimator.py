@@ -13,10 +13,12 @@ import hashlib
 
 import numpy as np
 
-from .checkpoint import Checkpoint
-from .driver import EMHistory, EMSettings, FitState, run_em
+from typing import NamedTuple
 
-__all__ = ["fit_model", "settings_fingerprint"]
+from .checkpoint import Checkpoint
+from .driver import EMHistory, EMSettings, FitState, epoch_ranges, run_em
+
+__all__ = ["fit_model", "settings_fingerprint", "CheckpointProgress", "checkpoint_progress"]
 
 
 def settings_fingerprint(settings: dict, sample_weight, exact: bool) -> dict:
@@ -65,3 +67,51 @@ def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, che
     return history
 
 
+
+
+class CheckpointProgress(NamedTuple):
+    """Where a fit resumed from a checkpoint starts."""
+
+    #: Epochs the checkpointed fit has finished.
+    epochs_done: int
+    #: Whether it has nothing left to run (converged, or ``max_iter`` epochs done).
+    finished: bool
+    #: Rows of the current epoch already summed (0 when the epoch starts afresh).
+    rows_done: int
+    #: Rows in that epoch.
+    epoch_rows: int
+
+
+def checkpoint_progress(model, X, checkpoint, checkpoint_every=100):
+    """What ``model.fit(X, checkpoint=checkpoint)`` would resume from, checked as that fit checks it.
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        Unfitted, with the settings of the fit to resume.
+    X : BatchSource
+        The data of the fit.
+    checkpoint : str or path-like
+        The checkpoint file.
+    checkpoint_every : int
+
+    Returns
+    -------
+    CheckpointProgress or None
+        ``None`` when there is no checkpoint file yet.
+
+    Raises
+    ------
+    ValueError
+        When the checkpoint is for other data or settings, or is damaged (the
+        fit would refuse it the same way).
+    """
+    state = Checkpoint(checkpoint, checkpoint_every, X.fingerprint(), model._checkpoint_fingerprint(None)).load()
+    if state is None:
+        return None
+    history = state["history"]
+    epochs = history["n_iter"]
+    settings = EMSettings(batch_size=model.batch_size, batches_per_epoch=model.batches_per_epoch)
+    rows = sum(b - a for a, b in epoch_ranges(X.n_rows, settings, EMHistory(cursor=history["cursor"])))
+    return CheckpointProgress(epochs_done=epochs, finished=bool(history["converged"] or epochs >= model.max_iter),
+                              rows_done=state["rows_done"] if state["pending"] is not None else 0, epoch_rows=rows)

@@ -16,7 +16,7 @@ from ..distributed import as_strategy
 from ..fit.running_total import RunningTotal
 from ..distributions._base import SCHEMA_VERSION, Distribution
 from ..distributions._registry import distribution_from_dict
-from ..statistics import Additive, Composite, Statistics, blend
+from ..statistics import Additive, Composite, blend
 from ..fit.driver import EMSettings
 from ..fit.estimator import fit_model, settings_fingerprint
 from ._engine import MixtureEngine
