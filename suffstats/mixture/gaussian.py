@@ -215,7 +215,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
                 np.log(np.asarray(self.weights_, dtype=np.float64)))
 
     def _block_kernel(self):
-        kernels = get_backend(self.backend)
+        kernels = get_backend(self.backend, "gaussian")
         means, precisions_cholesky, log_weights = self._kernel_parameters()
         covariance_type, dtype = self.covariance_type, np.dtype(self.compute_dtype)
 
@@ -299,7 +299,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     # -- prediction and scoring ---------------------------------------------------------------
     def _weighted_log_prob(self, X):
         means, precisions_cholesky, log_weights = self._kernel_parameters()
-        return get_backend(self.backend).weighted_log_prob(
+        return get_backend(self.backend, "gaussian").weighted_log_prob(
             X, means, precisions_cholesky, log_weights, self.covariance_type, np.dtype(self.compute_dtype))
 
     def score_samples(self, X):

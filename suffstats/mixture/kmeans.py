@@ -116,7 +116,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         return ComponentMoments.checked(stats, self.n_clusters, self.n_features_in_, "trace")
 
     def _block_kernel(self):
-        kernels, centers = get_backend(self.backend), self.cluster_centers_
+        kernels, centers = get_backend(self.backend, "nearest-centre"), self.cluster_centers_
 
         def block(X, w):
             weight, inertia, counts, first, _ = kernels.nearest_block(X, w, centers)
@@ -187,7 +187,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Euclidean distance of each row to each centre, shape (n, n_clusters)."""
         check_is_fitted(self, "cluster_centers_")
-        kernels = get_backend(self.backend)
+        kernels = get_backend(self.backend, "nearest-centre")
         return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)))
 
     def predict(self, X):
