@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._transaction import transactional
-from .._statistics_checks import checked_sum, statistics_finite
+from .._statistics_checks import checked_sum
 from .._validation import check_batch, check_bool, check_fraction, check_positive_int
 from ..data.blocks import batch_ranges
 from ..fit.local import LocalAccumulation
@@ -222,7 +222,7 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
             check_batch(np.empty((0, source.n_features)), ndim=self.ndim)  # raises: X is empty
         if opened is not None:
             source.check_unchanged(opened)  # a file written to while it was read
-        if not statistics_finite(acc.to_statistics()):
+        if not acc.to_statistics().is_finite():
             raise ValueError("the statistics of X overflow float64 (sums beyond 1.8e308); rescale the data")
         self._pending = acc
         self.from_summaries()

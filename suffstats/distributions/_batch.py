@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._statistics_checks import statistics_finite
 from .._validation import check_batch, check_no_overflow, check_support, check_weights
 from ..data.blocks import BLOCK_ROWS
 from ..statistics import Statistics
@@ -75,17 +74,17 @@ class BatchStatistics:
         """
         with np.errstate(over="ignore", invalid="ignore"):
             fast = self._fast_statistics(X, sample_weight, running)
-            if fast is not None and statistics_finite(fast):
+            if fast is not None and fast.is_finite():
                 return fast
             X, w = self._validate(X, sample_weight, row_offset)
             stats = self._continued_statistics(X, w, running)
-            if not statistics_finite(stats):
-                check_no_overflow(X, X.shape[0], lambda m: not statistics_finite(
-                    self._continued_statistics(X[:m], None if w is None else w[:m], running)), row_offset=row_offset)
+            if not stats.is_finite():
+                check_no_overflow(X, X.shape[0], lambda m: not self._continued_statistics(
+                    X[:m], None if w is None else w[:m], running).is_finite(), row_offset=row_offset)
         return stats
 
     def _statistics_signature(self):
-        """What :meth:`absorb` accepts, as :func:`suffstats._statistics_checks.statistics_signature` (None: any)."""
+        """What :meth:`absorb` accepts, as :meth:`suffstats.Statistics.signature` (None: any)."""
         return None
 
     def _continued_statistics(self, X, w, running) -> Statistics:
