@@ -39,13 +39,25 @@ class Checkpoint:
         Fingerprint of the data source.
     settings : dict
         The settings that determine the result.
+    data_files : list of str, optional
+        The files the data is read from: the checkpoint must be none of them.
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is one of ``data_files`` (a checkpoint would be written over the data).
     """
 
-    def __init__(self, path, every, data, settings):
+    def __init__(self, path, every, data, settings, data_files=()):
         self.path = os.fspath(path)
         self.every = int(every)
         self.data = json.loads(json.dumps(data))
         self.settings = json.loads(json.dumps(settings))
+        for name in data_files:
+            if _same_file(self.path, name):
+                raise ValueError(f"checkpoint {self.path} is the data file {name}; give the checkpoint its own path "
+                                 "(the data is never written over)")
+        _remove_stale_temporaries(self.path)
 
     def load(self):
         """The saved state, or ``None`` when there is no checkpoint yet."""
@@ -53,13 +65,17 @@ class Checkpoint:
             return None
         try:
             with open(self.path, "rb") as f:
-                record = parse_json(f.read(), f"checkpoint {self.path}", max_bytes=float("inf"))
+                head = f.read(64)
+                if head.startswith(b"\x93NUMPY") or b"\0" in head:
+                    raise ValueError("it is not a JSON file but " + ("a .npy array" if head.startswith(b"\x93NUMPY")
+                                                                     else "binary data"))
+                record = parse_json(head + f.read(), f"checkpoint {self.path}", max_bytes=float("inf"))
             payload, checksum = record["payload"], record["sha256"]
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise ValueError(f"checkpoint {self.path} is unreadable or corrupted ({err}); "
-                             "delete it to start the fit over") from None
+            raise ValueError(f"checkpoint {self.path} is not a readable suffstats checkpoint ({err}); if it is a "
+                             "damaged checkpoint of this fit, remove it to start the fit over") from None
         if _digest(payload) != checksum:
-            raise ValueError(f"checkpoint {self.path} is corrupted (checksum mismatch); delete it to start over")
+            raise ValueError(f"checkpoint {self.path} is damaged (checksum mismatch); remove it to start the fit over")
         _check_payload(payload, self.path)
         if payload["data"] != self.data:
             raise ValueError(f"checkpoint {self.path} was made on different data "
@@ -75,13 +91,37 @@ class Checkpoint:
         atomic_write_text(self.path, json.dumps({"payload": payload, "sha256": _digest(payload)}))
 
 
+def _same_file(a, b) -> bool:
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _remove_stale_temporaries(path) -> None:
+    """Remove temporary files a kill left beside the checkpoint while it was being written (see ``atomic_write_text``)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    prefix = f".{os.path.basename(path)}."
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
+
+
 def _check_payload(payload, path) -> None:
     """The fields of a payload, with their types: a forged checkpoint with a valid checksum is still refused."""
     if not isinstance(payload, dict):
         raise ValueError(f"checkpoint {path}: the payload must be an object; got {type(payload).__name__}")
     for field in ("version", "data", "settings", "state"):
         if field not in payload:
-            raise ValueError(f"checkpoint {path}: missing field {field!r}; delete it to start over")
+            raise ValueError(f"checkpoint {path}: missing field {field!r}; remove it to start the fit over")
     if type(payload["version"]) is not int or payload["version"] != CHECKPOINT_VERSION:
         raise ValueError(f"checkpoint {path} has version {payload['version']!r}; "
                          f"this suffstats writes version {CHECKPOINT_VERSION}")

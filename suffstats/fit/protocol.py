@@ -23,6 +23,7 @@ hook                                           what it does
 ``_accumulator_from_statistics(stats)``        a total from a value computed elsewhere (``absorb``)
 ``_converged(change, tol)``                    whether the fit has converged (default ``|change| < tol``)
 ``_block_rows``                                rows per accumulation block (default 4096)
+``_check_fit_parameters(params)``              refuse parameters a checkpoint holds (default: none)
 =============================================  =====================================================
 
 Examples
@@ -49,7 +50,7 @@ REQUIRED = ("_validate_batch", "_new_accumulator", "_block_values", "_maximize",
             "_load_fit_parameters")
 #: Hooks with a default in :class:`FitModel`.
 OPTIONAL = ("_initialize", "_shifts", "_accumulator_from_state", "_accumulator_from_statistics", "_converged",
-            "_block_rows", "_check_fitted")
+            "_block_rows", "_check_fitted", "_check_fit_parameters")
 
 
 def missing_hooks(cls) -> list:
@@ -90,6 +91,14 @@ class FitModel:
 
     def _check_fitted(self):
         """Raise when the model cannot compute statistics yet (default: it always can)."""
+
+    def _check_fit_parameters(self, params) -> None:
+        """Raise ``ValueError`` when ``params`` (as a checkpoint holds them) cannot be this model's parameters.
+
+        Called before anything is loaded from a checkpoint. The default checks
+        nothing beyond what ``_load_fit_parameters`` does; the library's models
+        check shapes against their settings and the data, and ranges.
+        """
 
     def _accumulator_from_state(self, state) -> RunningTotal:
         """A part-done epoch's running total from a checkpoint (its summation tree included)."""

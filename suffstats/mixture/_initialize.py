@@ -32,7 +32,7 @@ from ..fit.local import LocalAccumulation
 from ._engine import MixtureEngine
 from ._moments import ComponentMoments, estimate_gaussian
 from ._seeding import INIT_METHODS, draw_sample, seed_centers
-from .kmeans import KMeans
+from .kmeans import KMeans, check_centers
 
 __all__ = ["INIT_METHODS", "draw_sample", "initial_gaussian", "given_initial_parameters"]
 
@@ -212,6 +212,9 @@ class HardAssignment(MixtureEngine):
     def _load_fit_parameters(self, params):
         (centers,) = params
         self.centers = np.asarray(centers, np.float64)
+
+    def _check_fit_parameters(self, params):
+        check_centers(params, self.centers.shape[0], self.n_features)
 
     def _new_accumulator(self):
         return ComponentMoments(self.centers, self.layout)

@@ -30,6 +30,25 @@ def _one_of(*options):
     return check
 
 
+def _random_state(value, name):
+    if value is None or isinstance(value, (np.random.RandomState, np.random.Generator)):
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**32:
+        raise ValueError(f"{name} must be None, an integer in [0, 2**32 - 1], a numpy.random.Generator or a "
+                         f"numpy.random.RandomState; got {value!r:.60}")
+
+
+def _callbacks(value, name):
+    if value is None:
+        return
+    if callable(value) or isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a list of functions callback(model, logs); got {value!r:.60} "
+                         f"(wrap a single function in a list: {name}=[f])")
+    wrong = [c for c in value if not callable(c)]
+    if wrong:
+        raise ValueError(f"{name} must hold functions callback(model, logs); {wrong[0]!r:.60} is not callable")
+
+
 CONSTRAINTS = {
     "n_components": _int(1),
     "n_clusters": _int(1),
@@ -48,6 +67,8 @@ CONSTRAINTS = {
     "init_params": _one_of(*INIT_METHODS),
     "compute_dtype": _one_of("float64", "float32"),
     "backend": lambda value, name: _one_of(*available_backends())(value, name),
+    "random_state": _random_state,
+    "callbacks": _callbacks,
 }
 
 

@@ -192,6 +192,27 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     def _load_fit_parameters(self, params):
         self._assign_parameters(*(np.asarray(p, dtype=np.float64) for p in params))
 
+    def _check_fit_parameters(self, params):
+        if not isinstance(params, list) or len(params) != 3:
+            raise ValueError("expected [weights, means, covariances]")
+        self._checked_parameters(*params, n_features=self.n_features_in_)
+
+    def _checked_parameters(self, weights, means, covariances, n_features=None):
+        """Weights, means and covariances read from JSON, as arrays, checked against the settings."""
+        means = json_numbers(means, "means")
+        if means is None or means.ndim != 2 or (n_features is not None and means.shape[1] != n_features):
+            raise ValueError(f"means must be a (n_components, n_features{'' if n_features is None else '=' + str(n_features)}) "
+                             f"array; got shape {np.shape(means)}")
+        k, d = means.shape
+        if k != self.n_components:
+            raise ValueError(f"{k} means but n_components = {self.n_components}")
+        raw = weights
+        weights = json_numbers(weights, "weights")
+        if weights is None or weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
+            raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got {raw!r:.80}")
+        covariances = self._cov.check(json_numbers(covariances, "covariances"), k, d)
+        return weights, means, covariances
+
     def _check_fitted(self):
         check_is_fitted(self, "means_")
 
@@ -368,16 +389,9 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
             raise ValueError(f"settings has unknown parameters {sorted(unknown)}")
         model = cls(**settings)
         check_settings(model)
-        means = json_numbers(data.get("means"), "means")
-        if means is None or means.ndim != 2:
-            raise ValueError(f"means must be a (n_components, n_features) array; got shape {np.shape(means)}")
-        k, d = means.shape
-        if k != model.n_components:
-            raise ValueError(f"model JSON has {k} means but n_components = {model.n_components}")
-        weights = json_numbers(data.get("weights"), "weights")
-        if weights is None or weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
-            raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got {data.get('weights')!r:.80}")
-        covariances = model._cov.check(json_numbers(data.get("covariances"), "covariances"), k, d)
+        weights, means, covariances = model._checked_parameters(data.get("weights"), data.get("means"),
+                                                                data.get("covariances"))
+        d = means.shape[1]
         lower_bounds = json_numbers(data.get("lower_bounds", []), "lower_bounds")
         if lower_bounds.ndim != 1:
             raise ValueError("lower_bounds must be a list of numbers")

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._transaction import transaction, transactional
-from .._validation import check_batch, check_positive_int, check_weights
+from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
 from ..data.source import as_source
 from ..data.views import SingleColumn
@@ -187,6 +187,18 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         for d, values in zip(self.distributions, components):
             d._set_parameters({k: np.asarray(v, dtype=np.float64) if isinstance(v, list) else v
                                for k, v in values.items()})
+
+    def _check_fit_parameters(self, params):
+        if not isinstance(params, list) or len(params) != 1 + len(self.distributions):
+            raise ValueError(f"expected [weights, then the parameters of {len(self.distributions)} components]")
+        _check_mixture_weights(json_numbers(params[0], "weights"), len(self.distributions))
+        for j, (d, values) in enumerate(zip(self.distributions, params[1:])):
+            description = d.to_dict()
+            description["parameters"] = values
+            try:
+                distribution_from_dict(description)
+            except ValueError as error:
+                raise ValueError(f"component {j}: {error}") from None
 
     def _maximize(self, acc, inertia):
         """M-step, committed whole. As in :class:`GaussianMixture`, a component that received no

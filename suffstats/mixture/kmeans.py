@@ -99,6 +99,9 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         (centers,) = params
         self.cluster_centers_ = np.array(centers, dtype=np.float64)
 
+    def _check_fit_parameters(self, params):
+        check_centers(params, self.n_clusters, self.n_features_in_)
+
     def _check_fitted(self):
         check_is_fitted(self, "cluster_centers_")
 
@@ -227,6 +230,15 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         model.cluster_centers_, model.n_features_in_, model.n_iter_ = centers, centers.shape[1], n_iter
         model.inertia_ = np.nan if inertia is None else float(json_numbers(inertia, "inertia"))
         return model
+
+
+def check_centers(params, k, d):
+    """``[centers]`` as a checkpoint holds them: a finite (k, d) array."""
+    if not isinstance(params, list) or len(params) != 1:
+        raise ValueError("expected [centers]")
+    centers = json_numbers(params[0], "centers")
+    if centers is None or centers.shape != (k, d):
+        raise ValueError(f"centers must be a ({k}, {d}) array; got shape {np.shape(centers)}")
 
 
 register_family(KMeans)

@@ -14,6 +14,7 @@ from .._validation import check_positive_int, check_weights
 from ..data.source import as_source
 from ..distributed import as_strategy
 from ..fit.driver import EMHistory, EMSettings, progress_bar
+from ..fit.state import history_from_dict
 from ..fit.estimator import fit_model, settings_fingerprint
 from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
@@ -321,7 +322,19 @@ class _Candidates(FitModel):
     def _load_fit_parameters(self, params):
         for model, values in zip(self.candidates, params["candidates"]):
             model._load_fit_parameters(values)
-        self.histories = [EMHistory(**h) for h in params["histories"]]
+        self.histories = [history_from_dict(h) for h in params["histories"]]
+
+    def _check_fit_parameters(self, params):
+        n = len(self.candidates)
+        if not isinstance(params, dict) or set(params) != {"candidates", "histories"} or \
+                not all(isinstance(params[k], list) and len(params[k]) == n for k in params):
+            raise ValueError(f"expected the parameters and histories of {n} candidates")
+        for j, (model, values, history) in enumerate(zip(self.candidates, params["candidates"], params["histories"])):
+            try:
+                model._check_fit_parameters(values)
+                history_from_dict(history, f"candidate {j}")
+            except ValueError as error:
+                raise ValueError(f"candidate {j}: {error}") from None
 
     def _accumulator_from_state(self, state):
         return _JointTotal({int(j): self.candidates[int(j)]._accumulator_from_state(part) for j, part in state})
