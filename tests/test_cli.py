@@ -277,8 +277,15 @@ def test_select_prints_the_table_and_writes_the_best_model(capsys, tmp_path):
 @pytest.mark.parametrize("argv, fragment", [
     (["--components", "0-3"], "must be >= 1"),
     (["--components", "a-b"], "expected a range"),
+    (["--components", "5-1"], "'5-1' is an empty range"),
+    (["--components", "1-100000000000"], "more than 10,000 numbers of components"),
     (["--covariance", "full,banana"], "choose from"),
 ])
 def test_select_refuses_bad_grids(capsys, data, tmp_path, argv, fragment):
     code, out, err = run(capsys, "select", data, *argv, "--out", tmp_path / "m.json")
     assert code == 2 and fragment in err and not (tmp_path / "m.json").exists()
+
+
+def test_select_refuses_a_grid_larger_than_the_data_at_once(capsys, data, tmp_path):
+    code, out, err = run(capsys, "select", data, "--components", "1-5000", "--out", tmp_path / "m.json")
+    assert code == 1 and "n_samples >= n_components" in err and "Initialization" not in out
