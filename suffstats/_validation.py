@@ -118,6 +118,10 @@ def _check_finite(arr, name, row_offset, allow_nan=False):
         raise ValueError(f"{name} contains {arr[(row, *col)].item()} (NaN or infinity) at {where}")
 
 
+#: Largest sample weight: leaves float64 room for weighted sums of squares over very many rows.
+MAX_WEIGHT = 1e100
+
+
 def check_weights(sample_weight, n_rows, *, row_offset=0):
     """Validate ``sample_weight`` for ``n_rows`` rows; ``None`` gives ``None``."""
     if sample_weight is None:
@@ -134,6 +138,11 @@ def check_weights(sample_weight, n_rows, *, row_offset=0):
         raise ValueError(
             f"sample_weight must be finite and non-negative; row {row + row_offset} has {w[row]}"
         )
+    if w.size and w.max() > MAX_WEIGHT:
+        row = int(np.argmax(w))
+        raise ValueError(f"sample_weight of row {row + row_offset} is {w[row]:.3g}, above {MAX_WEIGHT:.0e}: weighted "
+                         "sums of squares would overflow float64. Weights are relative: divide them all by one "
+                         "constant (the fitted model does not change)")
     return w
 
 

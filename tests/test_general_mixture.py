@@ -189,3 +189,11 @@ def test_a_component_that_loses_every_row_keeps_its_parameters_like_gaussian_mix
         np.testing.assert_array_equal(model.distributions[1].covariance, np.eye(2))
         assert all(np.isfinite(v).all() for v in model.parameters().values())
         np.testing.assert_allclose(model.distributions[0].mean, X.mean(axis=0), rtol=1e-12)
+
+
+def test_one_instance_twice_and_univariate_components_on_two_columns_are_refused():
+    d = ss.Normal()
+    with pytest.raises(ValueError, match=r"distributions\[1\] is the same object as distributions\[0\]"):
+        ss.GeneralMixtureModel([d, d])
+    with pytest.raises(ValueError, match="X has 2 columns, but the components are univariate"):
+        ss.GeneralMixtureModel([ss.Normal(), ss.Normal()]).fit(np.zeros((100, 2)))

@@ -39,3 +39,30 @@ def test_a_generator_object_with_a_checkpoint_is_refused_before_any_work(tmp_pat
     with pytest.raises(ValueError, match="checkpoint needs random_state to be None or an integer; got a RandomState"):
         ss.GaussianMixture(2, random_state=np.random.RandomState(0)).fit(X, checkpoint=checkpoint)
     assert not checkpoint.exists()
+
+
+def test_a_raising_callback_stops_the_fit_like_ctrl_c():
+    """The model keeps the epoch the callback saw; the exception is the callback's own."""
+    seen = {}
+
+    def stop_at_two(model, logs):
+        seen[logs["epoch"]] = model.means_.copy()
+        if logs["epoch"] == 2:
+            raise RuntimeError("enough")
+
+    model = ss.GaussianMixture(2, callbacks=[stop_at_two], max_iter=10, tol=0, random_state=0)
+    with pytest.raises(RuntimeError, match="enough"):
+        model.fit(X)
+    assert np.array_equal(model.means_, seen[2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        two_epochs = ss.GaussianMixture(2, max_iter=2, tol=0, random_state=0).fit(X)
+    assert np.array_equal(model.means_, two_epochs.means_)
+
+
+def test_a_refused_fit_still_rolls_back():
+    model = ss.GaussianMixture(2, random_state=0, max_iter=2).fit(X)
+    means = model.means_.copy()
+    with pytest.raises(ValueError):
+        model.fit(np.r_[X, [[np.nan, 0.0]]])
+    assert np.array_equal(model.means_, means)

@@ -224,6 +224,9 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
             source.check_unchanged(opened)  # a file written to while it was read
         if not acc.to_statistics().is_finite():
             raise ValueError("the statistics of X overflow float64 (sums beyond 1.8e308); rescale the data")
+        if not acc.weight > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit (a distribution's summarize / "
+                             "from_summaries keeps its parameters in that case; fit refuses)")
         self._pending = acc
         self.from_summaries()
         return self

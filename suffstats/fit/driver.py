@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..data.blocks import BLOCK_ROWS, batch_ranges
+from .._transaction import interrupting
 from .local import LocalAccumulation
 from .state import EMHistory, FitState
 
@@ -159,7 +160,12 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
             print(f"[{epoch + 1}] improvement: {change:.6g}  log-likelihood: {mean_ll:.6f}  time (s): {seconds:.3f}",
                   flush=True)
         for callback in settings.callbacks:
-            callback(model, logs)
+            try:
+                callback(model, logs)
+            except Exception as error:
+                # Like Ctrl-C: the model keeps this completed epoch (no rollback), and the error goes on as raised.
+                interrupting(error)
+                raise
         # The model judges (a search over k judges each candidate on its own).
         history.converged = bool(model._converged(change, settings.tol))
         if store is not None:

@@ -79,6 +79,8 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     callbacks : list of callables, optional
         Called after every epoch as ``callback(model, logs)``; ``logs`` has
         ``epoch``, ``improvement``, ``log_likelihood``, ``seconds`` and ``rows``.
+        A callback that raises stops the fit as Ctrl-C does: the model keeps
+        the parameters of the epoch just completed, and the exception goes on.
     progress : bool, default=False
         Show a progress bar over the rows of each epoch.
     backend : {"numba", "numpy"}, default="numba"

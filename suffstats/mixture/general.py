@@ -80,6 +80,11 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
                 raise TypeError(f"distributions[{j}] must be a Distribution; got {d!r}")
         if len({d.ndim for d in self.distributions}) != 1:
             raise ValueError("components must all be univariate or all multivariate")
+        for j, d in enumerate(self.distributions):
+            first = next(i for i, other in enumerate(self.distributions) if other is d)
+            if first != j:
+                raise ValueError(f"distributions[{j}] is the same object as distributions[{first}]: each component "
+                                 "needs its own instance (copy.deepcopy it, or build another)")
         self.ndim = self.distributions[0].ndim
         self.weights = None if weights is None else _check_mixture_weights(weights, len(self.distributions))
         self.n_init, self.max_iter, self.tol, self.batch_size = n_init, max_iter, tol, batch_size
@@ -232,6 +237,9 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         source = as_source(X, ndim=self.ndim)
         if self.ndim == 2 and self._n_features() not in (None, source.n_features):
             raise ValueError(f"X has {source.n_features} features, but the components expect {self._n_features()}")
+        if self.ndim == 1 and source.n_features != 1:
+            raise ValueError(f"X has {source.n_features} columns, but the components are univariate: give one column "
+                             "(or use IndependentComponents for several)")
         if sample_weight is not None:
             sample_weight = check_weights(sample_weight, source.n_rows)
         self._given = [d.fitted for d in self.distributions]

@@ -44,7 +44,8 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     random_state : int, Generator or None
     verbose : int
     callbacks : list of callables, optional
-        Called after each epoch as ``callback(model, logs)``.
+        Called after each epoch as ``callback(model, logs)``. One that raises
+        stops the fit as Ctrl-C does: the centres of the epoch just completed stay.
     progress : bool
         Show a progress bar over the rows of each epoch.
 
@@ -171,7 +172,13 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
             self._given_centers()  # refused before anything runs
         # tol is relative to the mean feature variance, measured on a seeded sample.
         sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0))
-        scale = float(np.mean(np.var(self._validate_batch(sample, None, 0)[0], axis=0))) or 1.0
+        sample = self._validate_batch(sample, None, 0)[0]
+        scale = float(np.mean(np.var(sample, axis=0)))
+        if scale < np.finfo(np.float64).tiny and np.ptp(sample, axis=0).any():
+            # Rows that differ, but whose squared differences underflow: every distance would tie at 0.
+            raise ValueError(f"the rows of X differ by at most {np.ptp(sample, axis=0).max():.3g}: squared distances "
+                             "underflow float64 (below 2.2e-308) and every row would tie; multiply X by a constant")
+        scale = scale or 1.0
         self._pending = None
         history = fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
                               checkpoint=checkpoint,
@@ -221,14 +228,17 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         model = cls(**settings)
         check_settings(model)
         centers = json_numbers(data.get("cluster_centers"), "cluster_centers")
-        if centers is None or centers.ndim != 2 or centers.shape[0] != model.n_clusters:
-            raise ValueError(f"cluster_centers must be an (n_clusters={model.n_clusters}, n_features) array; "
+        if centers is None or centers.ndim != 2 or centers.shape[0] != model.n_clusters or centers.shape[1] < 1:
+            raise ValueError(f"cluster_centers must be an (n_clusters={model.n_clusters}, n_features >= 1) array; "
                              f"got shape {np.shape(centers)}")
         n_iter, inertia = data.get("n_iter", 0), data.get("inertia")
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
             raise ValueError(f"n_iter must be a non-negative integer; got {n_iter!r:.40}")
         model.cluster_centers_, model.n_features_in_, model.n_iter_ = centers, centers.shape[1], n_iter
-        model.inertia_ = np.nan if inertia is None else float(json_numbers(inertia, "inertia"))
+        inertia = np.nan if inertia is None else json_numbers(inertia, "inertia")
+        if np.ndim(inertia) != 0 or inertia < 0:
+            raise ValueError(f"inertia must be a non-negative number; got {data.get('inertia')!r:.40}")
+        model.inertia_ = float(inertia)
         return model
 
 

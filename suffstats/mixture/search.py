@@ -71,7 +71,8 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     tol, reg_covar, max_iter, init_params, verbose, verbose_interval, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, backend, compute_dtype
         As for :class:`GaussianMixture`, shared by every candidate.
     callbacks : list of callables, optional
-        Called after every epoch as ``callback(search, logs)``.
+        Called after every epoch as ``callback(search, logs)``. One that raises
+        stops the search as Ctrl-C does.
     progress : bool, default=False
 
     Attributes
