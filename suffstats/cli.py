@@ -161,8 +161,8 @@ def _parser():
                        help="comma-separated column names (Parquet and CSV only; default: all columns)")
         p.add_argument("--checkpoint", default=None,
                        help="checkpoint file: written during the fit, resumed from if present (default: none)")
-        p.add_argument("--checkpoint-every", type=int_at_least(1), default=100,
-                       help="batches between checkpoint writes")
+        p.add_argument("--checkpoint-every", type=int_at_least(1), default=None,
+                       help="batches between checkpoint writes (default: every minute of work, and after each epoch)")
         p.add_argument("--batch-size", type=int_at_least(1), default=100_000, help="rows read at a time")
         p.add_argument("--batches-per-epoch", type=int_at_least(1), default=None,
                        help="batches per EM update (default: all of them, i.e. exact EM)")

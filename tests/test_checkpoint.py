@@ -200,3 +200,49 @@ def test_temporary_files_left_by_a_kill_are_removed_by_the_next_run(tmp_path, da
     stray.write_text("{half a checkpoint")
     _fit(np.load(data_path, mmap_mode="r"), checkpoint=checkpoint)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.ckpt", "x.npy"]
+
+
+class _Clock:
+    """A fake clock on which time passes only while rows are read: ``step`` seconds per read."""
+
+    def __init__(self, step):
+        self.now, self.step = 0.0, step
+
+    def __call__(self):
+        return self.now
+
+
+class _TimedReads(Interrupting):
+    def __init__(self, X, at_read, clock):
+        super().__init__(X, at_read)
+        self.clock = clock
+
+    def read(self, start, stop):
+        self.clock.now += self.clock.step
+        return super().read(start, stop)
+
+
+@pytest.mark.parametrize("seconds_per_chunk, chunks_per_write", [(61.0, 1), (25.0, 3)])
+def test_by_default_a_checkpoint_is_written_every_minute_of_work(tmp_path, data_path, monkeypatch,
+                                                                  seconds_per_chunk, chunks_per_write):
+    """With no batch count, a part-done epoch is written once a minute of work has passed: a kill loses a minute."""
+    import suffstats.fit.checkpoint as checkpoint_module
+
+    clock = _Clock(seconds_per_chunk)
+    monkeypatch.setattr(checkpoint_module, "_now", clock)
+    written = []
+    save = checkpoint_module.Checkpoint.save
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "save",
+                        lambda self, state: (written.append(state["rows_done"]), save(self, state)))
+    X = np.load(data_path, mmap_mode="r")
+    checkpoint = tmp_path / "fit.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_TimedReads(X, 10, clock), checkpoint=checkpoint)  # the 4th read of the second epoch
+    batch, done = SETTINGS["batch_size"], 3 * SETTINGS["batch_size"]  # three chunks of that epoch were summed
+    part_done = [rows for rows in written if 0 < rows < len(X)]
+    assert part_done and all(rows % batch == 0 for rows in part_done), part_done
+    assert len(part_done) >= (5 + 2) // chunks_per_write - 1  # one write per minute of work, give or take a chunk
+    lost = done - _state(checkpoint)["rows_done"]
+    assert 0 <= lost <= chunks_per_write * batch  # at most about a minute of work
+    resumed = _fit(X, checkpoint=checkpoint)
+    assert np.array_equal(resumed.means_, _fit(X).means_)

@@ -15,12 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 
 from .._json import atomic_write_text, parse_json
 
-__all__ = ["Checkpoint", "CHECKPOINT_VERSION"]
+__all__ = ["Checkpoint", "CHECKPOINT_VERSION", "CHECKPOINT_SECONDS"]
 
 CHECKPOINT_VERSION = 1
+#: Seconds of work between checkpoint writes when no batch count is given: a crash loses about this much.
+CHECKPOINT_SECONDS = 60.0
+
+
+def _now() -> float:
+    return time.monotonic()
 
 
 def _digest(payload) -> str:
@@ -33,14 +40,19 @@ class Checkpoint:
     Parameters
     ----------
     path : str or path-like
-    every : int
-        Write after every ``every`` batches (and after each epoch).
+    every : int or None
+        Write after every ``every`` batches; ``None``: after every
+        ``seconds`` of work. Always after each epoch.
     data : dict
         Fingerprint of the data source.
     settings : dict
         The settings that determine the result.
     data_files : list of str, optional
         The files the data is read from: the checkpoint must be none of them.
+    seconds : float
+        Time between writes when ``every`` is ``None``.
+    clock : callable, optional
+        Returns seconds (default ``time.monotonic``).
 
     Raises
     ------
@@ -48,9 +60,11 @@ class Checkpoint:
         When ``path`` is one of ``data_files`` (a checkpoint would be written over the data).
     """
 
-    def __init__(self, path, every, data, settings, data_files=()):
+    def __init__(self, path, every, data, settings, data_files=(), seconds=CHECKPOINT_SECONDS, clock=None):
         self.path = os.fspath(path)
-        self.every = int(every)
+        self.every = None if every is None else int(every)
+        self.seconds, self.clock = float(seconds), clock or _now
+        self._last_write = self.clock()
         self.data = json.loads(json.dumps(data))
         self.settings = json.loads(json.dumps(settings))
         for name in data_files:
@@ -85,8 +99,15 @@ class Checkpoint:
                              f"({_difference(payload['settings'], self.settings)}); refusing to resume from it")
         return payload["state"]
 
+    def due(self, chunks) -> bool:
+        """Whether a part-done epoch should be written after its ``chunks``-th chunk."""
+        if self.every is not None:
+            return chunks % self.every == 0
+        return self.clock() - self._last_write >= self.seconds
+
     def save(self, state) -> None:
         """Write ``state`` atomically (a failed write leaves the old checkpoint and no temporary file)."""
+        self._last_write = self.clock()
         payload = {"version": CHECKPOINT_VERSION, "data": self.data, "settings": self.settings, "state": state}
         atomic_write_text(self.path, json.dumps({"payload": payload, "sha256": _digest(payload)}))
 

@@ -120,7 +120,8 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
     was after the last completed epoch, and the history describes that state.
 
     ``store`` (a :class:`~suffstats.fit.checkpoint.Checkpoint`, optional) receives
-    the whole fit state every ``store.every`` chunks and after each epoch; a
+    the whole fit state when it is due (every ``store.every`` chunks, or
+    every ``store.seconds`` of work) and after each epoch; a
     state that carries a part-done epoch (``rows_done``, ``pending``) resumes
     it. ``strategy`` gathers each epoch's statistics (default:
     :class:`~suffstats.fit.local.LocalAccumulation`).
@@ -174,13 +175,13 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
 
 
 def _chunk_saver(model, state, store, rows_done):
-    """A callback writing the fit state, with the part-done epoch, every ``store.every`` chunks."""
+    """A callback writing the fit state, with the part-done epoch, whenever the store says it is due."""
     progress = {"rows": rows_done, "chunks": 0}
 
     def on_chunk(acc, rows):
         progress["rows"] += rows
         progress["chunks"] += 1
-        if progress["chunks"] % store.every == 0:
+        if store.due(progress["chunks"]):
             state.rows_done, state.pending = progress["rows"], acc
             try:
                 store.save(state.to_dict(model))

@@ -32,7 +32,7 @@ def settings_fingerprint(settings: dict, sample_weight, exact: bool) -> dict:
 
 
 def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, checkpoint=None,
-                checkpoint_every=100, fingerprint=None, strategy=None) -> EMHistory:
+                checkpoint_every=None, fingerprint=None, strategy=None) -> EMHistory:
     """Run ``n_init`` initialisations of EM (one when ``warm``) and keep the best; returns its history.
 
     With ``checkpoint``, the driver writes the fit state there and a later call
@@ -115,7 +115,7 @@ class CheckpointProgress(NamedTuple):
     epoch_rows: int
 
 
-def checkpoint_progress(model, X, checkpoint, checkpoint_every=100):
+def checkpoint_progress(model, X, checkpoint, checkpoint_every=None):
     """What ``model.fit(X, checkpoint=checkpoint)`` would resume from, checked as that fit checks it.
 
     Parameters
@@ -126,7 +126,7 @@ def checkpoint_progress(model, X, checkpoint, checkpoint_every=100):
         The data of the fit.
     checkpoint : str or path-like
         The checkpoint file.
-    checkpoint_every : int
+    checkpoint_every : int, optional
 
     Returns
     -------

@@ -254,7 +254,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng, strategy))
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Fit by EM over ``X``; returns ``self``.
 
         Parameters
@@ -268,8 +268,10 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
             with the same file resumes it, ending bit for bit where an
             uninterrupted fit would. A file made for other data or settings, or
             a corrupted one, is refused.
-        checkpoint_every : int, default=100
-            Write the checkpoint after this many batches (and after each epoch).
+        checkpoint_every : int, optional
+            Write the checkpoint after this many batches. By default it is
+            written after every minute of work (a crash loses at most about a
+            minute), and always after each epoch.
         client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
             Gather each epoch's statistics on this Dask cluster: the workers read
             their own rows (``X`` a file path or a ``dask.array``) and the fit is
@@ -283,7 +285,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return self._fit(X, sample_weight).predict(X)
 
     @transactional
-    def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100, client=None):
+    def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=None, client=None):
         """Fit as one transaction: a refused or failed fit leaves the model as it was."""
         return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 
@@ -306,7 +308,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self._pending = None
         history = fit_model(
             self, source, sample_weight, EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
-            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
             fingerprint=self._checkpoint_fingerprint(sample_weight), strategy=as_strategy(client))
         self.converged_, self.n_iter_ = history.converged, history.n_iter
         self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)

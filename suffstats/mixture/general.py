@@ -227,7 +227,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
 
     # -- fitting ------------------------------------------------------------------------
     @transactional
-    def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
+    def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Initialise unfitted components, then run EM; returns ``self``.
 
         ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
@@ -248,7 +248,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         fingerprint = settings_fingerprint(self._settings(), sample_weight, exact=self.batches_per_epoch is None)
         history = fit_model(self, SingleColumn(source) if self.ndim == 1 else source, sample_weight,
                               EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
-                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
                               fingerprint=fingerprint, strategy=as_strategy(client))
         del self._given
         self.n_iter_, self.converged_ = history.n_iter, history.converged

@@ -151,7 +151,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     # -- public API ------------------------------------------------------------
     @transactional
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Cluster ``X`` (array, memory map, path or batch source); returns ``self``.
 
         ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
@@ -182,7 +182,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         self._pending = None
         history = fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
                               checkpoint=checkpoint,
-                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
                               fingerprint=settings_fingerprint(self.get_params(), sample_weight,
                                                                exact=self.batches_per_epoch is None),
                               strategy=as_strategy(client))

@@ -171,7 +171,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
 
     # -- fitting ---------------------------------------------------------------------------------
     @transactional
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Fit every candidate, sharing each read of ``X``; returns ``self``.
 
         ``checkpoint`` holds all candidates: a killed search resumes bit for bit.
@@ -199,7 +199,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         strategy = as_strategy(client)
         history = fit_model(
             joint, source, sample_weight, settings, 1, checkpoint=checkpoint,
-            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
             fingerprint=settings_fingerprint(self.get_params(), sample_weight,
                                              exact=self.batches_per_epoch is None), strategy=strategy)
         self.n_iter_ = history.n_iter
