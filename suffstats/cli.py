@@ -110,16 +110,36 @@ def _select(args):
     print(f"trying {len(args.components) * len(args.covariance) * args.n_init} candidates on {X.describe()}",
           flush=True)
     search.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-    columns = ("n_components", "covariance_type", "init", "n_iter", "converged", "log_likelihood", "bic", "aic") + \
-        (("heldout_log_likelihood",) if args.validation_fraction is not None else ())
-    print("  ".join(f"{c:>15}" for c in columns))
-    for row in search.results_:
-        print("  ".join(f"{row[c]:>15.6g}" if isinstance(row[c], float) else f"{row[c]!s:>15}" for c in columns))
+    print()
+    print(results_table(search.results_, args.criterion))
     save(search.best_estimator_, args.out)
     best = search.best_params_
     print(f"best by {args.criterion}: {best['n_components']} components ({best['covariance_type']}), "
           f"after {search.n_iter_} reads of the data; written to {args.out}")
     return 0
+
+
+def results_table(results, criterion) -> str:
+    """The search's candidates as a table, best first, with each one's distance to the best by ``criterion``."""
+    heldout = "heldout_log_likelihood" in results[0]
+    # (header, row -> text); totals to 0.1, mean log-likelihoods to 6 decimals, so neighbours can be told apart
+    columns = [("k", lambda r: str(r["n_components"])), ("covariance", lambda r: r["covariance_type"]),
+               ("run", lambda r: str(r["init"])), ("epochs", lambda r: str(r["n_iter"])),
+               ("converged", lambda r: "yes" if r["converged"] else "no"),
+               ("log-likelihood", lambda r: f"{r['log_likelihood']:,.1f}"), ("bic", lambda r: f"{r['bic']:,.1f}"),
+               ("aic", lambda r: f"{r['aic']:,.1f}")]
+    if heldout:
+        columns.append(("held-out mean log-lik", lambda r: f"{r['heldout_log_likelihood']:.6f}"))
+    ordered = sorted(results, key=lambda r: r[criterion])
+    best = ordered[0][criterion]
+    places = 6 if criterion == "heldout" else 1
+    columns.append((f"{criterion} - best", lambda r: f"{r[criterion] - best:,.{places}f}"))
+    cells = [[text(r) for _, text in columns] for r in ordered]
+    widths = [max(len(name), *(len(row[i]) for row in cells)) for i, (name, _) in enumerate(columns)]
+    lines = ["  ".join(name.rjust(w) for (name, _), w in zip(columns, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
 
 
 def _demo(args):

@@ -272,6 +272,27 @@ def test_select_prints_the_table_and_writes_the_best_model(capsys, tmp_path):
     assert out.count("\n") >= 10 and "best by bic: 3 components" in out
     model = json.loads((tmp_path / "best.json").read_text())
     assert model["family"] == "GaussianMixture" and len(model["weights"]) == 3
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["k", "covariance"])
+    assert lines[header].split()[-3:] == ["bic", "-", "best"]
+    rows = [line.split() for line in lines[header + 2:header + 10]]
+    assert rows[0][0] == "3" and rows[0][-1] == "0.0"  # best first, at distance 0
+    distances = [float(row[-1].replace(",", "")) for row in rows]
+    assert distances == sorted(distances) and distances[1] > 0
+
+
+def test_select_speaks_once_per_epoch_for_the_whole_search(capsys, tmp_path):
+    path = tmp_path / "three.npy"
+    rng = np.random.default_rng(0)
+    np.save(path, np.concatenate([rng.normal(m, 1.0, (500, 2)) for m in (-6.0, 0.0, 6.0)]))
+    code, out, err = run(capsys, "select", path, "--components", "1-4", "--covariance", "full,spherical",
+                         "--out", tmp_path / "best.json")
+    assert code == 0, err
+    epochs = [line for line in out.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in epochs] == [f"[{i}" for i in range(1, len(epochs) + 1)]
+    assert all("of 8 candidates running" in line for line in epochs)
+    assert epochs[-1].startswith(f"[{len(epochs)}] 0 of 8 candidates running, 8 converged")
+    assert out.count("Initialization:") == 1
 
 
 @pytest.mark.parametrize("argv, fragment", [

@@ -158,8 +158,7 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
         logs = {"epoch": epoch + 1, "improvement": change, "log_likelihood": mean_ll,
                 "seconds": seconds, "rows": int(sum(b - a for a, b in ranges))}
         if settings.verbose and (epoch + 1) % settings.verbose_interval == 0:
-            print(f"[{epoch + 1}] improvement: {change:.6g}  log-likelihood: {mean_ll:.6f}  time (s): {seconds:.3f}",
-                  flush=True)
+            print(model._epoch_line(logs), flush=True)
         for callback in settings.callbacks:
             try:
                 callback(model, logs)

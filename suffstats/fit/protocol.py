@@ -24,6 +24,7 @@ hook                                           what it does
 ``_converged(change, tol)``                    whether the fit has converged (default ``|change| < tol``)
 ``_block_rows``                                rows per accumulation block (default 4096)
 ``_check_fit_parameters(params)``              refuse parameters a checkpoint holds (default: none)
+``_epoch_line(logs)``                          what ``verbose`` prints after an epoch
 =============================================  =====================================================
 
 Examples
@@ -50,7 +51,7 @@ REQUIRED = ("_validate_batch", "_new_accumulator", "_block_values", "_maximize",
             "_load_fit_parameters")
 #: Hooks with a default in :class:`FitModel`.
 OPTIONAL = ("_initialize", "_shifts", "_accumulator_from_state", "_accumulator_from_statistics", "_converged",
-            "_block_rows", "_check_fitted", "_check_fit_parameters")
+            "_block_rows", "_check_fitted", "_check_fit_parameters", "_epoch_line")
 
 
 def missing_hooks(cls) -> list:
@@ -91,6 +92,11 @@ class FitModel:
 
     def _check_fitted(self):
         """Raise when the model cannot compute statistics yet (default: it always can)."""
+
+    def _epoch_line(self, logs) -> str:
+        """The line ``verbose`` prints after an epoch (``logs`` as callbacks get them)."""
+        return (f"[{logs['epoch']}] improvement: {logs['improvement']:.6g}  log-likelihood: "
+                f"{logs['log_likelihood']:.6f}  time (s): {logs['seconds']:.3f}")
 
     def _check_fit_parameters(self, params) -> None:
         """Raise ``ValueError`` when ``params`` (as a checkpoint holds them) cannot be this model's parameters.

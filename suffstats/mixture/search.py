@@ -164,7 +164,8 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         return [(k, c, i, int(seed)) for (k, c, i), seed in zip(grid, seeds)]
 
     def _candidate(self, k, covariance_type, seed):
-        shared = {name: getattr(self, name) for name in SHARED}
+        # The search speaks for its candidates (one line per epoch): they stay quiet while it runs.
+        shared = {**{name: getattr(self, name) for name in SHARED}, "verbose": 0}
         model = GaussianMixture(k, covariance_type=covariance_type, n_init=1, random_state=seed, **shared)
         check_settings(model)
         return model
@@ -203,6 +204,8 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
             fingerprint=settings_fingerprint(self.get_params(), sample_weight,
                                              exact=self.batches_per_epoch is None), strategy=strategy)
         self.n_iter_ = history.n_iter
+        for model in candidates:
+            model.verbose = self.verbose
         self.candidates_ = candidates
         self.results_ = [self._finish_candidate(model, k, c, i, seed, h)
                          for model, (k, c, i, seed), h in zip(candidates, grid, joint.histories)]
@@ -365,8 +368,22 @@ class _Candidates(FitModel):
     def _converged(self, change, tol):
         return not self._active()
 
+    def _epoch_line(self, logs):
+        """One line for the whole search: candidates running and converged, and the best so far."""
+        n, running = len(self.candidates), len(self._active())
+        scores = [h.lower_bounds[-1] if h.lower_bounds else -np.inf for h in self.histories]
+        best = int(np.argmax(scores))
+        model = self.candidates[best]
+        return (f"[{logs['epoch']}] {running} of {n} candidates running, {n - running} converged; highest mean "
+                f"log-likelihood {scores[best]:.6f} (k={model.n_components}, {model.covariance_type}); "
+                f"time (s): {logs['seconds']:.3f}")
+
     def _initialize(self, source, sample_weight, rng, strategy=None):
         """Every candidate's start, sharing reads: one take of the union of samples, one assignment pass."""
+        if self.verbose:
+            methods = sorted({m.init_params for m in self.candidates})
+            print(f"Initialization: {len(self.candidates)} candidates ({', '.join(methods)}) on samples of at most "
+                  f"{self.candidates[0].init_sample_size:,} rows, then one shared pass", flush=True)
         cached = _SampleCache(source, [(m.random_state, m.init_sample_size) for m in self.candidates])
         plans = [InitialPlan.make(m, cached, sample_weight, np.random.default_rng(m.random_state))
                  for m in self.candidates]
