@@ -31,8 +31,8 @@ from .distributions.covariance import COVARIANCE_TYPES
 from .demo import demo_rows, run_demo
 from .fit.estimator import checkpoint_progress
 from .io import save
-from .mixture import INIT_METHODS, GaussianMixture, GaussianMixtureSearch
-from .mixture.search import CRITERIA
+from .mixture import INIT_METHODS
+from .mixture._params import CRITERIA
 
 __all__ = ["main"]
 
@@ -82,6 +82,8 @@ def _checked_input(args):
 
 
 def _fit(args):
+    from .mixture import GaussianMixture  # the estimators are imported when a command needs them: --help is quick
+
     X = _checked_input(args)
     model = GaussianMixture(
         args.components, covariance_type=args.covariance, batch_size=args.batch_size,
@@ -100,6 +102,8 @@ def _fit(args):
 
 
 def _select(args):
+    from .mixture import GaussianMixtureSearch
+
     X = _checked_input(args)
     search = GaussianMixtureSearch(
         args.components, covariance_type=args.covariance, n_init=args.n_init, criterion=args.criterion,

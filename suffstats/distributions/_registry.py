@@ -12,14 +12,25 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Mapping
 
-__all__ = ["FAMILIES", "SCHEMA_VERSION", "register_family", "ModelFormatError", "distribution_from_dict",
-           "components_from_dict"]
+__all__ = ["FAMILIES", "FAMILY_MODULES", "SCHEMA_VERSION", "register_family", "ModelFormatError",
+           "distribution_from_dict", "components_from_dict"]
 
 #: Version of the JSON model format written by ``to_dict`` and read by ``suffstats.io``.
 SCHEMA_VERSION = 1
 
 #: Family name -> class.
 FAMILIES: dict = {}
+
+#: Modules whose classes register families when imported, imported when a JSON names a family not yet known
+#: (the package imports its estimators lazily; see ``suffstats/__init__.py``).
+FAMILY_MODULES: list = []
+
+
+def _load_family_modules() -> None:
+    import importlib
+
+    for name in FAMILY_MODULES:
+        importlib.import_module(name)
 
 
 def register_family(cls, name=None):
@@ -126,6 +137,8 @@ def distribution_from_dict(data, where=None) -> object:
         raise ModelFormatError(f"{where}: unsupported model schema version {schema!r}; this suffstats reads "
                                f"version {SCHEMA_VERSION}")
     family = data.get("family")
+    if isinstance(family, str) and family not in FAMILIES:
+        _load_family_modules()
     cls = FAMILIES.get(family) if isinstance(family, str) else None
     if cls is None:
         raise ModelFormatError(f"{where}: unknown model family {family!r}; known: {sorted(FAMILIES)} "

@@ -14,6 +14,10 @@ from ..distributions.covariance import COVARIANCE_TYPES
 from ._seeding import INIT_METHODS
 
 
+#: What :class:`~suffstats.GaussianMixtureSearch` can choose the best candidate by.
+CRITERIA = ("bic", "aic", "heldout")
+
+
 def _int(minimum, allow_none=False):
     return lambda v, name: check_positive_int(v, name, minimum=minimum, allow_none=allow_none)
 

@@ -23,7 +23,7 @@ from ..fit.protocol import FitModel
 from ..distributions.covariance import COVARIANCE_TYPES
 from ._holdout import HeldOutSplit
 from ._initialize import InitialPlan
-from ._params import check_settings
+from ._params import CRITERIA, check_settings
 from .gaussian import GaussianMixture
 
 __all__ = ["GaussianMixtureSearch"]
@@ -31,7 +31,6 @@ __all__ = ["GaussianMixtureSearch"]
 #: Constructor parameters handed unchanged to every candidate :class:`GaussianMixture`.
 SHARED = ("tol", "reg_covar", "max_iter", "init_params", "verbose", "verbose_interval", "batch_size",
           "batches_per_epoch", "inertia", "lr_decay", "init_sample_size", "backend", "compute_dtype")
-CRITERIA = ("bic", "aic", "heldout")
 
 
 class GaussianMixtureSearch(DensityMixin, BaseEstimator):
