@@ -141,3 +141,25 @@ def test_kmeans_on_rows_whose_squared_differences_underflow_is_refused():
     X = np.random.default_rng(0).normal(size=(200, 2)) * 1e-310
     with pytest.raises(ValueError, match="squared distances underflow"):
         ss.KMeans(2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("value, message", [
+    ([[1, True]], "numbers only; found bool True"),
+    ([["a"]], "numbers only; found str 'a'"),
+    ([[1], [2, 3]], "rectangular array"),
+    ([[1, [2]]], "rectangular array"),
+    ([[float("nan")]], "must be finite"),
+])
+def test_json_numbers_are_checked_level_by_level(value, message):
+    from suffstats._validation import json_numbers
+
+    with pytest.raises(ValueError, match=message):
+        json_numbers(value, "means")
+    assert json_numbers([[1, 2.5], [3, 4]], "means").tolist() == [[1.0, 2.5], [3.0, 4.0]]
+
+
+def test_declared_sizes_are_found_below_lists_of_numbers():
+    from suffstats.distributions._registry import _check_declared_sizes
+
+    with pytest.raises(ValueError, match="declares n_categories = 100000000000"):
+        _check_declared_sizes({"distributions": [[{"n_categories": 10**11}]], "means": [[1.0, 2.0]]})

@@ -10,6 +10,7 @@ subclass that happens to be called ``Normal`` cannot take over the built-in).
 from __future__ import annotations
 
 import contextvars
+import itertools
 from collections.abc import Mapping
 
 __all__ = ["FAMILIES", "FAMILY_MODULES", "SCHEMA_VERSION", "register_family", "ModelFormatError",
@@ -104,9 +105,16 @@ def _check_declared_sizes(data, where="model"):
                                        f"{MAX_DECLARED_SIZE:,}")
             _check_declared_sizes(value, f"{where}.{key}")
     elif isinstance(data, list):
-        for item in data:
-            if isinstance(item, (dict, list)):
-                _check_declared_sizes(item, where)
+        # Only objects can declare sizes: lists of numbers (parameters) are skipped without a call per row.
+        kinds = set(map(type, data))
+        nested = data if kinds == {list} else [item for item in data if type(item) in (dict, list)]
+        while nested and set(map(type, nested)) == {list}:
+            level = list(itertools.chain.from_iterable(nested))
+            kinds = set(map(type, level))
+            nested = [] if kinds <= {int, float, bool, str, type(None)} else \
+                [item for item in level if type(item) in (dict, list)]
+        for item in nested:
+            _check_declared_sizes(item, where)
 
 
 def distribution_from_dict(data, where=None) -> object:
