@@ -42,6 +42,7 @@ def _state(path):
         return None
 
 
+@pytest.mark.slow
 def test_killed_fit_resumes_to_the_uninterrupted_model(tmp_path, data_path):
     checkpoint = tmp_path / "fit.ckpt"
     script = textwrap.dedent(f"""

@@ -218,6 +218,7 @@ def test_statistics_values_travel_through_dask_and_add_up(client, data):
     model.from_summaries()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_epoch_changes_nothing(data):
     """Three worker processes; one is SIGKILLed while it runs a task; the fit is still the local one."""
     local = _gaussian(max_iter=6).fit(data["npy"])
