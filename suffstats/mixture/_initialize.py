@@ -107,8 +107,7 @@ class InitialPlan:
             say(f"Initialization: k-means over all {source.n_rows:,} rows", flush=True)
             km = _kmeans(model, k, rng).fit(source, sample_weight=sample_weight)
         else:
-            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
-            sample, w = model._validate_batch(sample, w, 0)
+            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng, model._validate_batch)
             say(f"Initialization: {model.init_params} on a sample of {sample.shape[0]:,} rows", flush=True)
             if model.init_params == "random":
                 return cls(model, given, random_moments(sample, w, k, cov.layout, rng))

@@ -271,7 +271,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             # Components given with parameters: only the weights are missing.
             self.weights = np.full(self.n_components, 1.0 / self.n_components)
             return
-        sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
+        sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_batch)
         rows = sample if sample.ndim == 1 else (sample[:, 0] if self.ndim == 1 else sample)
         points = rows.reshape(-1, 1) if rows.ndim == 1 else rows
         labels = KMeans(self.n_components, random_state=rng, max_iter=20).fit(points, sample_weight=w).predict(points)
@@ -280,7 +280,13 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             mine = labels == j
             counts[j] = mine.sum() if w is None else w[mine].sum()
             if not given[j]:
-                d.fit(rows[mine] if mine.any() else rows, None if w is None else (w[mine] if mine.any() else w))
+                # A component starts from the rows of its cluster inside its support (the rest have no density
+                # under it), or from every such row when its cluster has none.
+                outside = d._outside(rows)
+                inside = np.ones(len(rows), bool) if outside is None else \
+                    ~(outside if outside.ndim == 1 else outside.any(axis=1))
+                pick = mine & inside if (mine & inside).any() else inside
+                d.fit(rows[pick], None if w is None else w[pick])
         self.weights = counts / counts.sum() if counts.sum() > 0 else np.full(self.n_components, 1 / self.n_components)
 
     # -- prediction -------------------------------------------------------------------------

@@ -137,8 +137,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     def _initialize(self, source, sample_weight, rng, strategy=None):
         if isinstance(self.init, str):
-            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
-            sample, w = self._validate_batch(sample, w, 0)
+            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_batch)
             self.cluster_centers_ = seed_centers(self.init, sample, w, self.n_clusters, rng, source)
         else:
             self.cluster_centers_ = np.array(self._given_centers(), dtype=np.float64)
@@ -171,8 +170,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         if not isinstance(self.init, str):
             self._given_centers()  # refused before anything runs
         # tol is relative to the mean feature variance, measured on a seeded sample.
-        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0))
-        sample = self._validate_batch(sample, None, 0)[0]
+        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0), self._validate_batch)
         scale = float(np.mean(np.var(sample, axis=0)))
         if scale < np.finfo(np.float64).tiny and np.ptp(sample, axis=0).any():
             # Rows that differ, but whose squared differences underflow: every distance would tie at 0.
