@@ -326,7 +326,7 @@ class _Candidates(FitModel):
     def __init__(self, candidates, settings):
         self.candidates, self.settings = candidates, settings
         self.histories = [EMHistory() for _ in candidates]
-        self.verbose = settings.verbose
+        self.verbose = 0  # the search announces its own initialisation (one line for every candidate)
         self.tol = settings.tol
 
     @property
@@ -379,7 +379,7 @@ class _Candidates(FitModel):
 
     def _initialize(self, source, sample_weight, rng, strategy=None):
         """Every candidate's start, sharing reads: one take of the union of samples, one assignment pass."""
-        if self.verbose:
+        if self.settings.verbose:
             methods = sorted({m.init_params for m in self.candidates})
             print(f"Initialization: {len(self.candidates)} candidates ({', '.join(methods)}) on samples of at most "
                   f"{self.candidates[0].init_sample_size:,} rows, then one shared pass", flush=True)
