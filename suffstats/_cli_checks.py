@@ -8,7 +8,7 @@ path must be writable and never a file the input names: the file before
 
 from __future__ import annotations
 
-__all__ = ["UsageError", "NAMED_COLUMNS", "int_at_least", "number", "int_range", "choices", "same_file",
+__all__ = ["UsageError", "int_at_least", "number", "int_range", "choices", "same_file",
            "check_output", "check_columns"]
 
 import argparse
@@ -17,8 +17,7 @@ import glob
 import math
 import os
 
-#: Suffixes of the formats whose columns have names (``--columns`` applies to them only).
-NAMED_COLUMNS = ("parquet", "pq", "csv", "tsv")
+from .data.files import FORMATS, format_class, input_files, split_location, suffix_of
 
 
 class UsageError(Exception):
@@ -55,17 +54,28 @@ def number(positive):
     return parse
 
 
+#: Most values a ``--components`` range may name (a search fits its candidates together).
+MAX_RANGE_VALUES = 10_000
+
+
 def int_range(text):
     """``"1-12"``, ``"2,4,8"`` or ``"1-4,8"`` as a sorted list of positive ints."""
     values = set()
-    try:
-        for part in text.split(","):
-            low, _, high = part.partition("-")
-            values.update(range(int(low), int(high or low) + 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a range like 1-12 or a list like 2,4,8; got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"numbers of components must be >= 1; got {text!r}")
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        try:
+            low, high = int(low), int(high) if dash else int(low)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a range like 1-12 or a list like 2,4,8; got {text!r}") from None
+        if low < 1:
+            raise argparse.ArgumentTypeError(f"numbers of components must be >= 1; got {part!r}")
+        if high < low:
+            raise argparse.ArgumentTypeError(f"{part!r} is an empty range (it starts above where it ends); "
+                                             f"write {high}-{low}")
+        if high - low + 1 + len(values) > MAX_RANGE_VALUES:
+            raise argparse.ArgumentTypeError(f"{text!r} names more than {MAX_RANGE_VALUES:,} numbers of components; "
+                                             "a search fits its candidates together: narrow the range")
+        values.update(range(low, high + 1))
     return sorted(values)
 
 
@@ -80,36 +90,8 @@ def choices(allowed):
 
 
 # -- checks made before any work ---------------------------------------------------------------
-def _split_dataset(data):
-    """The file-system part of an input argument (``FILE.h5:DATASET`` -> ``FILE.h5``)."""
-    if ":" in data and not os.path.exists(data):
-        base = data.rsplit(":", 1)[0]
-        if base:
-            return base
-    return data
-
-
 def _is_pattern(path):
-    return any(ch in path for ch in "*?[")
-
-
-def _suffix(path):
-    return path.lower().rstrip("/").rsplit(".", 1)[-1] if "." in os.path.basename(path.rstrip("/")) else ""
-
-
-def _input_files(data):
-    """Every file (and directory) the input argument names: what an output must never overwrite."""
-    base = _split_dataset(data)
-    if os.path.isdir(base):
-        if _suffix(base) == "zarr":
-            found = [base]
-            for root, dirs, files in os.walk(base):
-                found += [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]
-            return found
-        return [base] + sorted(glob.glob(os.path.join(base, "*.npy")))
-    if _is_pattern(base):
-        return sorted(glob.glob(base))
-    return [base]
+    return not os.path.exists(path) and glob.has_magic(path)
 
 
 def same_file(a, b):
@@ -126,16 +108,17 @@ def check_output(path, option, data):
     """Refuse an output path that cannot be written, or that would overwrite the input data."""
     if not path:
         raise UsageError(f"{option}: empty path")
-    for name in _input_files(data):
+    for name in input_files(data):
         if same_file(path, name):
             raise UsageError(f"{option} {path} is the input data file {name}; refusing to overwrite it")
     real = os.path.realpath(path)
-    base = _split_dataset(data)
+    base, _ = split_location(data)
     if os.path.isdir(base):
         folder = os.path.realpath(base)
-        if _suffix(base) == "zarr" and real.startswith(folder + os.sep):
-            raise UsageError(f"{option} {path} is inside the input Zarr array {base}; refusing to write there")
-        if _suffix(base) != "zarr" and os.path.dirname(real) == folder and real.endswith(".npy"):
+        one_data_set = getattr(format_class(suffix_of(base)), "directory_is_one_data_set", False)
+        if one_data_set and real.startswith(folder + os.sep):
+            raise UsageError(f"{option} {path} is inside the input data set {base}; refusing to write there")
+        if not one_data_set and os.path.dirname(real) == folder and real.endswith(".npy"):
             raise UsageError(f"{option} {path} would become a shard of the input directory {base}")
     elif _is_pattern(base) and fnmatch.fnmatch(real, os.path.realpath(os.path.abspath(base))):
         raise UsageError(f"{option} {path} matches the input pattern {base!r}; it would be read as data")
@@ -155,11 +138,14 @@ def check_output(path, option, data):
 def check_columns(args):
     if args.columns is None:
         return None
-    base = _split_dataset(args.data)
-    if os.path.isdir(base) or _is_pattern(base) or _suffix(base) not in NAMED_COLUMNS:
-        kind = f".{_suffix(base)} file" if _suffix(base) and not _is_pattern(base) else "input"
-        raise UsageError(f"--columns applies to Parquet and CSV files only; {args.data} is a {kind} "
-                         "whose columns have no names")
+    base, _ = split_location(args.data)
+    suffix = suffix_of(base)
+    named = [s for s in FORMATS if format_class(s).named_columns]
+    if _is_pattern(base) or suffix not in named or (os.path.isdir(base) and not format_class(suffix).
+                                                    directory_is_one_data_set):
+        kind = f".{suffix} file" if suffix and not _is_pattern(base) else "input"
+        raise UsageError(f"--columns applies to {', '.join('.' + s for s in named)} files only; {args.data} is a "
+                         f"{kind} whose columns have no names")
     columns = [c.strip() for c in args.columns.split(",")]
     if not all(columns):
         raise UsageError(f"--columns {args.columns!r}: a column name is empty")

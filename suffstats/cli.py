@@ -12,13 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import time
 import traceback
 import warnings
 
-import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from ._cli_checks import (
     UsageError,
@@ -32,9 +28,11 @@ from ._cli_checks import (
 )
 from .data.source import as_source
 from .distributions.covariance import COVARIANCE_TYPES
+from .demo import demo_rows, run_demo
+from .fit.estimator import checkpoint_progress
 from .io import save
-from .mixture import INIT_METHODS, GaussianMixture, GaussianMixtureSearch
-from .mixture.search import CRITERIA
+from .mixture import INIT_METHODS
+from .mixture._params import CRITERIA
 
 __all__ = ["main"]
 
@@ -58,24 +56,17 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def _resume_message(args, X, model):
     """What the checkpoint holds, read (and checked against this fit) before the fit starts; or None."""
-    if args.checkpoint is None or not os.path.exists(args.checkpoint):
+    if args.checkpoint is None:
         return None
-    from .fit.checkpoint import Checkpoint
-    from .fit.driver import EMHistory, EMSettings, epoch_ranges
-
     # The same check the fit makes: a checkpoint for other data or settings is refused here, not later.
-    state = Checkpoint(args.checkpoint, args.checkpoint_every, X.fingerprint(),
-                       model._checkpoint_fingerprint(None)).load()
-    if state is None:
+    progress = checkpoint_progress(model, X, args.checkpoint, args.checkpoint_every)
+    if progress is None:
         return None
-    history = state["history"]
-    epoch = history["n_iter"]
-    if history["converged"] or epoch >= model.max_iter:
-        return f"checkpoint {args.checkpoint} holds a finished fit ({epoch} epochs); nothing left to run"
-    settings = EMSettings(batch_size=model.batch_size, batches_per_epoch=model.batches_per_epoch)
-    rows = sum(b - a for a, b in epoch_ranges(X.n_rows, settings, EMHistory(cursor=history["cursor"])))
-    row = state["rows_done"] if state["pending"] is not None else 0
-    return f"resuming from epoch {epoch + 1}, row {row} of {rows} (checkpoint {args.checkpoint})"
+    if progress.finished:
+        return (f"checkpoint {args.checkpoint} holds a finished fit ({progress.epochs_done} epochs); "
+                "nothing left to run")
+    return (f"resuming from epoch {progress.epochs_done + 1}, row {progress.rows_done} of {progress.epoch_rows} "
+            f"(checkpoint {args.checkpoint})")
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -91,6 +82,8 @@ def _checked_input(args):
 
 
 def _fit(args):
+    from .mixture import GaussianMixture  # the estimators are imported when a command needs them: --help is quick
+
     X = _checked_input(args)
     model = GaussianMixture(
         args.components, covariance_type=args.covariance, batch_size=args.batch_size,
@@ -109,6 +102,8 @@ def _fit(args):
 
 
 def _select(args):
+    from .mixture import GaussianMixtureSearch
+
     X = _checked_input(args)
     search = GaussianMixtureSearch(
         args.components, covariance_type=args.covariance, n_init=args.n_init, criterion=args.criterion,
@@ -119,11 +114,8 @@ def _select(args):
     print(f"trying {len(args.components) * len(args.covariance) * args.n_init} candidates on {X.describe()}",
           flush=True)
     search.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-    columns = ("n_components", "covariance_type", "init", "n_iter", "converged", "log_likelihood", "bic", "aic") + \
-        (("heldout_log_likelihood",) if args.validation_fraction is not None else ())
-    print("  ".join(f"{c:>15}" for c in columns))
-    for row in search.results_:
-        print("  ".join(f"{row[c]:>15.6g}" if isinstance(row[c], float) else f"{row[c]!s:>15}" for c in columns))
+    print()
+    print(results_table(search.results_, args.criterion))
     save(search.best_estimator_, args.out)
     best = search.best_params_
     print(f"best by {args.criterion}: {best['n_components']} components ({best['covariance_type']}), "
@@ -131,22 +123,31 @@ def _select(args):
     return 0
 
 
-def write_blobs(path, n_rows, n_features, n_components, seed=0, chunk=100_000):
-    """Write a synthetic ``.npy`` of Gaussian blobs chunk by chunk (never whole in memory)."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 1.5, size=(n_components, n_features))
-    scales = rng.uniform(0.5, 2.0, size=(n_components, n_features))
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n_rows, n_features))
-    for start in range(0, n_rows, chunk):
-        stop = min(start + chunk, n_rows)
-        labels = rng.integers(0, n_components, stop - start)
-        out[start:stop] = centers[labels] + rng.normal(size=(stop - start, n_features)) * scales[labels]
-    out.flush()
-    del out
+def results_table(results, criterion) -> str:
+    """The search's candidates as a table, best first, with each one's distance to the best by ``criterion``."""
+    heldout = "heldout_log_likelihood" in results[0]
+    # (header, row -> text); totals to 0.1, mean log-likelihoods to 6 decimals, so neighbours can be told apart
+    columns = [("k", lambda r: str(r["n_components"])), ("covariance", lambda r: r["covariance_type"]),
+               ("run", lambda r: str(r["init"])), ("epochs", lambda r: str(r["n_iter"])),
+               ("converged", lambda r: "yes" if r["converged"] else "no"),
+               ("log-likelihood", lambda r: f"{r['log_likelihood']:,.1f}"), ("bic", lambda r: f"{r['bic']:,.1f}"),
+               ("aic", lambda r: f"{r['aic']:,.1f}")]
+    if heldout:
+        columns.append(("held-out mean log-lik", lambda r: f"{r['heldout_log_likelihood']:.6f}"))
+    ordered = sorted(results, key=lambda r: r[criterion])
+    best = ordered[0][criterion]
+    places = 6 if criterion == "heldout" else 1
+    columns.append((f"{criterion} - best", lambda r: f"{r[criterion] - best:,.{places}f}"))
+    cells = [[text(r) for _, text in columns] for r in ordered]
+    widths = [max(len(name), *(len(row[i]) for row in cells)) for i, (name, _) in enumerate(columns)]
+    lines = ["  ".join(name.rjust(w) for (name, _), w in zip(columns, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
 
 
 def _demo(args):
-    n_rows = int(args.megabytes * 1e6 / (8 * args.features))
+    n_rows = demo_rows(args.megabytes, args.features)
     if n_rows < args.components:
         raise UsageError(f"--megabytes {args.megabytes:g} gives {n_rows} rows, fewer than "
                          f"--components {args.components}")
@@ -155,38 +156,9 @@ def _demo(args):
             raise UsageError(f"--dir {args.dir} is not a directory")
         if not os.access(args.dir, os.W_OK | os.X_OK):
             raise UsageError(f"--dir {args.dir} is not writable")
-    folder = args.dir or tempfile.mkdtemp(prefix="suffstats-demo-")
-    path = os.path.join(folder, "demo.npy")
-    print(f"writing {n_rows:,} x {args.features} float64 rows ({args.megabytes:.0f} MB) to {path}", flush=True)
-    write_blobs(path, n_rows, args.features, args.components, seed=args.seed)
-    settings = dict(n_components=args.components, max_iter=args.max_iter, tol=1e-6, random_state=args.seed,
-                    init_params="k-means++")
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    X = np.load(path, mmap_mode="r", allow_pickle=False)
-    print(f"\nout of core: memory map, batch_size={args.batch_size:,}", flush=True)
-    tic = time.perf_counter()
-    batched = GaussianMixture(batch_size=args.batch_size, verbose=2, verbose_interval=1, progress=not args.quiet,
-                              **settings).fit(X)
-    t_batched = time.perf_counter() - tic
-    print("\nin memory: the whole array at once", flush=True)
-    tic = time.perf_counter()
-    full = GaussianMixture(verbose=2, verbose_interval=1, **settings).fit(np.load(path, allow_pickle=False))
-    t_full = time.perf_counter() - tic
-    print("\nepoch  log-likelihood (out of core)  log-likelihood (in memory)")
-    for i, (a, b) in enumerate(zip(batched.lower_bounds_, full.lower_bounds_), 1):
-        print(f"{i:>5}  {a:>28.12f}  {b:>26.12f}")
-    print("\nparameter      max |difference|   bit-identical")
-    identical = True
-    for name in ("weights_", "means_", "covariances_"):
-        a, b = getattr(batched, name), getattr(full, name)
-        same = np.array_equal(a, b)
-        identical &= same
-        print(f"{name:<14} {np.max(np.abs(a - b)):>16.3g}   {'yes' if same else 'no'}")
-    print(f"\ntime: out of core {t_batched:.1f} s, in memory {t_full:.1f} s")
-    print("the batched fit equals the in-memory fit" if identical else "the fits differ")
-    if not args.keep and not args.dir:
-        os.remove(path)
-        os.rmdir(folder)
+    identical = run_demo(megabytes=args.megabytes, features=args.features, components=args.components,
+                         batch_size=args.batch_size, max_iter=args.max_iter, seed=args.seed, folder=args.dir,
+                         keep=args.keep, progress=not args.quiet)
     return 0 if identical else 1
 
 
@@ -213,8 +185,8 @@ def _parser():
                        help="comma-separated column names (Parquet and CSV only; default: all columns)")
         p.add_argument("--checkpoint", default=None,
                        help="checkpoint file: written during the fit, resumed from if present (default: none)")
-        p.add_argument("--checkpoint-every", type=int_at_least(1), default=100,
-                       help="batches between checkpoint writes")
+        p.add_argument("--checkpoint-every", type=int_at_least(1), default=None,
+                       help="batches between checkpoint writes (default: every minute of work, and after each epoch)")
         p.add_argument("--batch-size", type=int_at_least(1), default=100_000, help="rows read at a time")
         p.add_argument("--batches-per-epoch", type=int_at_least(1), default=None,
                        help="batches per EM update (default: all of them, i.e. exact EM)")

@@ -39,6 +39,7 @@ import uuid
 import numpy as np
 
 from .data.reopen import Reopen, reopener
+from .data.views import SingleColumn
 from .fit.local import accumulate_rows
 
 __all__ = ["DaskAccumulation", "as_strategy", "plan_tasks", "worker_copy"]
@@ -99,8 +100,9 @@ class DaskAccumulation:
     """Gather each epoch's statistics with tasks on a ``dask.distributed`` cluster.
 
     Pass it (or the ``Client`` itself) as ``client=`` to ``fit`` of
-    :class:`~suffstats.GaussianMixture`, :class:`~suffstats.KMeans` or
-    :class:`~suffstats.GeneralMixtureModel`. The data must be a source the
+    :class:`~suffstats.GaussianMixture`, :class:`~suffstats.KMeans`,
+    :class:`~suffstats.GeneralMixtureModel`, :class:`~suffstats.GaussianMixtureSearch`
+    or any distribution. The data must be a source the
     workers open themselves: a ``.npy`` file, a directory/glob/list of ``.npy``
     shards, Zarr, Parquet, HDF5 (at the same path on every worker), or a
     ``dask.array``.
@@ -110,8 +112,8 @@ class DaskAccumulation:
     client : distributed.Client
         The cluster's client; used only where given (the default client is never picked up).
     blocks_per_task : int, optional
-        Blocks of rows per task, a power of two (a block is the backend's
-        4096 rows). Default: at most ``target_bytes`` of rows per task, and at
+        Blocks of rows per task, a power of two (a block is
+        :data:`~suffstats.data.BLOCK_ROWS` rows). Default: at most ``target_bytes`` of rows per task, and at
         least four tasks per worker. Any value gives the same bits.
     target_bytes : int
         Size of one task's rows when ``blocks_per_task`` is not given.
@@ -159,11 +161,22 @@ class DaskAccumulation:
         # A task holding the parameters, not scattered data: a worker lost with its copy is recomputed from
         # the task (scattered data lost with its last holder would cancel every task of the epoch).
         shipped = self.client.submit(_parameters, payload, key=f"suffstats-parameters-{token}", pure=False)
-        futures = self._submit(shipped, token, rows, columns, tasks, sample_weight)
+        returned = 0
         try:
-            returned = self._collect(futures, tasks, acc, on_batch, on_chunk)
+            follows = model._blocks_follow_reference
+            if follows and acc.reference is None:
+                # The first task alone: its first block is the reference every other block is computed around.
+                first_task = self._submit(shipped, token, rows, columns, tasks[:1], sample_weight, None)
+                returned += self._collect(first_task, tasks[:1], acc, on_batch, on_chunk)
+                tasks = tasks[1:]
+            futures = self._submit(shipped, token, rows, columns, tasks, sample_weight,
+                                   acc.reference if follows else None)
+            try:
+                returned += self._collect(futures, tasks, acc, on_batch, on_chunk)
+            finally:
+                self.client.cancel([f for f in futures if f is not None])
         finally:
-            self.client.cancel([f for f in futures if f is not None] + [shipped])
+            self.client.cancel([shipped])
         self.last_epoch = {"tasks": len(tasks), "blocks_per_task": per_task, "parameter_bytes": len(payload),
                            "statistics_bytes": returned, "seconds": time.perf_counter() - tic}
         return acc
@@ -175,18 +188,18 @@ class DaskAccumulation:
         limit = max(1, min(self.target_bytes // (block * row_bytes), total_blocks // (4 * workers)))
         return 1 << (int(limit).bit_length() - 1)
 
-    def _submit(self, shipped, token, rows, columns, tasks, sample_weight):
+    def _submit(self, shipped, token, rows, columns, tasks, sample_weight, reference):
         weights = [[None if sample_weight is None else sample_weight[a:b] for a, b in pieces]
                    for _, _, pieces in tasks]
         keys = [f"suffstats-accumulate-{token}-{first}" for first, _, _ in tasks]
         if isinstance(rows, Reopen):
-            return [self.client.submit(accumulate_task, shipped, token, rows, pieces, w, columns, key=key,
+            return [self.client.submit(accumulate_task, shipped, token, rows, pieces, w, columns, reference, key=key,
                                        pure=False, retries=0)
                     for (_, _, pieces), w, key in zip(tasks, weights, keys)]
         import dask
 
         work = [dask.delayed(accumulate_task, pure=False)(shipped, token, [rows[a:b] for a, b in pieces], pieces,
-                                                          w, columns, dask_key_name=key)
+                                                          w, columns, reference, dask_key_name=key)
                 for (_, _, pieces), w, key in zip(tasks, weights, keys)]
         return self.client.compute(work)
 
@@ -226,7 +239,7 @@ def _rows_of(source):
     from .data.dask_source import DaskSource
 
     columns = False
-    if type(source).__name__ == "_Columns" and hasattr(source, "source"):  # GeneralMixtureModel's 1-D view
+    if isinstance(source, SingleColumn):  # a univariate model's 1-D view of one column
         source, columns = source.source, True
     if not getattr(source, "random_access", True):
         raise TypeError(f"{source.describe()} is a stream; a cluster fit reads rows by position (a file or a "
@@ -256,7 +269,7 @@ def _model_of(payload, token):
         return model
 
 
-def accumulate_task(payload, token, rows, pieces, weights, columns):
+def accumulate_task(payload, token, rows, pieces, weights, columns, reference=None):
     """One task, run on a worker: read and validate its rows, accumulate its aligned run of blocks.
 
     ``rows`` is a :class:`~suffstats.data.reopen.Reopen` (read here) or the
@@ -273,5 +286,7 @@ def accumulate_task(payload, token, rows, pieces, weights, columns):
     X = parts_X[0] if len(parts_X) == 1 else np.concatenate(parts_X)
     w = parts_w[0] if len(parts_w) == 1 or parts_w[0] is None else np.concatenate(parts_w)
     acc = model._new_accumulator()
+    if reference is not None:
+        acc.pin_reference(reference)  # blocks around the epoch's first block, as added in place locally
     accumulate_rows(model, acc, X, w, pieces)  # errors name rows of the data, as the local fit does
     return acc.run_value()  # an aligned run of 2^j blocks is exactly one subtree

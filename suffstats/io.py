@@ -25,6 +25,9 @@ __all__ = ["to_json", "from_json", "save", "load", "distribution_from_dict", "co
 
 def to_json(model) -> str:
     """The model as a JSON string."""
+    if not callable(getattr(model, "to_dict", None)):
+        raise TypeError(f"to_json takes a suffstats model (a distribution, mixture or KMeans); got "
+                        f"{type(model).__name__}")
     return json.dumps(model.to_dict())
 
 

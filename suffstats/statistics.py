@@ -83,7 +83,7 @@ class Statistics:
     @staticmethod
     def from_dict(data: Mapping) -> "Statistics":
         """Rebuild a statistics value written by :meth:`to_dict`."""
-        kinds = {cls.kind: cls for cls in (Additive, Moments, Composite)}
+        kinds = KINDS
         if not isinstance(data, Mapping):
             raise ValueError(f"a statistics description must be a mapping; got {type(data).__name__}")
         kind = data.get("kind")
@@ -106,6 +106,37 @@ class Statistics:
 
     __hash__ = None
 
+    # -- what crosses a boundary (absorb, checkpoints, workers) is checked by these --------------------
+    def signature(self) -> tuple:
+        """What another value must match to be added to this one: kind, fields, dimensions, layout."""
+        return (type(self).__name__,)
+
+    @staticmethod
+    def describe_signature(sig) -> str:
+        """A signature of this kind in words, for messages."""
+        return f"a {sig[0]}"
+
+    @staticmethod
+    def signature_matches(expected, got) -> bool:
+        """Whether signature ``got`` satisfies ``expected`` of this kind (``None`` dimensions match any)."""
+        return expected == got
+
+    def check_numbers(self, where) -> None:
+        """Raise ``ValueError`` naming ``where`` and the field when a number cannot be a sum of rows."""
+
+    def is_finite(self) -> bool:
+        """Whether every summed number is finite (no overflow, no NaN)."""
+        return True
+
+    def canonical(self) -> dict:
+        """Arrays that do not depend on the shift (moments as weight, mean and scatter)."""
+        return self.arrays()
+
+    @property
+    def n_features(self):
+        """The number of features of the rows summarized, where the value says (moments do); else ``None``."""
+        return None
+
     def allclose(self, other: "Statistics", rtol: float = 1e-12, atol: float = 0.0) -> bool:
         """Whether two values agree within tolerances (after a common shift).
 
@@ -114,7 +145,7 @@ class Statistics:
         an entry near zero in a scatter matrix follows the matrix's largest
         entries, not its own size.
         """
-        a, b = _canonical(self), _canonical(other)
+        a, b = self.canonical(), other.canonical()
         return a.keys() == b.keys() and all(
             np.shape(a[k]) == np.shape(b[k])
             and np.allclose(a[k], b[k], rtol=rtol, atol=atol + rtol * _scale(b[k]))
@@ -169,6 +200,25 @@ class Additive(Statistics):
     def _from_fields(cls, data):
         return cls(data["fields"], data.get("rules"))
 
+    def signature(self):
+        return (self.kind, tuple(sorted((k, v.shape, self.rules[k]) for k, v in self.fields.items())))
+
+    @staticmethod
+    def describe_signature(sig):
+        return "additive statistics with fields " + ", ".join(
+            f"{k}{list(shape) if shape else ''}" + ("" if rule == "sum" else f" ({rule})") for k, shape, rule in sig[1])
+
+    def check_numbers(self, where):
+        for k, v in self.fields.items():
+            if np.isnan(v).any():
+                raise ValueError(f"{where}: field {k!r} holds NaN")
+        _check_finite_and_weight({k: v for k, v in self.fields.items() if self.rules[k] == "sum"},
+                                 self.fields.get("weight", 0.0), where)
+
+    def is_finite(self):
+        return all(np.isfinite(v).all() if self.rules[k] == "sum" else not np.isnan(v).any()
+                   for k, v in self.fields.items())
+
 
 class Moments(Statistics):
     """Weighted moments around a shift: ``Σw``, ``Σw(x-c)``, ``Σw(x-c)(x-c)ᵀ``.
@@ -218,6 +268,10 @@ class Moments(Statistics):
         shift = np.asarray(shift, dtype=np.float64)
         d = shift.shape[0]
         return cls(0.0, shift, np.zeros(d), np.zeros((d, d)[: LAYOUTS[layout]]))
+
+    @property
+    def n_features(self):
+        return self.shift.shape[0] if self.shift.ndim == 1 else None
 
     @property
     def layout(self) -> str:
@@ -275,6 +329,32 @@ class Moments(Statistics):
     def _from_fields(cls, data):
         return cls(data["weight"], data["shift"], data["first"], data["second"])
 
+    def signature(self):
+        return (self.kind, self.first.shape[0] if self.first.ndim == 1 else self.first.shape, self.layout)
+
+    @staticmethod
+    def describe_signature(sig):
+        return f"moments of {'d' if sig[1] is None else sig[1]} feature(s) with {sig[2]} second moments"
+
+    @staticmethod
+    def signature_matches(expected, got):
+        return len(expected) == len(got) and expected[1] in (None, got[1]) and expected[2] == got[2]
+
+    def check_numbers(self, where):
+        d = self.first.shape[0] if self.first.ndim == 1 else -1
+        if d < 0 or self.shift.shape != (d,) or self.second.shape not in ((d, d), (d,), ()):
+            raise ValueError(f"{where}: moments with inconsistent shapes: shift {self.shift.shape}, "
+                             f"first {self.first.shape}, second {self.second.shape}")
+        _check_finite_and_weight(self.arrays(), self.weight, where)
+
+    def is_finite(self):
+        return all(np.isfinite(v).all() for v in self.arrays().values())
+
+    def canonical(self):
+        if not self.weight:
+            return {"weight": np.float64(0.0), "mean": self.first, "scatter": self.second}
+        return {"weight": np.float64(self.weight), "mean": self.mean(), "scatter": self.scatter()}
+
 
 class Composite(Statistics):
     """An ordered tuple of statistics values, combined part by part."""
@@ -299,22 +379,62 @@ class Composite(Statistics):
     def _from_fields(cls, data):
         return cls(Statistics.from_dict(p) for p in data["parts"])
 
+    def signature(self):
+        return (self.kind, tuple(p.signature() for p in self.parts))
+
+    @staticmethod
+    def describe_signature(sig):
+        return (f"composite statistics of {len(sig[1])} part(s) ["
+                + "; ".join(describe_signature(p) for p in sig[1]) + "]")
+
+    @staticmethod
+    def signature_matches(expected, got):
+        return len(expected[1]) == len(got[1]) and all(signature_matches(e, g) for e, g in zip(expected[1], got[1]))
+
+    def check_numbers(self, where):
+        for j, part in enumerate(self.parts):
+            part.check_numbers(f"{where} part {j}")
+
+    def is_finite(self):
+        return all(p.is_finite() for p in self.parts)
+
+    def canonical(self):
+        return {f"{i}.{k}": v for i, p in enumerate(self.parts) for k, v in p.canonical().items()}
+
+
+#: Statistics kinds by name: where a signature (a tuple starting with its kind) finds its rules.
+KINDS = {cls.kind: cls for cls in (Additive, Moments, Composite)}
+
+
+def describe_signature(sig) -> str:
+    """A signature in words, for messages (``None``: any statistics)."""
+    if sig is None:
+        return "any statistics"
+    return KINDS[sig[0]].describe_signature(sig) if sig[0] in KINDS else Statistics.describe_signature(sig)
+
+
+def signature_matches(expected, got) -> bool:
+    """Whether signature ``got`` satisfies ``expected`` (``None`` matches anything)."""
+    if expected is None:
+        return True
+    if expected[0] != got[0]:
+        return False
+    return KINDS[got[0]].signature_matches(expected, got) if got[0] in KINDS else expected == got
+
+
+def _check_finite_and_weight(arrays, weight, where):
+    for k, v in arrays.items():
+        if not np.isfinite(v).all():
+            raise ValueError(f"{where}: field {k!r} is not finite ({v.ravel()[~np.isfinite(v.ravel())][0]})")
+    if np.any(np.asarray(weight) < 0):
+        raise ValueError(f"{where}: the total weight is negative ({weight})")
+
 
 def _scale(values) -> float:
     """Largest finite magnitude of ``values`` (0 when there is none)."""
     values = np.abs(np.asarray(values, dtype=np.float64))
     finite = values[np.isfinite(values)]
     return float(finite.max()) if finite.size else 0.0
-
-
-def _canonical(stats: Statistics) -> dict:
-    """Arrays that do not depend on the shift: moments as weight, mean and scatter."""
-    if isinstance(stats, Moments):
-        mean = stats.mean() if stats.weight else stats.first
-        return {"weight": np.float64(stats.weight), "mean": mean, "scatter": stats.scatter() if stats.weight else stats.second}
-    if isinstance(stats, Composite):
-        return {f"{i}.{k}": v for i, p in enumerate(stats.parts) for k, v in _canonical(p).items()}
-    return stats.arrays()
 
 
 def blend(old, new, inertia):

@@ -128,6 +128,37 @@ def test_registry_is_the_one_list_of_backend_names(monkeypatch):
         ss.GaussianMixture(2, backend="gpu9").fit(X)
 
 
+def test_a_backend_provides_whole_capabilities_and_models_ask_for_theirs(monkeypatch):
+    """A Gaussian-only device fits Gaussian mixtures; k-means on it, or half a capability, is refused by name."""
+    import sys
+    import types
+
+    from suffstats import backends
+
+    gaussian_only = types.ModuleType("suffstats_gaussian_only")
+    half = types.ModuleType("suffstats_half_gaussian")
+    for module, names in ((gaussian_only, ("weighted_log_prob", "gaussian_block")), (half, ("gaussian_block",))):
+        for name in names:
+            setattr(module, name, getattr(REFERENCE, name))
+        module.BLOCK_ROWS, module.CONCURRENT_BLOCKS = REFERENCE.BLOCK_ROWS, False
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setattr(backends, "_LAZY", dict(backends._LAZY))
+    monkeypatch.setattr(backends, "_LOADED", dict(backends._LOADED))
+    backends.register_lazy("gaussian-only", gaussian_only.__name__)
+    backends.register_lazy("half", half.__name__)
+    X = np.random.default_rng(0).normal(size=(300, 2))
+    for init in ("kmeans", "k-means++"):  # initialisation assigns rows to centres with the NumPy reference
+        kw = dict(random_state=0, max_iter=3, init_params=init)
+        fitted = ss.GaussianMixture(2, backend="gaussian-only", **kw).fit(X)
+        assert np.array_equal(fitted.means_, ss.GaussianMixture(2, backend="numpy", **kw).fit(X).means_)
+    with pytest.raises(ValueError, match="backend 'gaussian-only' has no nearest-centre kernels"):
+        ss.KMeans(2, backend="gaussian-only").fit(X)
+    with pytest.raises(TypeError, match=r"weighted_log_prob \(for 'gaussian'\)"):
+        get_backend("half")
+    assert backends.protocol.capabilities(FAST) == ("gaussian", "nearest-centre", "univariate")
+    assert backends.protocol.capabilities(REFERENCE) == ("gaussian", "nearest-centre")
+
+
 @pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
 def test_reference_kernels_use_only_the_array_api_standard(kind):
     """The reference's formulas run on the standard's strictest namespace, as a device backend will run them."""

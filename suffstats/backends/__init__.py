@@ -14,7 +14,7 @@ import importlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from .protocol import check_backend
+from .protocol import capabilities, check_backend, require_capability
 
 __all__ = ["get_backend", "register_lazy", "available_backends", "map_blocks", "set_num_threads", "get_num_threads",
            "default_backend", "set_default_backend", "univariate_kernels"]
@@ -28,13 +28,25 @@ def register_lazy(name, module_path):
     _LAZY[name] = module_path
 
 
-def get_backend(name="numpy"):
-    """The kernel module registered as ``name``."""
+def get_backend(name="numpy", capability=None):
+    """The kernel module registered as ``name``; with ``capability``, refused unless it provides those kernels.
+
+    Examples
+    --------
+    >>> from suffstats.backends import get_backend
+    >>> get_backend("numba", "gaussian").__name__
+    'suffstats.backends.numba_kernels'
+    >>> get_backend("numpy", "univariate")
+    Traceback (most recent call last):
+    ...
+    ValueError: backend 'numpy' has no univariate kernels (univariate_sums, univariate_moments, univariate_range, category_counts); it provides: gaussian, nearest-centre
+    """
     if name not in _LOADED:
         if name not in _LAZY:
             raise ValueError(f"unknown backend {name!r}; available: {sorted(_LAZY)}")
         _LOADED[name] = check_backend(importlib.import_module(_LAZY[name]), name)
-    return _LOADED[name]
+    module = _LOADED[name]
+    return module if capability is None else require_capability(module, name, capability)
 
 
 def available_backends():
@@ -69,14 +81,10 @@ def set_default_backend(name):
     return previous
 
 
-#: The optional one-pass kernels of univariate ``summarize`` (see :mod:`suffstats.backends.numba_univariate`).
-UNIVARIATE_KERNELS = ("univariate_sums", "univariate_moments", "univariate_range", "category_counts")
-
-
 def univariate_kernels():
-    """The default backend when it has the one-pass univariate kernels, else ``None`` (the NumPy path)."""
+    """The default backend when it has the ``"univariate"`` capability, else ``None`` (the checked NumPy path)."""
     backend = get_backend(default_backend())
-    return backend if all(hasattr(backend, name) for name in UNIVARIATE_KERNELS) else None
+    return backend if "univariate" in capabilities(backend) else None
 
 
 _THREADS = {"n": os.cpu_count() or 1, "pool": None}

@@ -9,8 +9,9 @@ them to rounding. Per block of rows:
 * full and tied covariance: one product ``Xc @ [P_1 ... P_k]`` whitens every
   component at once; a fused Numba pass turns it into log-densities,
   log-normaliser and responsibilities; each component's second moment is one
-  symmetric rank-n update (``syrk``: half the work of a general product) of
-  the responsibility-scaled centred rows;
+  product ``S.T @ S`` of the centred rows scaled by the square root of the
+  responsibilities (as a general product: OpenBLAS's ``gemm`` runs at about
+  twice ``syrk``'s rate);
 * diagonal covariance: one product of ``[x, x²]`` gives every component's
   Mahalanobis distances and one gives the moments; spherical covariance
   needs only ``‖x‖²`` and one product with the means each way.

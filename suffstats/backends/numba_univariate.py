@@ -12,20 +12,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .protocol import UNIVARIATE_SUPPORTS
 
-#: Support codes for :func:`univariate_sums`.
-SUPPORT_ANY, SUPPORT_NON_NEGATIVE, SUPPORT_COUNTS, SUPPORT_BINARY, SUPPORT_TRIALS = range(5)
+
+#: Support codes for :func:`univariate_sums`: positions in the one list of support names.
+SUPPORT_ANY, SUPPORT_NON_NEGATIVE, SUPPORT_COUNTS, SUPPORT_BINARY, SUPPORT_TRIALS = (
+    UNIVARIATE_SUPPORTS.index(name) for name in ("any", "non-negative", "counts", "binary", "trials"))
 
 
 @njit(nogil=True, cache=True)
 def _outside(v, support):
-    if support == 1:
+    if support == SUPPORT_NON_NEGATIVE:
         return v < 0.0
-    if support == 2:
+    if support == SUPPORT_COUNTS:
         return v < 0.0 or v != np.floor(v)
-    if support == 3:
+    if support == SUPPORT_BINARY:
         return (v != 0.0) & (v != 1.0)
-    if support == 4:
+    if support == SUPPORT_TRIALS:
         return v < 1.0 or v != np.floor(v)
     return False
 

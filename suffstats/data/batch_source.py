@@ -30,6 +30,20 @@ class BatchSource:
     dtype: np.dtype
     #: Whether rows can be read by index (streams cannot).
     random_access = True
+    #: Whether ``columns=`` picks columns of this format by name (Parquet, CSV).
+    named_columns = False
+    #: Whether a directory with this format's suffix is one data set (a Zarr store, a Parquet data set),
+    #: rather than a folder of ``.npy`` shards.
+    directory_is_one_data_set = False
+    #: Whether a file of this format holds named data sets, addressed as ``FILE.SUFFIX:NAME`` (HDF5).
+    inner_names = False
+
+    def reopen_arguments(self):
+        """``(args, kwargs)`` that open these rows again, ``type(self)(*args, **kwargs)``, on a cluster worker.
+
+        ``None`` (the default) for rows nothing else can open: arrays in memory, streams.
+        """
+        return None
 
     def batches(self, ranges):
         """Yield ``(start, rows)`` for each ``(start, stop)`` range, in order."""

@@ -37,6 +37,8 @@ class CsvSource(StreamSource):
     keeps its fraction.
     """
 
+    named_columns = True
+
     def __init__(self, path, columns=None, delimiter=",", header=None, block_bytes=8 << 20):
         require("pyarrow", "parquet")
         if header not in (None, True, False):

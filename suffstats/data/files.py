@@ -4,7 +4,14 @@ Formats are a table from file suffix to ``"module:Class"``, imported only when
 a path needs it (as backends are): this module imports no format module, and
 no format module imports this one. A new format is one source class with a
 ``from_path(path, *, dataset=None, columns=None, suffix="")`` class method and
-one :func:`register_format` line.
+one :func:`register_format` line. The class owns everything else about its
+format, and the command line, ``Distribution.fit`` and the Dask strategy ask
+it: how a worker opens it again
+(:meth:`~suffstats.data.BatchSource.reopen_arguments`), whether
+``columns=`` names columns (``named_columns``), whether a directory with its
+suffix is one data set (``directory_is_one_data_set``) and whether its files
+hold named data sets, ``FILE.SUFFIX:NAME`` (``inner_names``).
+``tests/test_new_format.py`` adds a format this way from outside the package.
 
 A path that exists is always read as that file, even when its name holds
 ``*``, ``?`` or ``[`` (``data[1].npy`` is that file, never ``data1.npy``);
@@ -17,7 +24,8 @@ import glob
 import importlib
 import os
 
-__all__ = ["path_source", "register_format", "FORMATS"]
+__all__ = ["path_source", "register_format", "format_class", "suffix_of", "split_location", "names_data",
+           "input_files", "FORMATS"]
 
 #: Lower-case file suffix -> ``"module:Class"`` of its source.
 FORMATS: dict = {}
@@ -36,13 +44,63 @@ register_format(["parquet", "pq"], "suffstats.data.parquet:ParquetSource")
 register_format(["csv", "tsv"], "suffstats.data.csv:CsvSource")
 
 
-def _source_class(suffix):
-    module, name = FORMATS[suffix].split(":")
+def format_class(suffix):
+    """The source class registered for ``suffix`` (lower case, no dot), imported now; ``None`` if none is."""
+    target = FORMATS.get(suffix.lower())
+    if target is None:
+        return None
+    module, name = target.split(":")
     return getattr(importlib.import_module(module), name)
 
 
+def suffix_of(path) -> str:
+    """The lower-case suffix of a path's last component (``""`` when it has none)."""
+    name = os.path.basename(os.fspath(path).rstrip("/"))
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def split_location(path):
+    """``(file, inner)``: a path ``FILE.SUFFIX:NAME`` that does not exist as given, for a format whose files
+    hold named data sets (``inner_names``, as HDF5), is data set ``NAME`` of that file; else ``(path, None)``."""
+    path = os.fspath(path)
+    if ":" in path and not os.path.exists(path):
+        base, inner = path.rsplit(":", 1)
+        if base and suffix_of(base) in FORMATS and format_class(suffix_of(base)).inner_names:
+            return base, inner
+    return path, None
+
+
+def _is_one_data_set(base) -> bool:
+    """Whether the directory ``base`` is one data set of its format (a Zarr store), not a folder of shards."""
+    cls = format_class(suffix_of(base)) if suffix_of(base) in FORMATS else None
+    return bool(cls is not None and cls.directory_is_one_data_set)
+
+
+def names_data(path) -> bool:
+    """Whether a string can name data: it exists, is a glob pattern, or ends in a registered suffix."""
+    base, _ = split_location(path)
+    return os.path.exists(base) or glob.has_magic(base) or suffix_of(base) in FORMATS
+
+
+def input_files(path) -> list:
+    """Every file and folder a path argument reads: what an output must never be written over."""
+    if isinstance(path, (list, tuple)):
+        return [os.fspath(p) for p in path]
+    base, _ = split_location(path)
+    if os.path.isdir(base):
+        if _is_one_data_set(base):
+            found = [base]
+            for root, dirs, files in os.walk(base):
+                found += [os.path.join(root, d) for d in dirs] + [os.path.join(root, f) for f in files]
+            return found
+        return [base] + sorted(glob.glob(os.path.join(glob.escape(base), "*.npy")))
+    if not os.path.exists(base) and glob.has_magic(base):
+        return sorted(glob.glob(base))
+    return [base]
+
+
 def _shards(paths):
-    return _source_class("npy").sharded([os.fspath(p) for p in paths])
+    return format_class("npy").sharded([os.fspath(p) for p in paths])
 
 
 def path_source(path, columns=None):
@@ -50,11 +108,8 @@ def path_source(path, columns=None):
     if isinstance(path, (list, tuple)):
         return _shards(path)
     path = os.fspath(path)
-    dataset = None
-    base = path
-    if (".h5:" in path or ".hdf5:" in path) and not os.path.exists(path):
-        base, dataset = path.rsplit(":", 1)
-    if os.path.isdir(base) and not base.rstrip("/").endswith(".zarr") and not _is_parquet_dataset(base):
+    base, dataset = split_location(path)
+    if os.path.isdir(base) and not _is_one_data_set(base):
         shards = sorted(glob.glob(os.path.join(glob.escape(base), "*.npy")))
         if not shards:
             raise ValueError(f"directory {base} holds no .npy shards")
@@ -64,12 +119,8 @@ def path_source(path, columns=None):
         if not shards:
             raise ValueError(f"no files match {base!r}")
         return _shards(shards)
-    suffix = base.lower().rstrip("/").rsplit(".", 1)[-1]
+    suffix = suffix_of(base)
     if suffix not in FORMATS:
         raise ValueError(f"cannot tell the format of {path!r}; expected one of "
                          f"{', '.join('.' + s for s in FORMATS)}")
-    return _source_class(suffix).from_path(base, dataset=dataset, columns=columns, suffix=suffix)
-
-
-def _is_parquet_dataset(base):
-    return base.lower().rstrip("/").endswith((".parquet", ".pq"))
+    return format_class(suffix).from_path(base, dataset=dataset, columns=columns, suffix=suffix)

@@ -11,6 +11,11 @@ from .batch_source import BatchSource
 class HDF5Source(BatchSource):
     """Rows of a 2-D dataset ``dataset`` in the HDF5 file ``path`` (needs ``suffstats[hdf5]``)."""
 
+    inner_names = True
+
+    def reopen_arguments(self):
+        return (self.path, self.dataset), {}
+
     def __init__(self, path, dataset):
         h5py = require("h5py", "hdf5")
         self.path, self.dataset = path, dataset

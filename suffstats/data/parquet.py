@@ -18,6 +18,12 @@ class ParquetSource(BatchSource):
     with the batch, not with the file.
     """
 
+    named_columns = True
+    directory_is_one_data_set = True
+
+    def reopen_arguments(self):
+        return (self.path,), {"columns": list(self.columns)}
+
     def __init__(self, path, columns=None):
         pa = require("pyarrow", "parquet")
         import pyarrow.dataset as ds

@@ -8,9 +8,10 @@ worker thread -- a memory map of each ``.npy`` shard, one HDF5 handle, one
 Parquet reader -- and keeps it for the next task. The rows are read there and
 never pass through the client.
 
-Supported: ``.npy`` files and shards, Zarr, Parquet and HDF5 sources (and
-their subclasses that take the same arguments). In-memory arrays and streams
-have nothing a worker could re-open and are refused with the reason.
+A source says how it is opened again through
+:meth:`~suffstats.data.BatchSource.reopen_arguments` (``.npy`` files and
+shards, Zarr, Parquet and HDF5 do). In-memory arrays and streams have nothing
+a worker could re-open and are refused with the reason.
 """
 
 from __future__ import annotations
@@ -59,31 +60,13 @@ class Reopen:
         return f"Reopen({self.description})"
 
 
-def _recipes():
-    """``(class, function(source) -> (args, kwargs))`` for each source a worker can re-open, imported lazily."""
-    import importlib
-
-    table = [
-        ("npy", "NpySource", lambda s: ((s.path,), {})),
-        ("npy", "ShardedNpySource", lambda s: ((list(s.paths),), {})),
-        ("hdf5", "HDF5Source", lambda s: ((s.path, s.dataset), {})),
-        ("zarr_source", "ZarrSource", lambda s: ((s.path,), {})),
-        ("parquet", "ParquetSource", lambda s: ((s.path,), {"columns": list(s.columns)})),
-    ]
-    for module, name, arguments in table:
-        try:
-            yield getattr(importlib.import_module(f"{__package__}.{module}"), name), arguments
-        except ImportError:  # pragma: no cover - a format whose module cannot load holds no source here
-            continue
-
-
 def reopener(source) -> Reopen:
-    """The recipe that re-opens ``source`` on a worker; ``TypeError`` for a source that has none."""
-    for cls, arguments in _recipes():
-        if isinstance(source, cls):
-            args, kwargs = arguments(source)
-            return Reopen(type(source), args, kwargs, (source.n_rows, source.n_features), source.dtype,
-                          source.describe())
+    """The recipe that re-opens ``source`` on a worker (from its ``reopen_arguments``); ``TypeError`` if none."""
+    recipe = source.reopen_arguments()
+    if recipe is not None:
+        args, kwargs = recipe
+        return Reopen(type(source), args, kwargs, (source.n_rows, source.n_features), source.dtype,
+                      source.describe())
     raise TypeError(
         f"{source.describe()} cannot be read by cluster workers: only files they can open themselves "
         "(.npy files and shards, Zarr, Parquet, HDF5) or a dask.array are read there. Save in-memory data "

@@ -11,6 +11,11 @@ from .batch_source import BatchSource
 class ZarrSource(BatchSource):
     """Rows of a 2-D Zarr array at ``path`` (needs ``suffstats[zarr]``)."""
 
+    directory_is_one_data_set = True
+
+    def reopen_arguments(self):
+        return (self.path,), {}
+
     def __init__(self, path):
         zarr = require("zarr", "zarr")
         self.path = path

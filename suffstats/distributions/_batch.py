@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._statistics_checks import statistics_finite
 from .._validation import check_batch, check_no_overflow, check_support, check_weights
 from ..data.blocks import BLOCK_ROWS
 from ..statistics import Statistics
@@ -39,8 +38,13 @@ class BatchStatistics:
         if bad is not None:
             check_support(X, bad, self.support, row_offset=row_offset)
 
-    def _validate(self, X, sample_weight=None, row_offset=0):
-        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), row_offset=row_offset)
+    def _validate(self, X, sample_weight=None, row_offset=0, running=None):
+        # Rows added to pending statistics must have their features (a fitted model's, or earlier batches').
+        n_features = self._n_features()
+        if n_features is None and running is not None:
+            n_features = running.n_features
+        X = check_batch(X, ndim=self.ndim, n_features=n_features, row_offset=row_offset,
+                        owner=type(self).__name__)
         self._check_support(X, row_offset)
         return X, check_weights(sample_weight, X.shape[0], row_offset=row_offset)
 
@@ -75,17 +79,17 @@ class BatchStatistics:
         """
         with np.errstate(over="ignore", invalid="ignore"):
             fast = self._fast_statistics(X, sample_weight, running)
-            if fast is not None and statistics_finite(fast):
+            if fast is not None and fast.is_finite():
                 return fast
-            X, w = self._validate(X, sample_weight, row_offset)
+            X, w = self._validate(X, sample_weight, row_offset, running)
             stats = self._continued_statistics(X, w, running)
-            if not statistics_finite(stats):
-                check_no_overflow(X, X.shape[0], lambda m: not statistics_finite(
-                    self._continued_statistics(X[:m], None if w is None else w[:m], running)), row_offset=row_offset)
+            if not stats.is_finite():
+                check_no_overflow(X, X.shape[0], lambda m: not self._continued_statistics(
+                    X[:m], None if w is None else w[:m], running).is_finite(), row_offset=row_offset)
         return stats
 
     def _statistics_signature(self):
-        """What :meth:`absorb` accepts, as :func:`suffstats._statistics_checks.statistics_signature` (None: any)."""
+        """What :meth:`absorb` accepts, as :meth:`suffstats.Statistics.signature` (None: any)."""
         return None
 
     def _continued_statistics(self, X, w, running) -> Statistics:

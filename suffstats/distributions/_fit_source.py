@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 
 from .._validation import as_numeric_array, check_batch, check_weights
 from ..data.blocks import BLOCK_ROWS
+from ..data.files import names_data
 from ..data.source import ArraySource, BatchSource, as_source
 
 __all__ = ["DEFAULT_BATCH_ROWS", "rows_of"]
 
 #: Rows read at a time by ``Distribution.fit`` unless told otherwise (16 blocks).
 DEFAULT_BATCH_ROWS = 16 * BLOCK_ROWS
-
-_DATA_SUFFIXES = (".npy", ".h5", ".hdf5", ".zarr", ".parquet", ".pq", ".csv", ".tsv")
 
 
 def rows_of(dist, X, sample_weight=None):
@@ -60,9 +58,6 @@ def _is_path(X):
 
 def _refuse_plain_string(X):
     """A string naming no file and no data format is data passed by mistake: a TypeError, as for arrays."""
-    if not isinstance(X, str) or any(ch in X for ch in "*?["):
-        return
-    base = X.rsplit(":", 1)[0] if (".h5:" in X or ".hdf5:" in X) else X
-    if not os.path.exists(base) and not base.lower().rstrip("/").endswith(_DATA_SUFFIXES):
+    if isinstance(X, str) and not names_data(X):
         raise TypeError(f"X must be numeric array data or a path to a data file; got a string that names no file: "
                         f"{X[:60]!r}")

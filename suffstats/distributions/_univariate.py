@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import univariate_kernels
+from ..backends.protocol import UNIVARIATE_SUPPORTS
 from ..statistics import Additive
 from ._base import Distribution
 
@@ -49,8 +50,15 @@ def kernels():
 class _SumFamily(Distribution):
     """A univariate family whose statistics are ``Σw`` and a few ``Σw·f(x)``."""
 
-    #: Support code for the one-pass kernel (None: no fast path).
+    #: The support the one-pass kernel checks values against, one of
+    #: :data:`~suffstats.backends.protocol.UNIVARIATE_SUPPORTS` (None: no fast path).
     fast_support = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.fast_support is not None and cls.fast_support not in UNIVARIATE_SUPPORTS:
+            raise TypeError(f"{cls.__name__}.fast_support must be one of {UNIVARIATE_SUPPORTS}; "
+                            f"got {cls.fast_support!r}")
 
     def _fast_statistics(self, X, sample_weight, running=None):
         if self.fast_support is None or type(self)._terms is not _SumFamily._terms:
@@ -58,7 +66,7 @@ class _SumFamily(Distribution):
         args = fast_input(X, sample_weight)
         if args is None:
             return None
-        ok, weight, total = kernels().univariate_sums(args[0], args[1], self.fast_support)
+        ok, weight, total = kernels().univariate_sums(args[0], args[1], UNIVARIATE_SUPPORTS.index(self.fast_support))
         return Additive({"weight": weight, "sum": total}) if ok else None
 
     def _statistics(self, X, w):

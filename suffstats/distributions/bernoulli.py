@@ -28,7 +28,7 @@ class Bernoulli(_SumFamily):
 
     support = "0 or 1"
 
-    fast_support = 3  # backends.numba_univariate.SUPPORT_BINARY
+    fast_support = "binary"
 
     def _outside(self, X):
         return (X != 0) & (X != 1)

@@ -28,7 +28,7 @@ class Exponential(_SumFamily):
 
     support = "non-negative"
 
-    fast_support = 1  # backends.numba_univariate.SUPPORT_NON_NEGATIVE
+    fast_support = "non-negative"
 
     def _outside(self, X):
         return X < 0

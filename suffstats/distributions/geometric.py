@@ -30,7 +30,7 @@ class Geometric(_SumFamily):
 
     support = "integers >= 1"
 
-    fast_support = 4  # backends.numba_univariate.SUPPORT_TRIALS
+    fast_support = "trials"
 
     def _outside(self, X):
         return (X < 1) | (X != np.floor(X))

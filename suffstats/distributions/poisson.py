@@ -31,7 +31,7 @@ class Poisson(_SumFamily):
 
     support = "non-negative integers"
 
-    fast_support = 2  # backends.numba_univariate.SUPPORT_COUNTS
+    fast_support = "counts"
 
     def _outside(self, X):
         return (X < 0) | (X != np.floor(X))

@@ -26,14 +26,21 @@ import numpy as np
 
 from .._validation import check_batch, check_weights
 from ..backends import get_backend
+from ..backends.protocol import capabilities
 from ..fit.driver import EMSettings, progress_bar
 from ..fit.local import LocalAccumulation
 from ._engine import MixtureEngine
 from ._moments import ComponentMoments, estimate_gaussian
 from ._seeding import INIT_METHODS, draw_sample, seed_centers
-from .kmeans import KMeans
+from .kmeans import KMeans, check_centers
 
 __all__ = ["INIT_METHODS", "draw_sample", "initial_gaussian", "given_initial_parameters"]
+
+def assignment_backend(name):
+    """The backend that assigns rows to centres while initialising a model on backend ``name``: that one, or
+    the NumPy reference when it has no nearest-centre kernels (a device with Gaussian kernels only)."""
+    return name if "nearest-centre" in capabilities(get_backend(name)) else "numpy"
+
 
 def hard_moments(X, w, centers, layout, backend="numpy"):
     """Moments of rows ``X`` (in memory) assigned to their nearest centre, through the mixture engine."""
@@ -100,17 +107,17 @@ class InitialPlan:
             say(f"Initialization: k-means over all {source.n_rows:,} rows", flush=True)
             km = _kmeans(model, k, rng).fit(source, sample_weight=sample_weight)
         else:
-            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
-            sample, w = model._validate_batch(sample, w, 0)
+            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng, model._validate_batch)
             say(f"Initialization: {model.init_params} on a sample of {sample.shape[0]:,} rows", flush=True)
             if model.init_params == "random":
                 return cls(model, given, random_moments(sample, w, k, cov.layout, rng))
             if model.init_params != "kmeans":
                 centers = seed_centers(model.init_params, sample, w, k, rng, source)
-                return cls(model, given, hard_moments(sample, w, centers, cov.layout, backend=model.backend))
+                return cls(model, given, hard_moments(sample, w, centers, cov.layout,
+                                                            backend=assignment_backend(model.backend)))
             km = _kmeans(model, k, rng).fit(sample, sample_weight=w)
         say(f"Initialization: k-means took {km.n_iter_} iterations; assigning every row", flush=True)
-        assignment = HardAssignment(d, km.cluster_centers_, cov.layout, model.backend)
+        assignment = HardAssignment(d, km.cluster_centers_, cov.layout, assignment_backend(model.backend))
         return cls(model, given, assignment._new_accumulator(), assignment)
 
     def parameters(self):
@@ -123,7 +130,7 @@ class InitialPlan:
 
 def _kmeans(model, k, rng):
     return KMeans(k, max_iter=100, random_state=rng, batch_size=model.batch_size,
-                  init_sample_size=model.init_sample_size, backend=model.backend,
+                  init_sample_size=model.init_sample_size, backend=assignment_backend(model.backend),
                   progress=model.progress and model.init_params == "kmeans_full", verbose=0)
 
 
@@ -205,11 +212,14 @@ class HardAssignment(MixtureEngine):
         (centers,) = params
         self.centers = np.asarray(centers, np.float64)
 
+    def _check_fit_parameters(self, params):
+        check_centers(params, self.centers.shape[0], self.n_features)
+
     def _new_accumulator(self):
         return ComponentMoments(self.centers, self.layout)
 
     def _block_kernel(self):
-        kernels, centers, layout = get_backend(self.backend), self.centers, self.layout
+        kernels, centers, layout = get_backend(self.backend, "nearest-centre"), self.centers, self.layout
 
         def block(X, w):
             weight, inertia, counts, first, second = kernels.nearest_block(X, w, centers, layout)
