@@ -137,6 +137,10 @@ def test_posteriors_equal_pgmpy_variable_elimination(data, frame, pg):
             np.testing.assert_array_equal(again[j][r], posteriors[j][r])
         for j in np.flatnonzero(row >= 0):
             assert posteriors[j][r, row[j]] == 1.0 and posteriors[j][r].sum() == 1.0
+    nothing = ours.predict_proba(np.full((2, len(CARDS)), -1))
+    np.testing.assert_allclose(nothing[0], np.tile(ours.cpts_[0], (2, 1)), rtol=1e-12)
+    marginal_2 = np.einsum("a,ab,abc->c", ours.cpts_[0], ours.cpts_[1], ours.cpts_[2])
+    np.testing.assert_allclose(nothing[2][0], marginal_2, rtol=1e-12)
     predicted = ours.predict(rows)
     assert (predicted[rows >= 0] == rows[rows >= 0]).all()
 
