@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._transaction import lock_of, transactional
-from .._validation import as_numeric_array, check_positive_int, check_weights, json_numbers
+from .._validation import as_numeric_array, check_positive_int, check_weights
 from ..backends.numba_counts import count_tables, table_layout
 from ..data import as_source
 from ..data.blocks import batch_ranges
-from ..distributions._registry import SCHEMA_VERSION, register_builtin
+from ..distributions._registry import register_builtin
 from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
@@ -17,6 +17,7 @@ from ..fit.summaries import Summaries
 from ..statistics import Additive
 from ._codes import check_codes, check_table_size, max_codes
 from ._inference import log_evidence, posteriors
+from ._persistence import network_from_dict, network_to_dict
 from ._structure import bic_score, check_structure, chow_liu, topological_order
 from ._tables import check_prior, cpt_from_counts
 
@@ -377,56 +378,13 @@ class BayesianNetwork(Summaries, FitModel):
         self._require_fitted()
         return bic_score(self._family_counts, self.structure_, self.n_categories_)
 
-    # -- persistence ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """JSON-safe description: settings, the fitted structure, categories and tables."""
-        fitted = getattr(self, "cpts_", None) is not None
-        return {
-            "schema": SCHEMA_VERSION, "family": "BayesianNetwork",
-            "structure": None if self.structure is None else [list(p) for p in check_structure(self.structure)],
-            "algorithm": self.algorithm,
-            "n_categories": None if self.n_categories is None else (
-                self.n_categories if isinstance(self.n_categories, (int, np.integer))
-                else [int(c) for c in self.n_categories]),
-            "prior": self.prior, "equivalent_sample_size": float(self.equivalent_sample_size),
-            "pseudocount": float(self.pseudocount), "root": int(self.root),
-            "fitted": None if not fitted else {
-                "structure_": [list(p) for p in self.structure_],
-                "n_categories_": list(self.n_categories_),
-                "cpts_": [t.tolist() for t in self.cpts_],
-            },
-        }
+        return network_to_dict(self)
 
     @classmethod
     def _from_dict(cls, data):
-        structure = data.get("structure")
-        model = cls(None if structure is None else tuple(tuple(p) for p in structure), data.get("algorithm"),
-                    n_categories=data.get("n_categories"), prior=data.get("prior"),
-                    equivalent_sample_size=data.get("equivalent_sample_size", 5.0),
-                    pseudocount=data.get("pseudocount", 0.0), root=data.get("root", 0))
-        fitted = data.get("fitted")
-        if fitted is None:
-            return model
-        if not isinstance(fitted, dict):
-            raise ValueError("'fitted' must be an object with structure_, n_categories_ and cpts_")
-        learned = check_structure(tuple(tuple(p) for p in fitted["structure_"]), name="fitted.structure_")
-        cards = tuple(check_positive_int(c, f"fitted.n_categories_[{j}]")
-                      for j, c in enumerate(fitted["n_categories_"]))
-        tables = fitted["cpts_"]
-        if len(cards) != len(learned) or not isinstance(tables, list) or len(tables) != len(learned):
-            raise ValueError("fitted.structure_, fitted.n_categories_ and fitted.cpts_ must list the same columns")
-        cpts = []
-        for i, parents in enumerate(learned):
-            shape = tuple(cards[p] for p in parents) + (cards[i],)
-            check_table_size(shape, f"fitted.cpts_[{i}]")
-            table = json_numbers(tables[i], f"fitted.cpts_[{i}]")
-            if table.shape != shape:
-                raise ValueError(f"fitted.cpts_[{i}] has shape {table.shape}; its structure needs {shape}")
-            if (table < 0).any() or not np.allclose(table.sum(axis=-1), 1.0, atol=1e-9):
-                raise ValueError(f"fitted.cpts_[{i}] must hold non-negative rows summing to 1 along its last axis")
-            cpts.append(table)
-        model.structure_, model.n_categories_, model.cpts_ = learned, cards, cpts
-        return model
+        return network_from_dict(cls, data)
 
     def __repr__(self):
         shown = getattr(self, "structure_", None) or self.structure

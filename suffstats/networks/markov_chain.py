@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from .._transaction import lock_of, transactional
-from .._validation import check_positive_int, check_weights, json_numbers
+from .._validation import check_positive_int, check_weights
 from ..data import as_source
-from ..distributions._registry import SCHEMA_VERSION, register_builtin
+from ..distributions._registry import register_builtin
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
 from ..fit.sequences import SequenceBoundaries, sequence_pass
 from ..fit.summaries import Summaries
 from ..statistics import Additive
 from ._codes import check_codes, check_table_size, max_codes
+from ._persistence import chain_from_dict, chain_to_dict
 from ._tables import check_prior, cpt_from_counts
 
 __all__ = ["MarkovChain"]
@@ -220,7 +221,7 @@ class MarkovChain(Summaries, FitModel):
         self._require_fitted()
         x = check_codes(X, (self.n_categories_,), n_columns=1)[:, 0]
         bounds = SequenceBoundaries(lengths, x.size)
-        c, k = self.n_categories_, self.k
+        k = self.k
         starts = np.repeat(bounds.starts[:-1], bounds.lengths)
         position = np.arange(x.size) - starts
         terms = np.empty(x.size)
@@ -247,39 +248,13 @@ class MarkovChain(Summaries, FitModel):
             out[:, t] = np.minimum((cum <= rng.random(n)[:, None] * cum[:, -1:]).sum(axis=1), self.n_categories_ - 1)
         return out
 
-    # -- persistence ---------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """JSON-safe description: order, settings and fitted tables."""
-        fitted = getattr(self, "transition_probs_", None) is not None
-        return {"schema": SCHEMA_VERSION, "family": "MarkovChain", "k": self.k, "n_categories": self.n_categories,
-                "pseudocount": float(self.pseudocount),
-                "fitted": None if not fitted else {"n_categories_": self.n_categories_,
-                                                    **self._fit_parameters()}}
+        return chain_to_dict(self)
 
     @classmethod
     def _from_dict(cls, data):
-        model = cls(data.get("k", 1), n_categories=data.get("n_categories"),
-                    pseudocount=data.get("pseudocount", 0.0))
-        fitted = data.get("fitted")
-        if fitted is None:
-            return model
-        if not isinstance(fitted, dict):
-            raise ValueError("'fitted' must be an object with n_categories_, initial_probs and transition_probs")
-        c = check_positive_int(fitted["n_categories_"], "fitted.n_categories_")
-        check_table_size((c,) * (model.k + 1), "fitted.transition_probs")
-        initial = fitted["initial_probs"]
-        if not isinstance(initial, list) or len(initial) != model.k:
-            raise ValueError(f"fitted.initial_probs must list {model.k} tables")
-        tables = [json_numbers(t, f"fitted.initial_probs[{p}]") for p, t in enumerate(initial)]
-        tables.append(json_numbers(fitted["transition_probs"], "fitted.transition_probs"))
-        for p, table in enumerate(tables):
-            name = f"fitted.initial_probs[{p}]" if p < model.k else "fitted.transition_probs"
-            if table is None or table.shape != (c,) * (p + 1):
-                raise ValueError(f"{name} must have shape {(c,) * (p + 1)}")
-            if (table < 0).any() or not np.allclose(table.sum(axis=-1), 1.0, atol=1e-9):
-                raise ValueError(f"{name} must hold non-negative rows summing to 1 along its last axis")
-        model.n_categories_, model.initial_probs_, model.transition_probs_ = c, tables[:-1], tables[-1]
-        return model
+        return chain_from_dict(cls, data)
 
     def __repr__(self):
         return f"MarkovChain(k={self.k}, n_categories={getattr(self, 'n_categories_', self.n_categories)})"
