@@ -65,6 +65,7 @@ def marginal_log_prob(complete_log_prob, X, means, prec_chol, log_weights, covar
     if (~holes).any():
         out[~holes] = complete_log_prob(X[~holes])
     out[holes] = incomplete_log_prob(X[holes], means, prec_chol, covariance_type) + log_weights
+    out[np.isnan(X).all(axis=1)] = log_weights  # exactly: the marginal density of nothing observed is 1
     return out
 
 
