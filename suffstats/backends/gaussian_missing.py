@@ -31,7 +31,7 @@ from numba import njit
 
 from .gaussian_math import LOG_2PI, layout_of, log_det
 
-__all__ = ["precisions", "incomplete_log_prob", "incomplete_block", "conditional_means"]
+__all__ = ["precisions", "incomplete_log_prob", "incomplete_block", "conditional_means", "conditional_draws"]
 
 
 def precisions(prec_chol, covariance_type, n_features, n_components):
@@ -256,3 +256,39 @@ def incomplete_block(X, w, means, prec_chol, log_weights, covariance_type):
     weight = float(n) if w is None else float(np.sum(w))
     log_likelihood = float(np.sum(log_norm) if w is None else np.sum(w * log_norm))
     return weight, log_likelihood, resp.sum(axis=0), first, second
+
+
+def conditional_draws(X, means, prec_chol, covariance_type, log_weights, rng):
+    """Each row with its holes drawn from ``p(x_m | x_o)`` under the mixture (component first, then the values).
+
+    Rows sharing a pattern of holes and a drawn component share one factorisation.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    k = means.shape[0]
+    Z, log_prob, prec = _complete(X, means, prec_chol, covariance_type)
+    weighted = log_prob + log_weights
+    resp = np.exp(weighted - _logsumexp(weighted)[:, None])
+    cumulative = np.cumsum(resp, axis=1)
+    component = np.minimum((rng.random(n)[:, None] * cumulative[:, -1:] > cumulative).sum(axis=1), k - 1)
+    out = X.copy()
+    holes = np.isnan(X)
+    rows = np.flatnonzero(holes.any(axis=1))
+    if rows.size == 0:
+        return out
+    patterns, inverse = np.unique(holes[rows], axis=0, return_inverse=True)
+    inverse = np.ravel(inverse)
+    for p, pattern in enumerate(patterns):
+        m = np.flatnonzero(pattern)
+        for j in range(k):
+            chosen = rows[(inverse == p) & (component[rows] == j)]
+            if chosen.size == 0:
+                continue
+            centre = Z[j, chosen][:, m] + means[j, m]
+            if layout_of(covariance_type) == "full":
+                factor = np.linalg.cholesky(np.linalg.inv(prec[j][np.ix_(m, m)]))
+                noise = rng.standard_normal((chosen.size, m.size)) @ factor.T
+            else:
+                noise = rng.standard_normal((chosen.size, m.size)) / prec[j, m]
+            out[np.ix_(chosen, m)] = centre + noise
+    return out

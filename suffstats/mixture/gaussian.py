@@ -168,6 +168,11 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self.compute_dtype = compute_dtype
         self.missing = missing
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
+
     # -- parameters ---------------------------------------------------------------
     @property
     def _cov(self):
