@@ -31,7 +31,7 @@ from numba import njit
 
 from .gaussian_math import LOG_2PI, layout_of, log_det
 
-__all__ = ["precisions", "incomplete_log_prob", "incomplete_block", "conditional_means", "conditional_draws"]
+__all__ = ["precisions", "incomplete_log_prob", "incomplete_block", "conditional_means", "conditional_draws", "expected_moments"]
 
 
 def precisions(prec_chol, covariance_type, n_features, n_components):
@@ -292,3 +292,26 @@ def conditional_draws(X, means, prec_chol, covariance_type, log_weights, rng):
                 noise = rng.standard_normal((chosen.size, m.size)) / prec[j, m]
             out[np.ix_(chosen, m)] = centre + noise
     return out
+
+
+def expected_moments(X, w, mean, prec_chol, covariance_type):
+    """One component's ``Σw·ẑ`` (d,) and ``Σw·(ẑẑᵀ + Cov[x_m | x_o])`` around ``mean``, in the type's layout.
+
+    ``prec_chol`` is stacked for one component (``(1, d, d)``, ``(1, d)`` or ``(1,)``); ``w`` holds the
+    rows' weights (responsibilities), ``None`` for ones.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(mean, dtype=np.float64).reshape(1, -1)
+    resp = np.ones((X.shape[0], 1)) if w is None else np.asarray(w, dtype=np.float64).reshape(-1, 1)
+    Z, _, prec = _complete(X, means, prec_chol, covariance_type)
+    first = resp[:, 0] @ Z[0]
+    if layout_of(covariance_type) == "full":
+        second = np.zeros((1, X.shape[1], X.shape[1]))
+        _add_conditional_full(np.ascontiguousarray(X), prec, np.ascontiguousarray(resp), second)
+        second = second[0] + (Z[0] * resp).T @ Z[0]
+    else:
+        variances = np.where(np.isnan(X), 1.0 / (prec[0] * prec[0]), 0.0)
+        second = resp[:, 0] @ (Z[0] * Z[0] + variances)
+        if layout_of(covariance_type) == "trace":
+            second = second.sum()
+    return first, second

@@ -75,6 +75,14 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
     ndim = 1
     #: Names of the parameter attributes, in constructor order.
     parameter_names: tuple = ()
+    #: Whether the family, as a component of a mixture with ``missing="marginalize"``, takes rows with
+    #: holes (NaN): its ``_log_probability`` gives the marginal density of the observed values and its
+    #: ``_component_statistics`` the expected statistics given them. Univariate families need not: a
+    #: univariate row with a hole has nothing observed and the mixture gives it no weight.
+    handles_missing: bool = False
+    #: The missing-value policy (:data:`~suffstats._validation.MISSING_POLICIES`); a model that can
+    #: integrate holes out takes it as a parameter (:class:`~suffstats.GeneralMixtureModel`).
+    missing: str = "error"
 
     def __init_subclass__(cls, abstract=False, **kwargs):
         super().__init_subclass__(abstract=abstract, **kwargs)
@@ -231,7 +239,7 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
     def log_probability(self, X) -> np.ndarray:
         """Log-density (or log-mass) of each row."""
         self._require_fitted()
-        X = check_batch(X, ndim=self.ndim, n_features=self._n_features())
+        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), missing=self.missing)
         bad = self._outside(X)
         if bad is None or not bad.any():
             return self._log_probability(X)
