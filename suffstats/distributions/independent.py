@@ -31,8 +31,8 @@ class IndependentComponents(Distribution):
     ndim = 2
     handles_missing = True
 
-    def __init__(self, distributions, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, distributions, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self.distributions = list(distributions)
         if not self.distributions:
             raise ValueError("IndependentComponents needs at least one distribution")

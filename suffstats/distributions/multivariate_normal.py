@@ -54,8 +54,8 @@ class MultivariateNormal(Distribution):
     handles_missing = True
 
     def __init__(self, mean=None, covariance=None, *, covariance_type="full", reg_covar=REG_COVAR,
-                 inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+                 inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self.covariance_type = covariance_type
         self._cov = _covariance_strategy(covariance_type)
         self.reg_covar = check_real(reg_covar, "reg_covar", minimum=0.0)
