@@ -13,7 +13,9 @@ it is given zero weight (it adds nothing to any statistic, nor to the row
 count of the mean log-likelihood).
 
 The initialisation works on rows with holes filled: the sample's holes by the
-sample's column means (a column with no value in the sample is refused), and
+sample's column means (a column with no value in the sample is refused; a
+:class:`~suffstats.GeneralMixtureModel` takes a random observed value of the
+column instead, a value of any family's support), and
 in the ``kmeans`` pass over all rows each row's holes by the coordinates of
 its nearest centre measured on its observed coordinates.
 """
@@ -69,8 +71,12 @@ def marginal_log_prob(complete_log_prob, X, means, prec_chol, log_weights, covar
     return out
 
 
-def fill_sample(X, w, row_offset=0):
-    """The initialisation sample with holes filled by its column means; rows with no value get weight 0."""
+def fill_sample(X, w, rng=None):
+    """The initialisation sample with holes filled by its column means; rows with no value get weight 0.
+
+    With ``rng``, each hole takes instead the value of a random observed row of its column (a value of the
+    column's support, for families with a discrete or bounded one).
+    """
     holes = np.isnan(X)
     if not holes.any():
         return X, w
@@ -80,6 +86,12 @@ def fill_sample(X, w, row_offset=0):
                          "for initialisation: a feature that is never observed cannot be estimated")
     weights = np.ones(X.shape[0]) if w is None else np.array(w, dtype=np.float64)
     weights[holes.all(axis=1)] = 0.0
+    if rng is not None:
+        filled = X.copy()
+        for column in np.flatnonzero(holes.any(axis=0)):
+            observed = X[~holes[:, column], column]
+            filled[holes[:, column], column] = observed[rng.integers(observed.size, size=int(holes[:, column].sum()))]
+        return filled, weights
     means = np.nansum(np.where(holes, 0.0, X) * weights[:, None], axis=0) / np.maximum(
         ((~holes) * weights[:, None]).sum(axis=0), np.finfo(float).tiny)
     return np.where(holes, means, X), weights

@@ -276,7 +276,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
         rows = sample if sample.ndim == 1 else (sample[:, 0] if self.ndim == 1 else sample)
         if self.missing == "marginalize":  # the start is made on the sample with its holes filled or left out
-            rows, w = _without_empty_rows(rows, w) if self.ndim == 1 else fill_sample(rows, w)
+            rows, w = _without_empty_rows(rows, w) if self.ndim == 1 else fill_sample(rows, w, rng)
         points = rows.reshape(-1, 1) if rows.ndim == 1 else rows
         labels = KMeans(self.n_components, random_state=rng, max_iter=20).fit(points, sample_weight=w).predict(points)
         counts = np.zeros(self.n_components)
