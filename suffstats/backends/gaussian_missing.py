@@ -43,9 +43,9 @@ def precisions(prec_chol, covariance_type, n_features, n_components):
 
 
 @njit(nogil=True, cache=True)
-def _cholesky_logdet_solve(A, b):
-    """In place: ``A`` becomes its lower Cholesky factor ``L``; returns ``(log det A, A⁻¹ b)``."""
-    m = A.shape[0]
+def _cholesky_solve(A, m, y):
+    """In place on the leading ``m × m`` of ``A`` and ``m`` of ``y``: ``A`` becomes its lower Cholesky factor
+    ``L`` and ``y`` becomes ``A⁻¹ y``; returns ``log det A``."""
     log_det_a = 0.0
     for c in range(m):
         s = A[c, c]
@@ -59,115 +59,112 @@ def _cholesky_logdet_solve(A, b):
             for t in range(c):
                 v -= A[r, t] * A[c, t]
             A[r, c] = v / s
-    y = b.copy()
-    for r in range(m):  # L u = b
+    for r in range(m):  # L u = y
         v = y[r]
         for t in range(r):
             v -= A[r, t] * y[t]
         y[r] = v / A[r, r]
-    for r in range(m - 1, -1, -1):  # Lᵀ y = u
+    for r in range(m - 1, -1, -1):  # Lᵀ x = u
         v = y[r]
         for t in range(r + 1, m):
             v -= A[t, r] * y[t]
         y[r] = v / A[r, r]
-    return log_det_a, y
+    return log_det_a
 
 
 @njit(nogil=True, cache=True)
-def _inverse_from_cholesky(L, out):
-    """``out`` = ``(L Lᵀ)⁻¹`` for a lower-triangular ``L`` (column by column)."""
-    m = L.shape[0]
-    e = np.zeros(m)
+def _inverse_from_cholesky(L, m, e, out):
+    """``out[:m, :m]`` = ``(L Lᵀ)⁻¹`` for the lower-triangular leading ``m × m`` of ``L`` (``e``: a buffer)."""
     for c in range(m):
-        e[:] = 0.0
-        e[c] = 1.0
         for r in range(m):
-            v = e[r]
-            for t in range(r):
-                v -= L[r, t] * e[t]
-            e[r] = v / L[r, r]
-        for r in range(m - 1, -1, -1):
-            v = e[r]
-            for t in range(r + 1, m):
-                v -= L[t, r] * e[t]
-            e[r] = v / L[r, r]
+            e[r] = 1.0 if r == c else 0.0
+        _solve_in_place(L, m, e)
         for r in range(m):
             out[r, c] = e[r]
 
 
 @njit(nogil=True, cache=True)
-def _complete_full(X, means, prec, log_det_chol, Z, log_prob):
-    """Completed centred rows ``Z`` (k, n, d) and marginal log-densities (n, k) under full precisions."""
-    n, d = X.shape
-    k = means.shape[0]
-    miss = np.empty(d, np.int64)
-    obs = np.empty(d, np.int64)
-    for i in range(n):
-        nm = 0
-        no = 0
-        for t in range(d):
-            if np.isnan(X[i, t]):
-                miss[nm] = t
-                nm += 1
-            else:
-                obs[no] = t
-                no += 1
-        A = np.empty((nm, nm))
-        b = np.empty(nm)
-        for j in range(k):
-            L = prec[j]
-            z = Z[j, i]
-            for t in range(d):
-                z[t] = 0.0
-            for a in range(no):
-                z[obs[a]] = X[i, obs[a]] - means[j, obs[a]]
-            quad = 0.0  # z_oᵀ Λ_oo z_o
-            for a in range(no):
-                s = 0.0
-                for c in range(no):
-                    s += L[obs[a], obs[c]] * z[obs[c]]
-                quad += z[obs[a]] * s
-            for a in range(nm):
-                s = 0.0
-                for c in range(no):
-                    s += L[miss[a], obs[c]] * z[obs[c]]
-                b[a] = s
-                for c in range(nm):
-                    A[a, c] = L[miss[a], miss[c]]
-            log_det_a, y = _cholesky_logdet_solve(A, b)
-            for a in range(nm):
-                z[miss[a]] = -y[a]
-                quad -= b[a] * y[a]
-            log_prob[i, j] = -0.5 * (no * LOG_2PI + quad) + log_det_chol[j] - 0.5 * log_det_a
+def _solve_in_place(L, m, y):
+    for r in range(m):
+        v = y[r]
+        for t in range(r):
+            v -= L[r, t] * y[t]
+        y[r] = v / L[r, r]
+    for r in range(m - 1, -1, -1):
+        v = y[r]
+        for t in range(r + 1, m):
+            v -= L[t, r] * y[t]
+        y[r] = v / L[r, r]
 
 
 @njit(nogil=True, cache=True)
-def _add_conditional_full(X, prec, resp, out):
-    """``out[j] += Σ_i resp[i, j]·Cov[x_m | x_o]`` (placed at the missing coordinates) under full precisions."""
+def _centre_with_holes(X, means, Z):
+    """``Z[j] = X - μ_j`` with zeros at the holes of ``X``."""
+    n, d = X.shape
+    for j in range(means.shape[0]):
+        for i in range(n):
+            for t in range(d):
+                x = X[i, t]
+                Z[j, i, t] = 0.0 if np.isnan(x) else x - means[j, t]
+
+
+@njit(nogil=True, cache=True)
+def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_norm, resp, conditional, accumulate):
+    """One pass over rows with holes under full precisions.
+
+    ``Z`` (k, n, d) holds the centred rows with zeros at the holes and ``V[j] = Z[j] @ Λ_j`` (BLAS products made
+    by the caller): ``Λ_oo z_o`` at the observed and ``b = Λ_mo z_o`` at the missing coordinates. Per row and
+    component this fills the holes of ``Z[j]`` with ``-Λ_mm⁻¹ b`` and writes the marginal log-density; then the
+    row's responsibilities (times its weight ``w``) and log-normaliser, and, when ``accumulate``, adds
+    ``r_j·Λ_mm⁻¹`` at the missing coordinates of ``conditional[j]``. A row costs ``O(d + k·m³)``.
+    """
     n, d = X.shape
     k = prec.shape[0]
     miss = np.empty(d, np.int64)
+    A = np.empty((d, d))
+    b = np.empty(d)
+    y = np.empty(d)
+    e = np.empty(d)
+    C = np.empty((k, d, d))
     for i in range(n):
         nm = 0
         for t in range(d):
             if np.isnan(X[i, t]):
                 miss[nm] = t
                 nm += 1
-        A = np.empty((nm, nm))
-        C = np.empty((nm, nm))
-        zero = np.zeros(nm)
         for j in range(k):
-            r = resp[i, j]
-            if r == 0.0:
-                continue
+            L = prec[j]
+            quad = 0.0
+            for t in range(d):
+                quad += Z[j, i, t] * V[j, i, t]  # zeros at the holes: z_oᵀ Λ_oo z_o
             for a in range(nm):
+                b[a] = V[j, i, miss[a]]
+                y[a] = b[a]
                 for c in range(nm):
-                    A[a, c] = prec[j, miss[a], miss[c]]
-            _cholesky_logdet_solve(A, zero)
-            _inverse_from_cholesky(A, C)
+                    A[a, c] = L[miss[a], miss[c]]
+            log_det_a = _cholesky_solve(A, nm, y)
             for a in range(nm):
-                for c in range(nm):
-                    out[j, miss[a], miss[c]] += r * C[a, c]
+                Z[j, i, miss[a]] = -y[a]
+                quad -= b[a] * y[a]
+            log_prob[i, j] = -0.5 * ((d - nm) * LOG_2PI + quad) + log_det_chol[j] - 0.5 * log_det_a
+            if accumulate:
+                _inverse_from_cholesky(A, nm, e, C[j])
+        top = -np.inf
+        for j in range(k):
+            top = max(top, log_prob[i, j] + log_weights[j])
+        if not np.isfinite(top):
+            top = 0.0
+        total = 0.0
+        for j in range(k):
+            total += np.exp(log_prob[i, j] + log_weights[j] - top)
+        log_norm[i] = np.log(total) + top
+        for j in range(k):
+            r = np.exp(log_prob[i, j] + log_weights[j] - log_norm[i]) * w[i]
+            resp[i, j] = r
+            if accumulate and r != 0.0:
+                for a in range(nm):
+                    for c in range(nm):
+                        conditional[j, miss[a], miss[c]] += r * C[j, a, c]
 
 
 def _diag_precisions(prec_chol, covariance_type, n_features):
@@ -176,25 +173,44 @@ def _diag_precisions(prec_chol, covariance_type, n_features):
     return p if covariance_type == "diag" else np.repeat(p[:, None], n_features, axis=1)
 
 
-def _complete(X, means, prec_chol, covariance_type):
-    """Completed centred rows (k, n, d), marginal log-densities (n, k) and the precisions used."""
-    X = np.asarray(X, dtype=np.float64)
+def _e_step(X, means, prec_chol, covariance_type, log_weights, w=None, accumulate=False):
+    """The E-step of rows with holes.
+
+    Returns the completed centred rows ``Z`` (k, n, d), the marginal log-densities (n, k), the
+    log-normalisers (n,), the responsibilities times ``w`` (n, k) and, when ``accumulate``,
+    ``Σ r_j·Cov_j[x_m | x_o]`` in the covariance type's layout (else ``None``).
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
     n, d = X.shape
     k = means.shape[0]
     means = np.ascontiguousarray(means, dtype=np.float64)
+    log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
+    weights = np.ones(n) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    holes = np.isnan(X)
     if layout_of(covariance_type) == "full":
         prec = precisions(prec_chol, covariance_type, d, k)
         Z = np.empty((k, n, d))
-        log_prob = np.empty((n, k))
-        _complete_full(np.ascontiguousarray(X), means, prec, log_det(covariance_type, prec_chol, d, k), Z, log_prob)
-        return Z, log_prob, prec
+        _centre_with_holes(X, means, Z)  # (k, n, d), zeros at the holes
+        V = np.stack([Z[j] @ prec[j] for j in range(k)])
+        log_prob, log_norm, resp = np.empty((n, k)), np.empty(n), np.empty((n, k))
+        conditional = np.zeros((k, d, d))
+        _complete_full(X, prec, np.ascontiguousarray(log_det(covariance_type, prec_chol, d, k), dtype=np.float64),
+                       log_weights, weights, Z, V, log_prob, log_norm, resp, conditional, accumulate)
+        return Z, log_prob, log_norm, resp, conditional if accumulate else None
     p = _diag_precisions(prec_chol, covariance_type, d)
-    observed = ~np.isnan(X)
-    Z = np.where(observed[None], X[None] - means[:, None, :], 0.0)  # conditional mean of a hole: μ_m
+    Z = np.where(holes[None], 0.0, X[None] - means[:, None, :])  # the conditional mean of a hole is μ_m
     Y = Z * p[:, None, :]
-    log_prob = (-0.5 * (observed.sum(axis=1)[:, None] * LOG_2PI + np.einsum("jnd,jnd->nj", Y, Y))
-                + observed @ np.log(p).T)
-    return Z, log_prob, p
+    log_prob = (-0.5 * ((~holes).sum(axis=1)[:, None] * LOG_2PI + np.einsum("jnd,jnd->nj", Y, Y))
+                + (~holes) @ np.log(p).T)
+    weighted = log_prob + log_weights
+    log_norm = _logsumexp(weighted)
+    resp = np.exp(weighted - log_norm[:, None]) * weights[:, None]
+    conditional = None
+    if accumulate:
+        conditional = resp.T @ holes / (p * p)  # Σ r_j·σ²_jt over the rows where t is missing, (k, d)
+        if layout_of(covariance_type) == "trace":
+            conditional = conditional.sum(axis=1)
+    return Z, log_prob, log_norm, resp, conditional
 
 
 def incomplete_log_prob(X, means, prec_chol, covariance_type):
@@ -208,14 +224,12 @@ def incomplete_log_prob(X, means, prec_chol, covariance_type):
     >>> bool(np.isclose(lp[0, 0], norm.logpdf(0.5, scale=0.5)))
     True
     """
-    return _complete(X, means, prec_chol, covariance_type)[1]
+    return _e_step(X, means, prec_chol, covariance_type, np.zeros(means.shape[0]))[1]
 
 
 def conditional_means(X, means, prec_chol, covariance_type, log_weights):
     """``E[x | x_o]`` under the mixture: each row with its holes filled, and the responsibilities (n, k)."""
-    Z, log_prob, _ = _complete(X, means, prec_chol, covariance_type)
-    weighted = log_prob + log_weights
-    resp = np.exp(weighted - _logsumexp(weighted)[:, None])
+    Z, _, _, resp, _ = _e_step(X, means, prec_chol, covariance_type, log_weights)
     completed = np.einsum("nj,jnd->nd", resp, Z + means[:, None, :])
     return np.where(np.isnan(X), completed, X), resp
 
@@ -226,33 +240,24 @@ def _logsumexp(a):
     return np.log(np.sum(np.exp(a - top[:, None]), axis=1)) + top
 
 
+def _second_moments(Z, resp, conditional, layout):
+    """``Σ r_j·ẑ_jẑ_jᵀ`` (in the layout) plus the conditional covariances, per component."""
+    if layout == "full":
+        return np.stack([(Z[j] * resp[:, j:j + 1]).T @ Z[j] for j in range(Z.shape[0])]) + conditional
+    diag = np.einsum("nj,jnd->jd", resp, Z * Z)
+    return (diag if layout == "diag" else diag.sum(axis=1)) + conditional
+
+
 def incomplete_block(X, w, means, prec_chol, log_weights, covariance_type):
     """Expected-statistics E-step of one block of incomplete rows, in the backends' block layout.
 
     Returns ``(Σw, Σw·log p(x_o), Σw·r_j, Σw·r_j·ẑ_j, Σw·r_j·(ẑ_jẑ_jᵀ + Cov_j[x_m | x_o]))``,
     the last in the covariance type's layout, moments around ``means``.
     """
-    X = np.asarray(X, dtype=np.float64)
-    n, d = X.shape
-    k = means.shape[0]
-    Z, log_prob, prec = _complete(X, means, prec_chol, covariance_type)
-    weighted = log_prob + log_weights
-    log_norm = _logsumexp(weighted)
-    resp = np.exp(weighted - log_norm[:, None])
-    if w is not None:
-        resp = resp * w[:, None]
+    Z, _, log_norm, resp, conditional = _e_step(X, means, prec_chol, covariance_type, log_weights, w, True)
     first = np.einsum("nj,jnd->jd", resp, Z)
-    layout = layout_of(covariance_type)
-    if layout == "full":
-        second = np.zeros((k, d, d))
-        _add_conditional_full(np.ascontiguousarray(X), prec, np.ascontiguousarray(resp), second)
-        for j in range(k):
-            second[j] += (Z[j] * resp[:, j:j + 1]).T @ Z[j]
-    else:
-        variances = np.where(np.isnan(X)[None], 1.0 / (prec * prec)[:, None, :], 0.0)  # (k, n, d)
-        second = np.einsum("nj,jnd->jd", resp, Z * Z + variances)
-        if layout == "trace":
-            second = second.sum(axis=1)
+    second = _second_moments(Z, resp, conditional, layout_of(covariance_type))
+    n = Z.shape[1]
     weight = float(n) if w is None else float(np.sum(w))
     log_likelihood = float(np.sum(log_norm) if w is None else np.sum(w * log_norm))
     return weight, log_likelihood, resp.sum(axis=0), first, second
@@ -266,9 +271,9 @@ def conditional_draws(X, means, prec_chol, covariance_type, log_weights, rng):
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
     k = means.shape[0]
-    Z, log_prob, prec = _complete(X, means, prec_chol, covariance_type)
-    weighted = log_prob + log_weights
-    resp = np.exp(weighted - _logsumexp(weighted)[:, None])
+    Z, _, _, resp, _ = _e_step(X, means, prec_chol, covariance_type, log_weights)
+    full = layout_of(covariance_type) == "full"
+    prec = precisions(prec_chol, covariance_type, d, k) if full else _diag_precisions(prec_chol, covariance_type, d)
     cumulative = np.cumsum(resp, axis=1)
     component = np.minimum((rng.random(n)[:, None] * cumulative[:, -1:] > cumulative).sum(axis=1), k - 1)
     out = X.copy()
@@ -285,7 +290,7 @@ def conditional_draws(X, means, prec_chol, covariance_type, log_weights, rng):
             if chosen.size == 0:
                 continue
             centre = Z[j, chosen][:, m] + means[j, m]
-            if layout_of(covariance_type) == "full":
+            if full:
                 factor = np.linalg.cholesky(np.linalg.inv(prec[j][np.ix_(m, m)]))
                 noise = rng.standard_normal((chosen.size, m.size)) @ factor.T
             else:
@@ -300,18 +305,6 @@ def expected_moments(X, w, mean, prec_chol, covariance_type):
     ``prec_chol`` is stacked for one component (``(1, d, d)``, ``(1, d)`` or ``(1,)``); ``w`` holds the
     rows' weights (responsibilities), ``None`` for ones.
     """
-    X = np.asarray(X, dtype=np.float64)
     means = np.asarray(mean, dtype=np.float64).reshape(1, -1)
-    resp = np.ones((X.shape[0], 1)) if w is None else np.asarray(w, dtype=np.float64).reshape(-1, 1)
-    Z, _, prec = _complete(X, means, prec_chol, covariance_type)
-    first = resp[:, 0] @ Z[0]
-    if layout_of(covariance_type) == "full":
-        second = np.zeros((1, X.shape[1], X.shape[1]))
-        _add_conditional_full(np.ascontiguousarray(X), prec, np.ascontiguousarray(resp), second)
-        second = second[0] + (Z[0] * resp).T @ Z[0]
-    else:
-        variances = np.where(np.isnan(X), 1.0 / (prec[0] * prec[0]), 0.0)
-        second = resp[:, 0] @ (Z[0] * Z[0] + variances)
-        if layout_of(covariance_type) == "trace":
-            second = second.sum()
-    return first, second
+    Z, _, _, resp, conditional = _e_step(X, means, prec_chol, covariance_type, np.zeros(1), w, True)
+    return resp[:, 0] @ Z[0], _second_moments(Z, resp, conditional, layout_of(covariance_type))[0]
