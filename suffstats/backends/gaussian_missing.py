@@ -73,28 +73,25 @@ def _cholesky_solve(A, m, y):
 
 
 @njit(nogil=True, cache=True)
-def _inverse_from_cholesky(L, m, e, out):
-    """``out[:m, :m]`` = ``(L Lᵀ)⁻¹`` for the lower-triangular leading ``m × m`` of ``L`` (``e``: a buffer)."""
+def _add_inverse_upper(L, m, Li, r, miss, out):
+    """``out[miss[a], miss[c]] += r·((L Lᵀ)⁻¹)[a, c]`` for ``a <= c`` (the upper triangle: ``miss`` ascends).
+
+    ``L`` is lower-triangular (its leading ``m × m``); ``Li`` is a buffer for ``L⁻¹``, and
+    ``(L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹``.
+    """
     for c in range(m):
-        for r in range(m):
-            e[r] = 1.0 if r == c else 0.0
-        _solve_in_place(L, m, e)
-        for r in range(m):
-            out[r, c] = e[r]
-
-
-@njit(nogil=True, cache=True)
-def _solve_in_place(L, m, y):
-    for r in range(m):
-        v = y[r]
-        for t in range(r):
-            v -= L[r, t] * y[t]
-        y[r] = v / L[r, r]
-    for r in range(m - 1, -1, -1):
-        v = y[r]
-        for t in range(r + 1, m):
-            v -= L[t, r] * y[t]
-        y[r] = v / L[r, r]
+        Li[c, c] = 1.0 / L[c, c]
+        for row in range(c + 1, m):
+            v = 0.0
+            for t in range(c, row):
+                v -= L[row, t] * Li[t, c]
+            Li[row, c] = v / L[row, row]
+    for a in range(m):
+        for c in range(a, m):
+            v = 0.0
+            for t in range(c, m):
+                v += Li[t, a] * Li[t, c]
+            out[miss[a], miss[c]] += r * v
 
 
 @njit(nogil=True, cache=True)
@@ -116,7 +113,8 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
     by the caller): ``Λ_oo z_o`` at the observed and ``b = Λ_mo z_o`` at the missing coordinates. Per row and
     component this fills the holes of ``Z[j]`` with ``-Λ_mm⁻¹ b`` and writes the marginal log-density; then the
     row's responsibilities (times its weight ``w``) and log-normaliser, and, when ``accumulate``, adds
-    ``r_j·Λ_mm⁻¹`` at the missing coordinates of ``conditional[j]``. A row costs ``O(d + k·m³)``.
+    ``r_j·Λ_mm⁻¹`` at the missing coordinates of the upper triangle of ``conditional[j]`` (the caller
+    mirrors it). A row costs ``O(d + k·m³)``.
     """
     n, d = X.shape
     k = prec.shape[0]
@@ -124,7 +122,6 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
     A = np.empty((d, d))
     b = np.empty(d)
     y = np.empty(d)
-    e = np.empty(d)
     C = np.empty((k, d, d))
     for i in range(n):
         nm = 0
@@ -134,21 +131,25 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
                 nm += 1
         for j in range(k):
             L = prec[j]
+            z = Z[j, i]
+            v = V[j, i]
             quad = 0.0
             for t in range(d):
-                quad += Z[j, i, t] * V[j, i, t]  # zeros at the holes: z_oᵀ Λ_oo z_o
+                quad += z[t] * v[t]  # zeros at the holes: z_oᵀ Λ_oo z_o
             for a in range(nm):
-                b[a] = V[j, i, miss[a]]
+                b[a] = v[miss[a]]
                 y[a] = b[a]
                 for c in range(nm):
                     A[a, c] = L[miss[a], miss[c]]
             log_det_a = _cholesky_solve(A, nm, y)
             for a in range(nm):
-                Z[j, i, miss[a]] = -y[a]
+                z[miss[a]] = -y[a]
                 quad -= b[a] * y[a]
             log_prob[i, j] = -0.5 * ((d - nm) * LOG_2PI + quad) + log_det_chol[j] - 0.5 * log_det_a
             if accumulate:
-                _inverse_from_cholesky(A, nm, e, C[j])
+                for a in range(nm):
+                    for c in range(a + 1):
+                        C[j, a, c] = A[a, c]  # keep the factor: the responsibilities come after every component
         top = -np.inf
         for j in range(k):
             top = max(top, log_prob[i, j] + log_weights[j])
@@ -162,9 +163,7 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
             r = np.exp(log_prob[i, j] + log_weights[j] - log_norm[i]) * w[i]
             resp[i, j] = r
             if accumulate and r != 0.0:
-                for a in range(nm):
-                    for c in range(nm):
-                        conditional[j, miss[a], miss[c]] += r * C[j, a, c]
+                _add_inverse_upper(C[j], nm, A, r, miss, conditional[j])
 
 
 def _diag_precisions(prec_chol, covariance_type, n_features):
@@ -196,7 +195,10 @@ def _e_step(X, means, prec_chol, covariance_type, log_weights, w=None, accumulat
         conditional = np.zeros((k, d, d))
         _complete_full(X, prec, np.ascontiguousarray(log_det(covariance_type, prec_chol, d, k), dtype=np.float64),
                        log_weights, weights, Z, V, log_prob, log_norm, resp, conditional, accumulate)
-        return Z, log_prob, log_norm, resp, conditional if accumulate else None
+        if not accumulate:
+            return Z, log_prob, log_norm, resp, None
+        lower = np.tril(np.swapaxes(conditional, 1, 2), -1)  # the upper triangle, mirrored
+        return Z, log_prob, log_norm, resp, conditional + lower
     p = _diag_precisions(prec_chol, covariance_type, d)
     Z = np.where(holes[None], 0.0, X[None] - means[:, None, :])  # the conditional mean of a hole is μ_m
     Y = Z * p[:, None, :]
