@@ -246,3 +246,44 @@ def test_float32_data_with_holes():
              X.astype(np.float32))
     assert b.means_.dtype == np.float32
     assert_close(b.means_, a.means_, 1e-4)
+
+
+def test_bit_identical_for_every_thread_count():
+    from suffstats.backends import get_num_threads, set_num_threads
+
+    X = _data(n=13_000, d=4, fraction=0.2, seed=37)
+    settings = dict(random_state=0, missing="marginalize", max_iter=3, tol=0.0)
+    previous = get_num_threads()
+    try:
+        set_num_threads(1)
+        one = _fit(GaussianMixture(2, **settings), X)
+        set_num_threads(3)
+        three = _fit(GaussianMixture(2, **settings), X)
+    finally:
+        set_num_threads(previous)
+    assert np.array_equal(one.covariances_, three.covariances_)
+    assert one.lower_bounds_ == three.lower_bounds_
+
+
+def test_a_fit_with_holes_resumes_from_a_checkpoint_bit_for_bit(tmp_path):
+    X = _data(n=9000, d=3, fraction=0.2, seed=41)
+    settings = dict(random_state=0, missing="marginalize", max_iter=4, tol=0.0, batch_size=2000)
+    whole = _fit(GaussianMixture(2, **settings), X)
+
+    class Stop(Exception):
+        pass
+
+    calls = []
+
+    def interrupt(model, logs):
+        calls.append(logs["epoch"])
+        if len(calls) == 2:
+            raise Stop
+
+    path = tmp_path / "fit.ckpt"
+    with pytest.raises(Stop):
+        _fit(GaussianMixture(2, callbacks=[interrupt], **settings), X, checkpoint=path)
+    resumed = _fit(GaussianMixture(2, callbacks=[interrupt], **settings), X, checkpoint=path)
+    assert calls[2] > calls[0], calls  # the second run went on from the checkpoint, not from the start
+    assert np.array_equal(resumed.covariances_, whole.covariances_)
+    assert resumed.lower_bounds_ == whole.lower_bounds_
