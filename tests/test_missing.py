@@ -287,3 +287,9 @@ def test_a_fit_with_holes_resumes_from_a_checkpoint_bit_for_bit(tmp_path):
     assert calls[2] > calls[0], calls  # the second run went on from the checkpoint, not from the start
     assert np.array_equal(resumed.covariances_, whole.covariances_)
     assert resumed.lower_bounds_ == whole.lower_bounds_
+
+
+def test_kmeans_over_all_rows_asks_for_complete_rows():
+    X = _data(n=300)
+    with pytest.raises(ValueError, match="init_params='kmeans_full' needs complete rows .*row"):
+        GaussianMixture(2, init_params="kmeans_full", missing="marginalize", random_state=0).fit(X)

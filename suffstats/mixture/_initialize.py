@@ -99,7 +99,13 @@ class InitialPlan:
         say = print if model.verbose else (lambda *a, **kw: None)
         if model.init_params == "kmeans_full":
             say(f"Initialization: k-means over all {source.n_rows:,} rows", flush=True)
-            km = _kmeans(model, k, rng).fit(source, sample_weight=sample_weight)
+            try:
+                km = _kmeans(model, k, rng).fit(source, sample_weight=sample_weight)
+            except ValueError as err:
+                if getattr(model, "missing", "error") == "error" or "NaN" not in str(err):
+                    raise
+                raise ValueError(f"init_params='kmeans_full' needs complete rows ({err}); with missing values use "
+                                 "init_params='kmeans', which starts from a sample with its holes filled") from None
         else:
             sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
             sample, w = model._validate_batch(sample, w, 0)
