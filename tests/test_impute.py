@@ -119,3 +119,26 @@ def test_refusals():
         imputer.transform(bad)
     with pytest.raises(ValueError, match="missing_values other than NaN need the data in memory"):
         GaussianMixtureImputer(missing_values=0.0).fit("rows.npy")
+
+
+def test_command_line_impute_and_fit_with_missing(tmp_path, capsys):
+    import json
+
+    import suffstats.cli as cli
+
+    _, Xm = _data(n=600)
+    np.save(tmp_path / "in.npy", Xm)
+    code = cli.main(["impute", str(tmp_path / "in.npy"), "--out", str(tmp_path / "out.npy"), "--components", "2",
+                     "--batch-size", "250"])
+    assert code == 0, capsys.readouterr().err
+    expected = GaussianMixtureImputer(2, random_state=0, batch_size=250).fit(Xm).transform(Xm)
+    assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
+    code = cli.main(["fit", str(tmp_path / "in.npy"), "--out", str(tmp_path / "m.json"), "--components", "2",
+                     "--missing", "marginalize", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "m.json").read_text())["settings"]["missing"] == "marginalize"
+    code = cli.main(["fit", str(tmp_path / "in.npy"), "--out", str(tmp_path / "m2.json"), "--components", "2",
+                     "--quiet"])
+    assert code == 1 and "row" in capsys.readouterr().err
+    code = cli.main(["impute", str(tmp_path / "in.npy"), "--out", str(tmp_path / "out.txt")])
+    assert code == 2 and "--out must name a .npy file" in capsys.readouterr().err
