@@ -142,3 +142,23 @@ def test_command_line_impute_and_fit_with_missing(tmp_path, capsys):
     assert code == 1 and "row" in capsys.readouterr().err
     code = cli.main(["impute", str(tmp_path / "in.npy"), "--out", str(tmp_path / "out.txt")])
     assert code == 2 and "--out must name a .npy file" in capsys.readouterr().err
+
+
+def test_transform_memory_is_set_by_the_batch_not_the_file(tmp_path):
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400_000, 4))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    np.save(tmp_path / "in.npy", X)
+    imputer = GaussianMixtureImputer(2, random_state=0, max_iter=3).fit(X[:20_000])
+    del X
+    imputer.set_params(batch_size=8192)
+    tracemalloc.start()
+    try:
+        imputer.transform(np.load(tmp_path / "in.npy", mmap_mode="r"), out=tmp_path / "out.npy")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4e6  # the file is 12.8 MB; a batch of 8192 rows with its temporaries about 2 MB
+    assert not np.isnan(np.load(tmp_path / "out.npy", mmap_mode="r")[::1000]).any()
