@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_fraction, check_positive_int
+from .._validation import check_fraction, check_missing_policy, check_positive_int
 from ..backends import available_backends
 from ..data.blocks import batch_ranges
 from ..data.source import as_source
@@ -70,6 +70,7 @@ CONSTRAINTS = {
     "covariance_type": _one_of(*COVARIANCE_TYPES),
     "init_params": _one_of(*INIT_METHODS),
     "compute_dtype": _one_of("float64", "float32"),
+    "missing": check_missing_policy,
     "backend": lambda value, name: _one_of(*available_backends())(value, name),
     "random_state": _random_state,
     "callbacks": _callbacks,
