@@ -32,15 +32,19 @@ __all__ = [
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
-    "GaussianMixtureImputer",
+    "GaussianMixtureImputer", "BayesianNetwork", "MarkovChain",
 ]
 
 # The estimators build on scikit-learn, whose import takes most of a second: they are imported when first used.
 __getattr__, __dir__ = lazy_exports(__name__, {
     **{name: ".mixture" for name in ("EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch",
                                      "GeneralMixtureModel", "KMeans")},
-    "GaussianMixtureImputer": ".impute"})
+    **{name: ".networks" for name in ("BayesianNetwork", "MarkovChain")},
+    "GaussianMixtureImputer": ".impute",
+})
 # A model JSON naming one of them loads it.
 FAMILY_MODULES.append("suffstats.mixture.gaussian")
 FAMILY_MODULES.append("suffstats.mixture.general")
 FAMILY_MODULES.append("suffstats.mixture.kmeans")
+FAMILY_MODULES.append("suffstats.networks.bayesian_network")
+FAMILY_MODULES.append("suffstats.networks.markov_chain")
