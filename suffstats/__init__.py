@@ -5,6 +5,7 @@ in, a statistics value comes out, values from any number of batches add up, and
 parameters come from the total.
 """
 
+from .classifiers import GaussianNB
 from .distributions import (
     Bernoulli,
     Beta,
@@ -31,4 +32,5 @@ __all__ = [
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
+    "GaussianNB",
 ]

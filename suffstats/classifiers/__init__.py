@@ -1,0 +1,5 @@
+"""Classifiers fitted from per-class statistics: :class:`GaussianNB`, :class:`BayesClassifier`, :class:`NaiveBayes`."""
+
+from .gaussian_nb import GaussianNB
+
+__all__ = ["GaussianNB"]
