@@ -135,7 +135,11 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
         y = self._checked_labels(y, source.n_rows)
         if source.n_rows == 0:
             check_batch(np.empty((0, source.n_features)))  # raises: X is empty
+        if source.n_features == 0:
+            raise ValueError(f"0 feature(s) (shape=({source.n_rows}, 0)) while a minimum of 1 is required.")
         sample_weight = check_weights(sample_weight, source.n_rows)
+        if sample_weight is not None and not sample_weight.sum() > 0:
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         n_features = getattr(self, "n_features_in_", None) if hasattr(self, "_totals") else None
         if n_features is not None and source.n_features != n_features:
             check_batch(source.read(0, 1), n_features=n_features, owner=type(self).__name__)  # raises
@@ -287,4 +291,5 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
 
     def predict(self, X):
         """The most probable class of each row."""
-        return self.classes_[self._map(X, lambda B: np.argmax(self._joint_log_likelihood(B), axis=1))]
+        best = self._map(X, lambda B: np.argmax(self._joint_log_likelihood(B), axis=1))
+        return self.classes_[best]
