@@ -5,7 +5,7 @@ in, a statistics value comes out, values from any number of batches add up, and
 parameters come from the total.
 """
 
-from .classifiers import GaussianNB
+from .classifiers import BayesClassifier, GaussianNB, NaiveBayes
 from .distributions import (
     Bernoulli,
     Beta,
@@ -32,5 +32,5 @@ __all__ = [
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
-    "GaussianNB",
+    "BayesClassifier", "GaussianNB", "NaiveBayes",
 ]

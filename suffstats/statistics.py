@@ -26,7 +26,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["Statistics", "Additive", "Moments", "Composite"]
+__all__ = ["Statistics", "Additive", "Moments", "Composite", "Empty"]
 
 _COMBINE = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 
@@ -83,7 +83,7 @@ class Statistics:
     @staticmethod
     def from_dict(data: Mapping) -> "Statistics":
         """Rebuild a statistics value written by :meth:`to_dict`."""
-        kinds = {cls.kind: cls for cls in (Additive, Moments, Composite)}
+        kinds = {cls.kind: cls for cls in (Additive, Moments, Composite, Empty)}
         if not isinstance(data, Mapping):
             raise ValueError(f"a statistics description must be a mapping; got {type(data).__name__}")
         kind = data.get("kind")
@@ -274,6 +274,31 @@ class Moments(Statistics):
     @classmethod
     def _from_fields(cls, data):
         return cls(data["weight"], data["shift"], data["first"], data["second"])
+
+
+class Empty(Statistics):
+    """The statistics of no rows: the identity of every kind (``Empty() + s == s + Empty() == s``).
+
+    A part of a composite that received no rows yet (a class absent from a
+    block) holds it, where the family's own empty value would need its shape.
+    """
+
+    kind = "empty"
+
+    def __add__(self, other):
+        return other if isinstance(other, Statistics) else Statistics.__add__(self, other)
+
+    __radd__ = __add__
+
+    def arrays(self):
+        return {}
+
+    def _fields(self):
+        return {}
+
+    @classmethod
+    def _from_fields(cls, data):
+        return cls()
 
 
 class Composite(Statistics):
