@@ -232,6 +232,9 @@ class BayesClassifier(Summaries, FitModel):
                 raise ValueError(f"class {c} has no labelled rows (and its distribution no parameters): label some "
                                  "of its rows or give its distribution parameters")
         self._maximize(acc, 0.0)
+        if self.priors is None and not (np.asarray(totals.fields["counts"]) > 0).all():
+            # A class known only from its given parameters starts with an equal share; EM finds its rows.
+            self.priors_ = np.full(self.n_classes, 1.0 / self.n_classes)
 
     def _initialize_mixtures(self, source, sample_weight, rng):
         unfitted = [c for c, d in enumerate(self.distributions) if not d.fitted and hasattr(d, "_component_log_prob")]
@@ -244,7 +247,7 @@ class BayesClassifier(Summaries, FitModel):
             mine = codes == c
             if not mine.any():
                 raise ValueError(f"class {c} has no labelled rows in the sample that initialises its mixture")
-            Xc = X[mine] if self.ndim == 2 else X[mine, 0]
+            Xc = X[mine] if X.ndim == 1 or self.ndim == 2 else X[mine, 0]
             self.distributions[c].fit(Xc, None if sample_weight is None else sample_weight[rows][mine])
 
     # -- fitting --------------------------------------------------------------------------------------
