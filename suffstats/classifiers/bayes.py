@@ -4,7 +4,7 @@
 normal, independent components of mixed families, a mixture...) and the class
 priors. Labelled rows give their class's distribution their statistics;
 rows labelled ``-1`` are unlabelled, and the fit runs EM over them through the
-one driver (:func:`suffstats.fit.estimator.fit_model`): each epoch hands every
+one driver (``suffstats.fit``): each epoch hands every
 unlabelled row to each class weighted by the class's posterior, while
 labelled rows keep their class. Statistics are summed per fixed block of
 rows, so the fit is the same, bit for bit, for every ``batch_size``.
