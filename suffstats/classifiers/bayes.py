@@ -308,7 +308,7 @@ class BayesClassifier(Summaries, FitModel):
         return np.exp(self.predict_log_proba(X))
 
     def predict(self, X):
-        """The most probable class (``0 .. k-1``) of each row."""
+        """The most probable class of each row (its number, from 0 to k-1)."""
         return self._map(X, lambda B: np.argmax(self._class_log_prob(B), axis=1))
 
     def log_probability(self, X):
