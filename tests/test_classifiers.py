@@ -233,3 +233,26 @@ def test_bayes_classifier_priors_are_checked():
     X, y = _two_classes(n=400)
     fixed = BayesClassifier([Exponential(), Exponential()], priors=[0.9, 0.1]).fit(X[:, 1] + 1, y)
     assert fixed.priors_.tolist() == [0.9, 0.1]
+
+
+def test_naive_bayes_refused_fit_keeps_its_templates():
+    X, y = _two_classes(n=300)
+    model = NaiveBayes([Normal(), Normal()])
+    with pytest.raises(ValueError, match="labels but X has"):
+        model.fit(X, y[:-1])
+    assert len(model.distributions[0].distributions) == 1 and not model.fitted
+    model.fit(X, y)
+    assert len(model.distributions[1].distributions) == 2 and model.score(X, y) > 0.7
+
+
+def test_summarize_loop_over_unlabelled_rows_is_one_em_step():
+    X, y = _two_classes(n=9000)
+    model = NaiveBayes([[Normal(), Poisson()], [Normal(), Poisson()]]).fit(X[:200], y[:200])
+    resp = model.predict_proba(X)
+    model.summarize(X[:4096])
+    model.absorb(model.statistics(X[4096:]))  # a value computed elsewhere joins the pending total
+    model.from_summaries()
+    assert np.allclose(model.priors_, resp.mean(axis=0), rtol=1e-12)
+    for c, d in enumerate(model.distributions):
+        expected = resp[:, c] @ X / resp[:, c].sum()
+        assert np.allclose([d.distributions[0].mean, d.distributions[1].rate], expected, rtol=1e-12)

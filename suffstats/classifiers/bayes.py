@@ -352,6 +352,7 @@ class NaiveBayes(BayesClassifier):
         super().__init__([IndependentComponents([_copy(entry)]) if c in self._templates else _independent(entry)
                           for c, entry in enumerate(entries)], priors, **settings)
 
+    @transactional
     def fit(self, X, y, sample_weight=None):
         """Fit as :meth:`BayesClassifier.fit`; a class given as a template gets one copy per feature of ``X``."""
         source = as_source(X)
