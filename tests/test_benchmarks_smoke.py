@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 ])
 def test_benchmark_script_runs(args, tmp_path):
     result = subprocess.run([sys.executable, *args], cwd=BENCH, capture_output=True, text=True, timeout=600,
-                            env={"SUFFSTATS_BENCH_CACHE": str(tmp_path), "PATH": "", "HOME": str(tmp_path)})
+                            env={"SUFFSTATS_BENCH_CACHE": str(tmp_path), "PATH": "", "HOME": str(tmp_path),
+                                 "PYTHONPATH": str(BENCH.parent)})  # this checkout's suffstats
     assert result.returncode == 0, result.stderr[-3000:]
     assert any(header in result.stdout for header in ("s/iter", "summarize ms", "init / epoch", "bytes / shared", "theta_ rel. diff"))
