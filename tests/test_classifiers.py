@@ -112,6 +112,17 @@ def test_gaussian_nb_refusals_leave_the_model_unchanged(labelled, call, match):
     assert np.array_equal(model.class_count_, before[2]) and np.array_equal(model.class_prior_, before[3])
 
 
+def test_gaussian_nb_class_with_no_rows_matches_scikit_learn(labelled):
+    X, y, _ = labelled
+    ours = GaussianNB().partial_fit(X[:500], y[:500], classes=[0, 1, 2, 7])
+    theirs = SklearnGaussianNB().partial_fit(X[:500], y[:500], classes=[0, 1, 2, 7])
+    assert ours.class_count_[3] == 0 and ours.class_prior_[3] == 0 and not ours.theta_[3].any()
+    assert _relative(ours.var_, theirs.var_) <= 1e-10
+    assert np.array_equal(ours.predict(X[:100]), theirs.predict(X[:100]))
+    with pytest.raises(ValueError, match="var_smoothing"):
+        GaussianNB(var_smoothing=-1.0).fit(X, y)
+
+
 def test_gaussian_nb_class_with_no_weight():
     X = np.array([[-2.0, -1], [-1, -1], [1, 1], [2, 1]])
     y = np.array([1, 1, 2, 2])

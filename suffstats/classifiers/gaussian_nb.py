@@ -9,7 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._transaction import transactional
-from .._validation import check_batch, check_positive_int, check_weights
+from .._validation import check_batch, check_positive_int, check_real, check_weights
 from ..data.source import as_source
 from ..fit.driver import EMSettings
 from ..fit.local import LocalAccumulation
@@ -230,6 +230,7 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
         return self
 
     def _check_priors(self, n_classes):
+        check_real(self.var_smoothing, "var_smoothing", minimum=0.0)
         if self.priors is None:
             return None
         priors = np.asarray(self.priors, dtype=np.float64)
