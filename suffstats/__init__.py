@@ -32,7 +32,7 @@ __all__ = [
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
-    "GaussianMixtureImputer", "BayesianNetwork", "MarkovChain",
+    "GaussianMixtureImputer", "BayesianNetwork", "MarkovChain", "BayesClassifier", "GaussianNB", "NaiveBayes",
 ]
 
 # The estimators build on scikit-learn, whose import takes most of a second: they are imported when first used.
@@ -40,6 +40,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **{name: ".mixture" for name in ("EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch",
                                      "GeneralMixtureModel", "KMeans")},
     **{name: ".networks" for name in ("BayesianNetwork", "MarkovChain")},
+    **{name: ".classifiers" for name in ("BayesClassifier", "GaussianNB", "NaiveBayes")},
     "GaussianMixtureImputer": ".impute",
 })
 # A model JSON naming one of them loads it.
