@@ -58,8 +58,11 @@ class StreamOps:
         """
         raise NotImplementedError
 
-    def copy(self, host, device, rows, stream):
-        """Queue on ``stream`` the copy of the first ``rows`` rows of the ``host`` buffer pair into ``device``."""
+    def copy(self, host, device, rows, stream, weighted):
+        """Queue on ``stream`` the copy of the first ``rows`` rows of the ``host`` buffer pair into ``device``.
+
+        The weights are copied only when ``weighted``.
+        """
         raise NotImplementedError
 
     def record(self, stream):
@@ -124,12 +127,13 @@ class DeferredHostOps(StreamOps):
             self.log.append(("run", stream, label))
             work()
 
-    def copy(self, host, device, rows, stream):
+    def copy(self, host, device, rows, stream, weighted):
         self.log.append(("copy", stream, rows))
 
         def work():  # reads the host buffer when the stream runs it, as a device copy engine would
             device[0][:rows] = host[0][:rows]
-            device[1][:rows] = host[1][:rows]
+            if weighted:
+                device[1][:rows] = host[1][:rows]
         self._enqueue(stream, "copy", work)
 
     def record(self, stream):
@@ -228,7 +232,7 @@ def stream_pass(batches, block_statistics, ops, *, buffer_rows=16 * BLOCK_ROWS, 
                 ops.synchronize(done[slot])  # the last compute that read this pair has run
                 _drain(deferred, tree)
             fill(hosts[slot], X, w, rows)
-            ops.copy(hosts[slot], devices[slot], rows, copy_stream)
+            ops.copy(hosts[slot], devices[slot], rows, copy_stream, weighted)
             ops.wait(compute_stream, ops.record(copy_stream))
             device_X, device_w = devices[slot]
             for start in range(0, rows, block_rows):
