@@ -41,6 +41,11 @@ tree as every backend. Shapes outside :data:`COMPONENTS` and
 :data:`MAX_FEATURES` are left to the array-API path (:mod:`suffstats.backends.numpy_kernels` on
 CuPy), which stays the reference.
 
+:func:`emulate_gaussian_vector` and :func:`emulate_nearest_vector` mirror
+the kernels in NumPy -- the same entries, the same per-tile sums added in tile
+order -- so the algorithm and the vector layout are checked against the
+reference on the CPU.
+
 None of these kernels has run on a GPU yet: the compile check proves that the
 CUDA C compiles without spills for the listed architectures, not that it is
 correct on a device. ``benchmarks/device_check.py`` checks parity and speed
@@ -51,8 +56,11 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 __all__ = ["SOURCE", "COVARIANCE_CODES", "LAYOUT_CODES", "MAX_FEATURES", "COMPONENTS", "THREADS", "TILE_ROWS",
-           "INSTANCES", "instance_names", "covers", "moment_entries", "compile_check", "parse_ptxas"]
+           "INSTANCES", "instance_names", "covers", "moment_entries", "compile_check", "parse_ptxas",
+           "emulate_gaussian_vector", "emulate_nearest_vector"]
 
 #: ``COV`` template argument of each covariance type.
 COVARIANCE_CODES = {"full": 0, "tied": 1, "diag": 2, "spherical": 3}
@@ -354,3 +362,81 @@ def compile_check(arch="sm_90", source=SOURCE, names=None, verbose_ptxas=True):
     for low in set(ptxas) - set(lowered.values()):  # extern "C" kernels (sum_tiles) need no name expression
         instances[low] = {"lowered": low, **ptxas[low]}
     return {"arch": arch, "cubin_bytes": int(cubin_bytes), "log": log, "instances": instances}
+
+
+# -- NumPy mirrors of the kernels (the algorithm and the vector layout, checked on the CPU) -------------------
+
+def _emulate_moments(X, w, resp, value, shifts, layout, tile_rows):
+    """``weighted_moments`` then ``sum_tiles``: per-tile sums of each entry, the tiles added in order."""
+    n, d = X.shape
+    k = shifts.shape[0]
+    total = np.zeros(moment_entries(d, k, layout))
+    for start in range(0, n, tile_rows):
+        sl = slice(start, min(start + tile_rows, n))
+        Z = X[sl, None, :] - shifts[None, :, :]            # (t, k, d)
+        rZ = Z * resp[sl, :, None]
+        parts = [[np.sum(w[sl])], [np.sum(value[sl])], np.sum(resp[sl], axis=0), np.sum(rZ, axis=0).ravel()]
+        if layout == "full":
+            parts.append(np.einsum("tja,tjb->jab", rZ, Z).ravel())
+        elif layout == "diag":
+            parts.append(np.sum(rZ * Z, axis=0).ravel())
+        elif layout == "trace":
+            parts.append(np.sum(np.sum(rZ * Z, axis=2), axis=0))
+        total = total + np.concatenate(parts)
+    return total
+
+
+def emulate_gaussian_vector(X, w, means, prec_chol, log_weights, covariance_type, tile_rows=TILE_ROWS):
+    """What ``gaussian_responsibilities`` + ``weighted_moments`` + ``sum_tiles`` compute, in NumPy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from suffstats.backends import numpy_kernels
+    >>> X = np.random.default_rng(0).normal(size=(300, 2))
+    >>> args = (X, None, X[:2], np.ones((2, 2)), np.log([0.5, 0.5]), "diag")
+    >>> want = np.concatenate([np.ravel(p) for p in numpy_kernels.gaussian_block(*args)])
+    >>> bool(np.allclose(emulate_gaussian_vector(*args), want, rtol=1e-12, atol=1e-12))
+    True
+    """
+    from .gaussian_math import LOG_2PI, layout_of, log_det
+
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    k = means.shape[0]
+    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+    det = log_det(covariance_type, prec_chol, d, k)
+    lp = np.empty((n, k))
+    for j in range(k):
+        Z = X - means[j]
+        if covariance_type in ("full", "tied"):
+            y = Z @ (prec_chol[j] if covariance_type == "full" else prec_chol)
+        else:
+            y = Z * prec_chol[j]
+        lp[:, j] = (-0.5 * (d * LOG_2PI + np.sum(y * y, axis=1)) + det[j]) + log_weights[j]
+    top = np.max(lp, axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    log_norm = np.log(np.sum(np.exp(lp - safe[:, None]), axis=1)) + safe
+    resp = np.exp(lp - log_norm[:, None]) * w[:, None]
+    return _emulate_moments(X, w, resp, w * log_norm, np.asarray(means, dtype=np.float64),
+                            layout_of(covariance_type), tile_rows)
+
+
+def emulate_nearest_vector(X, w, centers, layout=None, tile_rows=TILE_ROWS):
+    """What ``nearest_assignment`` + ``weighted_moments`` + ``sum_tiles`` compute, in NumPy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [1.0], [9.0]])
+    >>> emulate_nearest_vector(X, None, np.array([[0.0], [10.0]])).tolist()   # Σw, inertia, counts, first
+    [3.0, 2.0, 2.0, 1.0, 1.0, -1.0]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    centers = np.asarray(centers, dtype=np.float64)
+    w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+    dist = np.stack([np.sum((X - c) ** 2, axis=1) for c in centers], axis=1)
+    labels = np.argmin(dist, axis=1)
+    resp = (labels[:, None] == np.arange(centers.shape[0])[None, :]) * w[:, None]
+    return _emulate_moments(X, w, resp, w * dist[np.arange(n), labels], centers, layout, tile_rows)
