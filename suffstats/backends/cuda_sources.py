@@ -35,7 +35,7 @@ order, so two runs give the same bits):
 ``sum_tiles``
     one thread per entry: the tiles' partial statistics added in tile order.
 
-A block of :data:`suffstats.data.blocks.BLOCK_ROWS`-aligned rows therefore
+A block of ``BLOCK_ROWS``-aligned rows therefore
 gives one statistics vector, which the caller adds over the same fixed block
 tree as every backend. Shapes outside :data:`COMPONENTS` and
 :data:`MAX_FEATURES` are left to the array-API path (:mod:`suffstats.backends.numpy_kernels` on

@@ -1,7 +1,7 @@
 """Launching the fused CUDA kernels of :mod:`suffstats.backends.cuda_sources` with CuPy; CuPy stream operations.
 
 Not a registered backend yet: ``backend="cupy"`` still runs the array-API
-formulas (:mod:`suffstats.backends.cupy_kernels`). This module is what
+formulas (``suffstats.backends.cupy_kernels``). This module is what
 ``benchmarks/device_check.py`` checks for parity against the NumPy reference
 and measures; it becomes the CuPy backend's kernels once that check has
 passed on a device. **Nothing in it has run on a GPU yet.** CuPy is imported
