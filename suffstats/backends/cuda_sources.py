@@ -231,7 +231,7 @@ INSTANCES = _instances()
 
 
 def instance_names():
-    """The ``name_expressions`` of a ``RawModule`` built from :data:`SOURCE`.
+    """The ``name_expressions`` of a ``RawModule`` built from ``SOURCE``.
 
     Examples
     --------
@@ -312,7 +312,7 @@ def compile_check(arch="sm_90", source=SOURCE, names=None, verbose_ptxas=True):
     arch : str
         A real architecture (``"sm_90"``, ``"sm_80"``, ...): a cubin is built, so ptxas runs and reports.
     source : str
-        CUDA C (default: :data:`SOURCE`).
+        CUDA C (default: ``SOURCE``).
     names : list of str, optional
         Name expressions (default: :func:`instance_names`).
     verbose_ptxas : bool

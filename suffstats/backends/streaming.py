@@ -85,7 +85,7 @@ class StreamOps:
 class DeferredHostOps(StreamOps):
     """NumPy stand-in for a device: buffers are arrays, and streams run their queued work only when waited for.
 
-    Every operation is appended to :attr:`log` as a tuple, so tests read the
+    Every operation is appended to ``log`` as a tuple, so tests read the
     order in which the schedule issued them.
 
     Examples
