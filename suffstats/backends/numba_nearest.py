@@ -134,11 +134,10 @@ def _resolve(X, i, G, centres, limit, top, e):
 
 
 @njit(nogil=True, cache=True)
-def _statistics_pass(X, G, w, centres, offsets, sq, norms, bound, labels, distances, counts, first):
-    """Add ``Σw`` and ``Σw(x - c)`` per nearest centre, in row order; return ``Σw·d²`` (see the module notes)."""
+def _statistics_pass(X, G, w, centres, offsets, sq, norms, bound, labels, distances, counts, first, inertia):
+    """Add ``Σw`` and ``Σw(x - c)`` per nearest centre, in row order; return ``inertia + Σw·d²``."""
     n, d = X.shape
     _assign(X, G, centres, offsets, sq, norms, bound, labels, distances)
-    inertia = 0.0
     for i in range(n):
         label = labels[i]
         wi = 1.0 if w.shape[0] == 0 else w[i]
@@ -222,13 +221,31 @@ def _prepared(X, centres):
     return X, G, centres, offsets, sq, norms, bound, labels, distances
 
 
+#: Rows per product: small enough that the rows are still in cache when the pass over them reads them again.
+CHUNK_ROWS = 512
+
+
 def nearest_statistics(X, w, centres):
-    """``(weight, Σw·d², Σw per centre (k,), Σw(x - c) per centre (k, d))`` of one block by the exact rule."""
-    X, G, centres, offsets, sq, norms, bound, labels, distances = _prepared(X, centres)
+    """``(weight, Σw·d², Σw per centre (k,), Σw(x - c) per centre (k, d))`` of one block by the exact rule.
+
+    The rows go through the product and the pass ``CHUNK_ROWS`` at a time,
+    every sum still taken in row order.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    centres = np.ascontiguousarray(centres, dtype=np.float64)
+    ST, offsets, sq, norms, bound = _constants(centres)
+    n = X.shape[0]
     k, d = centres.shape
+    G, labels, distances = _work(min(n, CHUNK_ROWS), k)
     counts, first = np.zeros(k), np.zeros((k, d))
     ww = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    inertia = _statistics_pass(X, G, ww, centres, offsets, sq, norms, bound, labels, distances, counts, first)
+    inertia = 0.0
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        rows, g = X[start:stop], G[:stop - start]
+        np.matmul(rows, ST, out=g)
+        inertia = _statistics_pass(rows, g, ww[start:stop] if ww.shape[0] else ww, centres, offsets, sq, norms,
+                                   bound, labels[:stop - start], distances[:stop - start], counts, first, inertia)
     weight = float(X.shape[0]) if w is None else float(ww.sum())
     return weight, float(inertia), counts, first
 
