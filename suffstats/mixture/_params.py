@@ -101,14 +101,18 @@ def check_settings(model):
 SCORING_BATCH = 65_536
 
 
-def map_batches(model, X, function):
-    """Apply ``function`` to validated batches of ``X`` and concatenate (memory maps stay on disk)."""
+def map_batches(model, X, function, validate=None):
+    """Apply ``function`` to validated batches of ``X`` and concatenate (memory maps stay on disk).
+
+    ``validate(X, w, row_offset)`` checks each batch (default: the model's ``_validate_batch``).
+    """
+    validate = model._validate_batch if validate is None else validate
     source = as_source(X)
     if source.n_rows == 0:
-        model._validate_batch(source.read(0, 0), None, 0)  # raises: empty input
+        validate(source.read(0, 0), None, 0)  # raises: empty input
     outputs = []
     for start, stop in batch_ranges(source.n_rows, model.batch_size or SCORING_BATCH):
-        batch, _ = model._validate_batch(source.read(start, stop), None, start)
+        batch, _ = validate(source.read(start, stop), None, start)
         outputs.append(function(batch))
     out = np.concatenate(outputs) if outputs else np.empty(0)
     # float32 data gives float32 results, as in scikit-learn (computed in float64 all the same).
