@@ -202,3 +202,57 @@ def viterbi_backtrack(pointers, last_state, path):
         path[t] = s
         s = pointers[t, s]
     return s
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky(A, L):
+    """Lower Cholesky factor of ``A`` into ``L``; False if ``A`` is not positive definite."""
+    d = A.shape[0]
+    for i in range(d):
+        for j in range(i + 1):
+            s = A[i, j]
+            for m in range(j):
+                s -= L[i, m] * L[j, m]
+            if i == j:
+                if not s > 0.0:
+                    return False
+                L[i, i] = np.sqrt(s)
+            else:
+                L[i, j] = s / L[j, j]
+        for j in range(i + 1, d):
+            L[i, j] = 0.0
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def gaussian_full_log_density(X, means, covars, jitter, out):
+    """Log-density of rows ``X`` (n, d) under Gaussians (K, d), (K, d, d) into ``out`` (n, K).
+
+    A covariance that is not numerically positive definite gets ``jitter`` on
+    its diagonal (hmmlearn's fallback); returns False if it still fails.
+    """
+    n, d = X.shape
+    K = means.shape[0]
+    L = np.empty((d, d))
+    z = np.empty(d)
+    log2pi = np.log(2.0 * np.pi)
+    for k in range(K):
+        if not _cholesky(covars[k], L):
+            A = covars[k].copy()
+            for i in range(d):
+                A[i, i] += jitter
+            if not _cholesky(A, L):
+                return False
+        logdet = 0.0
+        for i in range(d):
+            logdet += 2.0 * np.log(L[i, i])
+        for t in range(n):
+            q = 0.0
+            for i in range(d):
+                s = X[t, i] - means[k, i]
+                for j in range(i):
+                    s -= L[i, j] * z[j]
+                z[i] = s / L[i, i]
+                q += z[i] * z[i]
+            out[t, k] = -0.5 * (q + d * log2pi + logdet)
+    return True

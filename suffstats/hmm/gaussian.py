@@ -6,6 +6,7 @@ import numpy as np
 from scipy import linalg
 
 from ..statistics import Composite, Moments
+from ._kernels import gaussian_full_log_density
 from .base import BaseHMM
 
 __all__ = ["GaussianHMM"]
@@ -204,16 +205,12 @@ class GaussianHMM(BaseHMM):
                 z = X - means[k]
                 out[:, k] = -0.5 * (d * np.log(2 * np.pi) + np.sum(np.log(cv[k])) + np.sum(z * z / cv[k], axis=1))
             return out
-        covars = self._covars_ if self.covariance_type == "full" else [self._covars_] * self.n_components
+        covars = self._covars_ if self.covariance_type == "full" else np.broadcast_to(
+            self._covars_, (self.n_components, d, d))
         out = np.empty((n, self.n_components))
-        for k in range(self.n_components):
-            try:
-                chol = linalg.cholesky(covars[k], lower=True)
-            except linalg.LinAlgError:
-                chol = linalg.cholesky(covars[k] + 1e-7 * np.eye(d), lower=True)
-            sol = linalg.solve_triangular(chol, (X - means[k]).T, lower=True).T
-            out[:, k] = -0.5 * (np.sum(sol ** 2, axis=1) + d * np.log(2 * np.pi)
-                                + 2 * np.sum(np.log(np.diagonal(chol))))
+        if not gaussian_full_log_density(np.ascontiguousarray(X), np.ascontiguousarray(means, dtype=np.float64),
+                                         np.ascontiguousarray(covars, dtype=np.float64), 1e-7, out):
+            raise ValueError("a covariance of covars_ is not positive definite")
         return out
 
     def _emission_statistics(self, X, posteriors):
