@@ -6,6 +6,8 @@ import numpy as np
 from scipy import linalg
 
 from ..statistics import Composite, Moments
+from ..data.blocks import BLOCK_ROWS
+from ._passes import _batches as _block_aligned_batches
 from ._kernels import gaussian_full_log_density
 from .base import BaseHMM
 
@@ -174,10 +176,12 @@ class GaussianHMM(BaseHMM):
             self.means_ = np.asarray(kmeans.fit(source).cluster_centers_, dtype=np.float64)
         if self._needs_init("c", "covars_"):
             total = None
-            for _, X in source.batches([(a, min(a + (self.batch_size or source.n_rows), source.n_rows))
-                                        for a in range(0, source.n_rows, self.batch_size or source.n_rows)]):
-                m = Moments.of(self._check_rows(X, 0), shift=np.asarray(X[0], dtype=np.float64))
-                total = m if total is None else total + m
+            shift = None
+            for start, X in _block_aligned_batches(source, self.batch_size):
+                shift = np.asarray(X[0], dtype=np.float64) if shift is None else shift
+                for a in range(0, X.shape[0], BLOCK_ROWS):
+                    m = Moments.of(self._check_rows(X[a:a + BLOCK_ROWS], start + a), shift=shift)
+                    total = m if total is None else total + m
             cv = total.scatter() / max(total.weight - 1, 1) + self.min_covar * np.eye(source.n_features)
             self._covars_ = {"spherical": np.full(self.n_components, cv.diagonal().mean()),
                              "diag": np.tile(np.diag(cv), (self.n_components, 1)),
