@@ -20,6 +20,7 @@ from .distributions import (
     Poisson,
     Uniform,
 )
+from .hmm import GaussianHMM
 from .io import from_json, load, save, to_json
 from .mixture import EmptyComponentWarning, GaussianMixture, GaussianMixtureSearch, GeneralMixtureModel, KMeans
 from .statistics import Additive, Composite, Moments, Statistics
@@ -31,4 +32,5 @@ __all__ = [
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
+    "GaussianHMM",
 ]

@@ -9,4 +9,4 @@ fitted model does not depend on how the rows were read.
 from .base import DECODER_ALGORITHMS, BaseHMM, ConvergenceMonitor
 from .gaussian import GaussianHMM
 
-__all__ = ["BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS", "GaussianHMM"]
+__all__ = ["BaseHMM", "ConvergenceMonitor", "GaussianHMM"]

@@ -1,10 +1,10 @@
 """The hidden Markov model base: hmmlearn's API over exact out-of-core Baum–Welch.
 
-:class:`BaseHMM` owns what every emission family shares: the start and
+:class:`~suffstats.hmm.BaseHMM` owns what every emission family shares: the start and
 transition probabilities, the EM loop and its :class:`ConvergenceMonitor`,
 scoring, decoding, sampling and the statistics protocol (``statistics`` /
 ``summarize`` / ``from_summaries``). A subclass supplies the emission
-densities, their statistics and their M-step (see :class:`GaussianHMM`).
+densities, their statistics and their M-step (see :class:`~suffstats.GaussianHMM`).
 
 The expected-count statistics of one pass -- expected first states, expected
 transitions, and the emission family's posterior-weighted statistics -- are a
@@ -58,7 +58,7 @@ class ConvergenceMonitor:
     n_iter : int
         EM has converged (stopped) after ``n_iter`` iterations.
     verbose : bool
-        Print each iteration to :data:`sys.stderr`.
+        Print each iteration to ``sys.stderr``.
 
     Examples
     --------
@@ -109,7 +109,7 @@ class BaseHMM:
     """A hidden Markov model with dense transitions; subclasses add the emission family.
 
     Parameters are those of hmmlearn's ``BaseHMM`` plus ``batch_size``; see
-    :class:`GaussianHMM` for their meaning.
+    :class:`~suffstats.GaussianHMM` for their meaning.
     """
 
     #: Letters of ``params`` / ``init_params`` for the emission parameters.

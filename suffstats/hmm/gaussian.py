@@ -63,7 +63,7 @@ class GaussianHMM(BaseHMM):
     batch source, ``batch_size`` rows at a time. A sequence longer than a
     block of rows is handled by a forward sweep that keeps one message per
     block and a backward sweep that re-reads the blocks (see
-    :mod:`suffstats.hmm._passes`), so the fitted model is the one of the
+    :doc:`/guide/hmm`), so the fitted model is the one of the
     in-memory recursion, bit for bit the same for every ``batch_size``.
 
     Parameters
@@ -89,7 +89,7 @@ class GaussianHMM(BaseHMM):
     tol : float
         EM stops when the log-likelihood gains less than ``tol``.
     verbose : bool
-        Print each iteration to :data:`sys.stderr`.
+        Print each iteration to ``sys.stderr``.
     params, init_params : str
         Parameters updated by EM / initialised by :meth:`fit`: ``s`` startprob,
         ``t`` transmat, ``m`` means, ``c`` covars.
@@ -108,7 +108,7 @@ class GaussianHMM(BaseHMM):
         Covariances, always of shape (n_components, n_features, n_features);
         the stored form (``_covars_``) is (n_components,) spherical,
         (n_components, n_features) diag, (n_features, n_features) tied.
-    monitor_ : ConvergenceMonitor
+    monitor_ : ~suffstats.hmm.ConvergenceMonitor
         ``history`` of log-likelihoods, ``iter``, ``converged``.
 
     Examples
