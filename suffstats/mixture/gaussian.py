@@ -37,7 +37,11 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=1
+        Number of mixture components.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Each component's own full covariance matrix, one matrix shared by all
+        components, one variance per feature and component, or one variance per
+        component.
     tol : float, default=1e-3
         Convergence threshold on the change of the mean log-likelihood per row.
     reg_covar : float, default=1e-6
@@ -51,17 +55,22 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         ``init_sample_size`` rows of the whole data. ``kmeans`` runs Lloyd's
         iterations on the sample in memory, then assigns every row to its
         nearest centre in one pass; ``kmeans_full`` runs the iterations out of
-        core over all rows (up to 100 passes). See
-        :mod:`suffstats.mixture._initialize`.
+        core over all rows (up to 100 passes); ``random`` and
+        ``random_from_data`` draw responsibilities or centres at random,
+        ``k-means++`` seeds centres by k-means++, and ``first-k`` takes the first
+        ``n_components`` rows as centres (deterministic).
     weights_init, means_init, precisions_init : array_like, optional
         User-provided initial parameters (they override ``init_params``).
     random_state : int, numpy Generator or None
+        Seed of the initialisation (the row sample, the seeding of centres) and
+        of ``sample``; an int makes fits reproducible.
     warm_start : bool, default=False
         Start from the current parameters when refitting.
     verbose : int, default=0
         Print a line (epoch, improvement, mean log-likelihood, seconds) every
         ``verbose_interval`` epochs.
     verbose_interval : int, default=10
+        Epochs between two printed lines when ``verbose`` is set.
     batch_size : int, optional
         Rows read per batch; ``None`` reads all rows at once. In exact mode
         reads are rounded up to a multiple of

@@ -31,7 +31,8 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int
+    n_clusters : int, default=8
+        Number of centres.
     init : {"k-means++", "random_from_data", "first-k"} or array of shape (n_clusters, n_features)
         Seeding, computed on a sample of ``init_sample_size`` rows.
     n_init : int, default=1
@@ -42,11 +43,15 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size
         As for :class:`suffstats.GaussianMixture`.
     random_state : int, Generator or None
-    verbose : int
+        Seed of the row sample and of the seeding; an int makes fits reproducible.
+    verbose : int, default=0
+        Print one line per epoch when positive.
     callbacks : list of callables, optional
         Called after each epoch as ``callback(model, logs)``.
     progress : bool
         Show a progress bar over the rows of each epoch.
+    backend : {"numba", "numpy"}, default="numba"
+        Kernel backend (see :mod:`suffstats.backends`).
 
     Notes
     -----

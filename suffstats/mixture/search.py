@@ -49,6 +49,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int or iterable of int, default=range(1, 11)
+        The numbers of components to try.
     covariance_type : str or list of str, default="full"
         One of, or a list of, ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
     n_init : int, default=1
@@ -69,6 +70,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     callbacks : list of callables, optional
         Called after every epoch as ``callback(search, logs)``.
     progress : bool, default=False
+        Show a progress bar over the rows of each shared epoch.
 
     Attributes
     ----------
