@@ -197,3 +197,22 @@ def test_site_styles_wrap_long_names_and_scroll_long_lines(html):
     css = (html / "_static" / "suffstats.css").read_text(encoding="utf-8")
     assert re.search(r"\.bd-sidebar-secondary \.toc-entry[^{]*\{[^}]*overflow-wrap: anywhere", css, re.S)
     assert re.search(r"div\.cell_output pre[^{]*\{[^}]*overflow-x: auto", css, re.S)
+
+
+def test_readme_own_loop_runs_and_gives_the_plain_covariance(tmp_path, monkeypatch, capsys):
+    """The README's first example, as written: with ``reg_covar=0.0`` it is ``np.cov(bias=True)`` to rounding."""
+    import numpy as np
+
+    code = re.search(r"## Write the loop yourself\s+```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"),
+                     re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    rows = np.random.default_rng(0).normal(1e3, 2.0, size=(250_000, 3))
+    np.save("rows.npy", rows)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    model = namespace.pop("model")
+    namespace.clear()
+    assert np.allclose(model.mean, rows.mean(axis=0), rtol=1e-12, atol=0)
+    assert np.allclose(model.covariance, np.cov(rows.T, bias=True), rtol=1e-10, atol=0)
+    # (with the default reg_covar=1e-6 the diagonal would be off by 1e-6 / 4 = 2.5e-7 relative: refused above)
+    assert "reg_covar=0.0" in code and capsys.readouterr().out
