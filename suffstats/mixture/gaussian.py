@@ -248,7 +248,9 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         X : array, memory map, path or batch source
             See :func:`suffstats.data.as_source`.
         y : ignored
+            Not used; present for scikit-learn's API.
         sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row (an integer weight is the row repeated).
         checkpoint : str or path-like, optional
             A file to write the state of the fit to; running the same fit again
             with the same file resumes it, ending bit for bit where an
@@ -265,7 +267,22 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most likely component of each row."""
+        """Fit, then return the most likely component of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row in the fit.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return self._fit(X, sample_weight).predict(X)
 
     @transactional
@@ -312,16 +329,51 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
             X, means, precisions_cholesky, log_weights, self.covariance_type, np.dtype(self.compute_dtype))
 
     def score_samples(self, X):
-        """Log-density of each row, batch by batch."""
+        """Log-density of each row, batch by batch.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         return map_batches(self, X, lambda B: logsumexp(self._weighted_log_prob(B), axis=1))
 
     def score(self, X, y=None):
-        """Mean log-density per row."""
+        """Mean log-density per row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+
+        Returns
+        -------
+        float
+        """
         return float(np.mean(self.score_samples(X)))
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each row."""
+        """Posterior probability of each component for each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
         check_is_fitted(self, "means_")
 
         def proba(B):
@@ -331,21 +383,65 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return map_batches(self, X, proba)
 
     def predict(self, X):
-        """Most likely component of each row."""
+        """Most likely component of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         return map_batches(self, X, lambda B: np.argmax(self._weighted_log_prob(B), axis=1))
 
     def bic(self, X):
-        """Bayesian information criterion (lower is better)."""
+        """Bayesian information criterion (lower is better).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        float
+        """
         n = as_source(X).n_rows
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X):
-        """Akaike information criterion (lower is better)."""
+        """Akaike information criterion (lower is better).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        float
+        """
         return -2 * self.score(X) * as_source(X).n_rows + 2 * self._n_parameters()
 
     def sample(self, n_samples=1):
-        """Draw ``n_samples`` rows; returns ``(X, component labels)``."""
+        """Draw ``n_samples`` rows; returns ``(X, component labels)``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows (at least 1); drawn with ``random_state``, as scikit-learn does.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        labels : ndarray of int, shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer, at least 1.")

@@ -186,21 +186,73 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the nearest centre of each row."""
+        """Fit, then return the nearest centre of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row in the fit.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def transform(self, X):
-        """Euclidean distance of each row to each centre, shape (n, n_clusters)."""
+        """Euclidean distance of each row to each centre, shape (n, n_clusters).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+        """
         check_is_fitted(self, "cluster_centers_")
         kernels = get_backend(self.backend, "nearest-centre")
         return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)))
 
     def predict(self, X):
-        """Index of the nearest centre of each row."""
+        """Index of the nearest centre of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return np.argmin(self.transform(X), axis=1)
 
     def score(self, X, y=None, sample_weight=None):
-        """Opposite of the weighted sum of squared distances to the nearest centre."""
+        """Opposite of the weighted sum of squared distances to the nearest centre.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row's squared distance.
+
+        Returns
+        -------
+        float
+        """
         d2 = self.transform(X).min(axis=1) ** 2
         w = check_weights(sample_weight, d2.shape[0])
         return -float(d2.sum() if w is None else w @ d2)
