@@ -20,8 +20,9 @@ from .distributions import (
     Poisson,
     Uniform,
 )
+from ._lazy import lazy_exports
+from .distributions._registry import FAMILY_MODULES
 from .io import from_json, load, save, to_json
-from .mixture import EmptyComponentWarning, GaussianMixture, GaussianMixtureSearch, GeneralMixtureModel, KMeans
 from .statistics import Additive, Composite, Moments, Statistics
 
 __version__ = "0.1.0"
@@ -32,3 +33,11 @@ __all__ = [
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
 ]
+
+# The estimators build on scikit-learn, whose import takes most of a second: they are imported when first used.
+__getattr__, __dir__ = lazy_exports(__name__, {name: ".mixture" for name in (
+    "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans")})
+# A model JSON naming one of them loads it.
+FAMILY_MODULES.append("suffstats.mixture.gaussian")
+FAMILY_MODULES.append("suffstats.mixture.general")
+FAMILY_MODULES.append("suffstats.mixture.kmeans")

@@ -55,17 +55,28 @@ def number(positive):
     return parse
 
 
+#: Most values a ``--components`` range may name (a search fits its candidates together).
+MAX_RANGE_VALUES = 10_000
+
+
 def int_range(text):
     """``"1-12"``, ``"2,4,8"`` or ``"1-4,8"`` as a sorted list of positive ints."""
     values = set()
-    try:
-        for part in text.split(","):
-            low, _, high = part.partition("-")
-            values.update(range(int(low), int(high or low) + 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a range like 1-12 or a list like 2,4,8; got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"numbers of components must be >= 1; got {text!r}")
+    for part in text.split(","):
+        low, dash, high = part.partition("-")
+        try:
+            low, high = int(low), int(high) if dash else int(low)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a range like 1-12 or a list like 2,4,8; got {text!r}") from None
+        if low < 1:
+            raise argparse.ArgumentTypeError(f"numbers of components must be >= 1; got {part!r}")
+        if high < low:
+            raise argparse.ArgumentTypeError(f"{part!r} is an empty range (it starts above where it ends); "
+                                             f"write {high}-{low}")
+        if high - low + 1 + len(values) > MAX_RANGE_VALUES:
+            raise argparse.ArgumentTypeError(f"{text!r} names more than {MAX_RANGE_VALUES:,} numbers of components; "
+                                             "a search fits its candidates together: narrow the range")
+        values.update(range(low, high + 1))
     return sorted(values)
 
 

@@ -4,7 +4,8 @@ A public method that changes a model runs inside :func:`transaction`. The
 model's state -- its attributes, with arrays and nested models (components,
 pending totals) copied -- is taken before the call and put back if the call
 raises an :class:`Exception`. A ``KeyboardInterrupt`` is not rolled back: an
-interrupted fit keeps its last completed epoch, as documented.
+interrupted fit keeps its last completed epoch, as documented; nor is an
+exception raised by a user's callback between epochs (:func:`interrupting`).
 
 A class takes part by setting ``_transactional = True``; its instances found
 in attributes (alone, or in lists and tuples) are snapshotted recursively.
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["transaction", "snapshot", "restore", "transactional", "lock_of"]
+__all__ = ["transaction", "snapshot", "restore", "transactional", "lock_of", "interrupting"]
 
 _LOCKS: dict = {}  # id(model) -> its lock, removed when the model is collected
 _LOCKS_GUARD = threading.Lock()
@@ -103,10 +104,24 @@ def transaction(*models):
     saved = [snapshot(m) for m in models]
     try:
         yield
-    except Exception:
-        for model, state in zip(models, saved):
-            restore(model, state)
+    except Exception as error:
+        if not getattr(error, "_suffstats_interrupts", False):
+            for model, state in zip(models, saved):
+                restore(model, state)
         raise
+
+
+def interrupting(error):
+    """Mark ``error`` as an interruption, like Ctrl-C: the model keeps its last completed epoch, not rolled back.
+
+    A user's callback that raises between epochs is one: what it saw is a
+    model after a completed epoch, and that is what stays.
+    """
+    try:
+        error._suffstats_interrupts = True
+    except AttributeError:  # an exception type without a __dict__ cannot be marked: it rolls back
+        pass
+    return error
 
 
 def lock_of(model) -> threading.RLock:

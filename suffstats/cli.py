@@ -31,8 +31,8 @@ from .distributions.covariance import COVARIANCE_TYPES
 from .demo import demo_rows, run_demo
 from .fit.estimator import checkpoint_progress
 from .io import save
-from .mixture import INIT_METHODS, GaussianMixture, GaussianMixtureSearch
-from .mixture.search import CRITERIA
+from .mixture import INIT_METHODS
+from .mixture._params import CRITERIA
 
 __all__ = ["main"]
 
@@ -82,6 +82,8 @@ def _checked_input(args):
 
 
 def _fit(args):
+    from .mixture import GaussianMixture  # the estimators are imported when a command needs them: --help is quick
+
     X = _checked_input(args)
     model = GaussianMixture(
         args.components, covariance_type=args.covariance, batch_size=args.batch_size,
@@ -100,6 +102,8 @@ def _fit(args):
 
 
 def _select(args):
+    from .mixture import GaussianMixtureSearch
+
     X = _checked_input(args)
     search = GaussianMixtureSearch(
         args.components, covariance_type=args.covariance, n_init=args.n_init, criterion=args.criterion,
@@ -110,16 +114,36 @@ def _select(args):
     print(f"trying {len(args.components) * len(args.covariance) * args.n_init} candidates on {X.describe()}",
           flush=True)
     search.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-    columns = ("n_components", "covariance_type", "init", "n_iter", "converged", "log_likelihood", "bic", "aic") + \
-        (("heldout_log_likelihood",) if args.validation_fraction is not None else ())
-    print("  ".join(f"{c:>15}" for c in columns))
-    for row in search.results_:
-        print("  ".join(f"{row[c]:>15.6g}" if isinstance(row[c], float) else f"{row[c]!s:>15}" for c in columns))
+    print()
+    print(results_table(search.results_, args.criterion))
     save(search.best_estimator_, args.out)
     best = search.best_params_
     print(f"best by {args.criterion}: {best['n_components']} components ({best['covariance_type']}), "
           f"after {search.n_iter_} reads of the data; written to {args.out}")
     return 0
+
+
+def results_table(results, criterion) -> str:
+    """The search's candidates as a table, best first, with each one's distance to the best by ``criterion``."""
+    heldout = "heldout_log_likelihood" in results[0]
+    # (header, row -> text); totals to 0.1, mean log-likelihoods to 6 decimals, so neighbours can be told apart
+    columns = [("k", lambda r: str(r["n_components"])), ("covariance", lambda r: r["covariance_type"]),
+               ("run", lambda r: str(r["init"])), ("epochs", lambda r: str(r["n_iter"])),
+               ("converged", lambda r: "yes" if r["converged"] else "no"),
+               ("log-likelihood", lambda r: f"{r['log_likelihood']:,.1f}"), ("bic", lambda r: f"{r['bic']:,.1f}"),
+               ("aic", lambda r: f"{r['aic']:,.1f}")]
+    if heldout:
+        columns.append(("held-out mean log-lik", lambda r: f"{r['heldout_log_likelihood']:.6f}"))
+    ordered = sorted(results, key=lambda r: r[criterion])
+    best = ordered[0][criterion]
+    places = 6 if criterion == "heldout" else 1
+    columns.append((f"{criterion} - best", lambda r: f"{r[criterion] - best:,.{places}f}"))
+    cells = [[text(r) for _, text in columns] for r in ordered]
+    widths = [max(len(name), *(len(row[i]) for row in cells)) for i, (name, _) in enumerate(columns)]
+    lines = ["  ".join(name.rjust(w) for (name, _), w in zip(columns, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
 
 
 def _demo(args):
@@ -161,8 +185,8 @@ def _parser():
                        help="comma-separated column names (Parquet and CSV only; default: all columns)")
         p.add_argument("--checkpoint", default=None,
                        help="checkpoint file: written during the fit, resumed from if present (default: none)")
-        p.add_argument("--checkpoint-every", type=int_at_least(1), default=100,
-                       help="batches between checkpoint writes")
+        p.add_argument("--checkpoint-every", type=int_at_least(1), default=None,
+                       help="batches between checkpoint writes (default: every minute of work, and after each epoch)")
         p.add_argument("--batch-size", type=int_at_least(1), default=100_000, help="rows read at a time")
         p.add_argument("--batches-per-epoch", type=int_at_least(1), default=None,
                        help="batches per EM update (default: all of them, i.e. exact EM)")

@@ -12,9 +12,6 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-
-from .mixture import GaussianMixture
 
 __all__ = ["demo_rows", "write_blobs", "run_demo"]
 
@@ -56,6 +53,10 @@ def run_demo(megabytes, features, components, batch_size, max_iter, seed=0, fold
     The file goes to ``folder`` (default: a new temporary folder, removed
     afterwards unless ``keep``). Returns whether the two fits are bit-identical.
     """
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .mixture import GaussianMixture
+
     n_rows = demo_rows(megabytes, features)
     own_folder = folder is None
     folder = tempfile.mkdtemp(prefix="suffstats-demo-") if own_folder else folder

@@ -100,8 +100,9 @@ class DaskAccumulation:
     """Gather each epoch's statistics with tasks on a ``dask.distributed`` cluster.
 
     Pass it (or the ``Client`` itself) as ``client=`` to ``fit`` of
-    :class:`~suffstats.GaussianMixture`, :class:`~suffstats.KMeans` or
-    :class:`~suffstats.GeneralMixtureModel`. The data must be a source the
+    :class:`~suffstats.GaussianMixture`, :class:`~suffstats.KMeans`,
+    :class:`~suffstats.GeneralMixtureModel`, :class:`~suffstats.GaussianMixtureSearch`
+    or any distribution. The data must be a source the
     workers open themselves: a ``.npy`` file, a directory/glob/list of ``.npy``
     shards, Zarr, Parquet, HDF5 (at the same path on every worker), or a
     ``dask.array``.
@@ -160,11 +161,22 @@ class DaskAccumulation:
         # A task holding the parameters, not scattered data: a worker lost with its copy is recomputed from
         # the task (scattered data lost with its last holder would cancel every task of the epoch).
         shipped = self.client.submit(_parameters, payload, key=f"suffstats-parameters-{token}", pure=False)
-        futures = self._submit(shipped, token, rows, columns, tasks, sample_weight)
+        returned = 0
         try:
-            returned = self._collect(futures, tasks, acc, on_batch, on_chunk)
+            follows = model._blocks_follow_reference
+            if follows and acc.reference is None:
+                # The first task alone: its first block is the reference every other block is computed around.
+                first_task = self._submit(shipped, token, rows, columns, tasks[:1], sample_weight, None)
+                returned += self._collect(first_task, tasks[:1], acc, on_batch, on_chunk)
+                tasks = tasks[1:]
+            futures = self._submit(shipped, token, rows, columns, tasks, sample_weight,
+                                   acc.reference if follows else None)
+            try:
+                returned += self._collect(futures, tasks, acc, on_batch, on_chunk)
+            finally:
+                self.client.cancel([f for f in futures if f is not None])
         finally:
-            self.client.cancel([f for f in futures if f is not None] + [shipped])
+            self.client.cancel([shipped])
         self.last_epoch = {"tasks": len(tasks), "blocks_per_task": per_task, "parameter_bytes": len(payload),
                            "statistics_bytes": returned, "seconds": time.perf_counter() - tic}
         return acc
@@ -176,18 +188,18 @@ class DaskAccumulation:
         limit = max(1, min(self.target_bytes // (block * row_bytes), total_blocks // (4 * workers)))
         return 1 << (int(limit).bit_length() - 1)
 
-    def _submit(self, shipped, token, rows, columns, tasks, sample_weight):
+    def _submit(self, shipped, token, rows, columns, tasks, sample_weight, reference):
         weights = [[None if sample_weight is None else sample_weight[a:b] for a, b in pieces]
                    for _, _, pieces in tasks]
         keys = [f"suffstats-accumulate-{token}-{first}" for first, _, _ in tasks]
         if isinstance(rows, Reopen):
-            return [self.client.submit(accumulate_task, shipped, token, rows, pieces, w, columns, key=key,
+            return [self.client.submit(accumulate_task, shipped, token, rows, pieces, w, columns, reference, key=key,
                                        pure=False, retries=0)
                     for (_, _, pieces), w, key in zip(tasks, weights, keys)]
         import dask
 
         work = [dask.delayed(accumulate_task, pure=False)(shipped, token, [rows[a:b] for a, b in pieces], pieces,
-                                                          w, columns, dask_key_name=key)
+                                                          w, columns, reference, dask_key_name=key)
                 for (_, _, pieces), w, key in zip(tasks, weights, keys)]
         return self.client.compute(work)
 
@@ -257,7 +269,7 @@ def _model_of(payload, token):
         return model
 
 
-def accumulate_task(payload, token, rows, pieces, weights, columns):
+def accumulate_task(payload, token, rows, pieces, weights, columns, reference=None):
     """One task, run on a worker: read and validate its rows, accumulate its aligned run of blocks.
 
     ``rows`` is a :class:`~suffstats.data.reopen.Reopen` (read here) or the
@@ -274,5 +286,7 @@ def accumulate_task(payload, token, rows, pieces, weights, columns):
     X = parts_X[0] if len(parts_X) == 1 else np.concatenate(parts_X)
     w = parts_w[0] if len(parts_w) == 1 or parts_w[0] is None else np.concatenate(parts_w)
     acc = model._new_accumulator()
+    if reference is not None:
+        acc.pin_reference(reference)  # blocks around the epoch's first block, as added in place locally
     accumulate_rows(model, acc, X, w, pieces)  # errors name rows of the data, as the local fit does
     return acc.run_value()  # an aligned run of 2^j blocks is exactly one subtree

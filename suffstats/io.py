@@ -35,6 +35,9 @@ def to_json(model) -> str:
     -------
     str
     """
+    if not callable(getattr(model, "to_dict", None)):
+        raise TypeError(f"to_json takes a suffstats model (a distribution, mixture or KMeans); got "
+                        f"{type(model).__name__}")
     return json.dumps(model.to_dict())
 
 

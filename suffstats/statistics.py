@@ -132,6 +132,11 @@ class Statistics:
         """Arrays that do not depend on the shift (moments as weight, mean and scatter)."""
         return self.arrays()
 
+    @property
+    def n_features(self):
+        """The number of features of the rows summarized, where the value says (moments do); else ``None``."""
+        return None
+
     def allclose(self, other: "Statistics", rtol: float = 1e-12, atol: float = 0.0) -> bool:
         """Whether two values agree within tolerances (after a common shift).
 
@@ -263,6 +268,10 @@ class Moments(Statistics):
         shift = np.asarray(shift, dtype=np.float64)
         d = shift.shape[0]
         return cls(0.0, shift, np.zeros(d), np.zeros((d, d)[: LAYOUTS[layout]]))
+
+    @property
+    def n_features(self):
+        return self.shift.shape[0] if self.shift.ndim == 1 else None
 
     @property
     def layout(self) -> str:

@@ -30,7 +30,7 @@ BAD = [
     # family, X, sample_weight, error, message pattern
     ("Normal", np.ones((4, 2)), None, ValueError, r"1-D .* shape \(4, 2\)"),
     ("MVN", np.ones(5), None, ValueError, r"2-D .* shape \(5,\)"),
-    ("MVN", np.ones((4, 2)), None, ValueError, r"2 features, but the model is expecting 3 features"),
+    ("MVN", np.ones((4, 2)), None, ValueError, r"2 features, but MultivariateNormal is expecting 3 features"),
     ("Normal", np.array([1.0, 2.0, np.nan, 4.0]), None, ValueError, r"NaN or infinity\) at row 2"),
     ("MVN", _with_nan(6, (8, 3)), None, ValueError, r"row 6"),
     ("Normal", np.array([1.0, np.inf]), None, ValueError, r"inf .*row 1"),
@@ -115,3 +115,32 @@ def test_unfitted_model_says_so():
 def test_malformed_json_is_refused(text, pattern):
     with pytest.raises(ValueError, match=pattern):
         ss.from_json(text)
+
+
+def test_fit_with_weights_summing_to_zero_is_refused():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    for model, data in ((ss.Normal(), X[:, 0]), (ss.MultivariateNormal(), X)):
+        with pytest.raises(ValueError, match="sample_weight sums to zero"):
+            model.fit(data, sample_weight=np.zeros(50))
+
+
+def test_weights_too_large_for_float64_sums_are_named():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    w = np.ones(50)
+    w[7] = 1e305
+    for fit in (lambda: ss.MultivariateNormal().fit(X, sample_weight=w),
+                lambda: ss.GaussianMixture(2).fit(X, sample_weight=w)):
+        with pytest.raises(ValueError, match="sample_weight of row 7 is 1e\\+305.*divide them all by one constant"):
+            fit()
+
+
+def test_a_batch_with_other_features_than_the_pending_ones_is_named():
+    d = ss.MultivariateNormal()
+    d.summarize(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="X has 3 features, but MultivariateNormal is expecting 2"):
+        d.summarize(np.ones((4, 3)))
+
+
+def test_constant_data_gives_a_concentrated_beta_not_an_internal_error():
+    d = ss.Beta().fit(np.full(100, 0.3))
+    assert d.alpha / (d.alpha + d.beta) == pytest.approx(0.3) and d.alpha + d.beta > 1e11

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Subprocesses and whole builds: `pytest -m "not slow"` skips them while editing; CI runs everything.
+pytestmark = pytest.mark.slow
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 

@@ -315,13 +315,41 @@ def test_select_prints_the_table_and_writes_the_best_model(capsys, tmp_path):
     assert out.count("\n") >= 10 and "best by bic: 3 components" in out
     model = json.loads((tmp_path / "best.json").read_text())
     assert model["family"] == "GaussianMixture" and len(model["weights"]) == 3
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["k", "covariance"])
+    assert lines[header].split()[-3:] == ["bic", "-", "best"]
+    rows = [line.split() for line in lines[header + 2:header + 10]]
+    assert rows[0][0] == "3" and rows[0][-1] == "0.0"  # best first, at distance 0
+    distances = [float(row[-1].replace(",", "")) for row in rows]
+    assert distances == sorted(distances) and distances[1] > 0
+
+
+def test_select_speaks_once_per_epoch_for_the_whole_search(capsys, tmp_path):
+    path = tmp_path / "three.npy"
+    rng = np.random.default_rng(0)
+    np.save(path, np.concatenate([rng.normal(m, 1.0, (500, 2)) for m in (-6.0, 0.0, 6.0)]))
+    code, out, err = run(capsys, "select", path, "--components", "1-4", "--covariance", "full,spherical",
+                         "--out", tmp_path / "best.json")
+    assert code == 0, err
+    epochs = [line for line in out.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in epochs] == [f"[{i}" for i in range(1, len(epochs) + 1)]
+    assert all("of 8 candidates running" in line for line in epochs)
+    assert epochs[-1].startswith(f"[{len(epochs)}] 0 of 8 candidates running, 8 converged")
+    assert out.count("Initialization:") == 1
 
 
 @pytest.mark.parametrize("argv, fragment", [
     (["--components", "0-3"], "must be >= 1"),
     (["--components", "a-b"], "expected a range"),
+    (["--components", "5-1"], "'5-1' is an empty range"),
+    (["--components", "1-100000000000"], "more than 10,000 numbers of components"),
     (["--covariance", "full,banana"], "choose from"),
 ])
 def test_select_refuses_bad_grids(capsys, data, tmp_path, argv, fragment):
     code, out, err = run(capsys, "select", data, *argv, "--out", tmp_path / "m.json")
     assert code == 2 and fragment in err and not (tmp_path / "m.json").exists()
+
+
+def test_select_refuses_a_grid_larger_than_the_data_at_once(capsys, data, tmp_path):
+    code, out, err = run(capsys, "select", data, "--components", "1-5000", "--out", tmp_path / "m.json")
+    assert code == 1 and "n_samples >= n_components" in err and "Initialization" not in out

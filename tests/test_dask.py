@@ -218,6 +218,7 @@ def test_statistics_values_travel_through_dask_and_add_up(client, data):
     model.from_summaries()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_epoch_changes_nothing(data):
     """Three worker processes; one is SIGKILLed while it runs a task; the fit is still the local one."""
     local = _gaussian(max_iter=6).fit(data["npy"])
@@ -258,3 +259,13 @@ def test_search_is_the_local_search_bit_for_bit(client, data, held_out):
         assert remote.results_ == local.results_
         for a, b in zip(remote.candidates_, local.candidates_):
             assert _same_gaussian(a, b)
+
+
+def test_distributions_fit_on_the_cluster_bit_for_bit(client, data):
+    """Blocks are computed around the first block's shift: the cluster settles that block first."""
+    for model, path in ((ss.MultivariateNormal, data["npy"]), (ss.Normal, data["column"])):
+        local = model().fit(path, batch_size=5000)
+        for c in (client, DaskAccumulation(client, blocks_per_task=2)):
+            assert model().fit(path, client=c).to_dict() == local.to_dict()
+    X = da.from_array(data["X"], chunks=(16384, 3))
+    assert ss.MultivariateNormal().fit(X, client=client).to_dict() == ss.MultivariateNormal().fit(data["X"]).to_dict()

@@ -14,6 +14,9 @@ import pytest
 
 import suffstats
 
+# Subprocesses and whole builds: `pytest -m "not slow"` skips them while editing; CI runs everything.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 

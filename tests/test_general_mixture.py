@@ -189,3 +189,28 @@ def test_a_component_that_loses_every_row_keeps_its_parameters_like_gaussian_mix
         np.testing.assert_array_equal(model.distributions[1].covariance, np.eye(2))
         assert all(np.isfinite(v).all() for v in model.parameters().values())
         np.testing.assert_allclose(model.distributions[0].mean, X.mean(axis=0), rtol=1e-12)
+
+
+def test_one_instance_twice_and_univariate_components_on_two_columns_are_refused():
+    d = ss.Normal()
+    with pytest.raises(ValueError, match=r"distributions\[1\] is the same object as distributions\[0\]"):
+        ss.GeneralMixtureModel([d, d])
+    with pytest.raises(ValueError, match="X has 2 columns, but the components are univariate"):
+        ss.GeneralMixtureModel([ss.Normal(), ss.Normal()]).fit(np.zeros((100, 2)))
+
+
+def test_a_bad_value_found_while_initialising_is_named_by_its_row_in_the_data():
+    Y = np.random.default_rng(0).poisson(3, size=10_000).astype(float)
+    Y[7000] = -1.0
+    with pytest.raises(ValueError, match="row 7000 has zero probability under every component"):
+        ss.GeneralMixtureModel([ss.Poisson(), ss.Poisson()], init_sample_size=10_000).fit(Y)
+
+
+def test_a_component_starts_from_the_rows_inside_its_support():
+    rng = np.random.default_rng(0)
+    Y = np.r_[rng.normal(-3.0, 1.0, 3000), rng.poisson(4.0, 3000).astype(float)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ss.GeneralMixtureModel([ss.Normal(), ss.Poisson()], random_state=0).fit(Y)
+    assert model.weights == pytest.approx([0.5, 0.5], abs=0.02)
+    assert model.distributions[1].rate == pytest.approx(4.0, rel=0.05)

@@ -112,3 +112,54 @@ def test_gaussian_mixture_json_round_trip(tmp_path):
     loaded = ss.load(tmp_path / "m.json")
     X = np.random.default_rng(1).normal(size=(50, 2))
     np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+
+
+def test_a_malformed_npy_header_is_a_damaged_header(tmp_path):
+    path = tmp_path / "bad.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f8', 'fortran_order': False, 'shape': (3,  }\n")
+    with pytest.raises(ValueError, match="the .npy header is damaged"):
+        ss.GaussianMixture(2).fit(str(path))
+
+
+@pytest.mark.parametrize("text, pattern", [
+    ('{"schema": 1, "family": "KMeans", "settings": {"n_clusters": 2}, "cluster_centers": [[], []]}',
+     r"n_features >= 1\) array; got shape \(2, 0\)"),
+    ('{"schema": 1, "family": "KMeans", "settings": {"n_clusters": 2}, "cluster_centers": [[1, 2], [3, 4]], '
+     '"inertia": -5}', "inertia must be a non-negative number"),
+])
+def test_kmeans_json_out_of_range_is_refused(text, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        ss.from_json(text)
+
+
+def test_to_json_of_something_else_names_what_it_got():
+    with pytest.raises(TypeError, match="to_json takes a suffstats model .* got object"):
+        ss.to_json(object())
+
+
+def test_kmeans_on_rows_whose_squared_differences_underflow_is_refused():
+    X = np.random.default_rng(0).normal(size=(200, 2)) * 1e-310
+    with pytest.raises(ValueError, match="squared distances underflow"):
+        ss.KMeans(2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("value, message", [
+    ([[1, True]], "numbers only; found bool True"),
+    ([["a"]], "numbers only; found str 'a'"),
+    ([[1], [2, 3]], "rectangular array"),
+    ([[1, [2]]], "rectangular array"),
+    ([[float("nan")]], "must be finite"),
+])
+def test_json_numbers_are_checked_level_by_level(value, message):
+    from suffstats._validation import json_numbers
+
+    with pytest.raises(ValueError, match=message):
+        json_numbers(value, "means")
+    assert json_numbers([[1, 2.5], [3, 4]], "means").tolist() == [[1.0, 2.5], [3.0, 4.0]]
+
+
+def test_declared_sizes_are_found_below_lists_of_numbers():
+    from suffstats.distributions._registry import _check_declared_sizes
+
+    with pytest.raises(ValueError, match="declares n_categories = 100000000000"):
+        _check_declared_sizes({"distributions": [[{"n_categories": 10**11}]], "means": [[1.0, 2.0]]})

@@ -81,7 +81,20 @@ def _same(before, model):
         elif key == "_pending":
             if (value is None) != (other is None) or (value is not None and value.to_statistics() != other.to_statistics()):
                 return False
+        elif not _equal(value, other):  # scalars, lists, settings, helper objects: all of them stay
+            return False
     return True
+
+
+def _equal(a, b):
+    if a is b:
+        return True
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    try:
+        return bool(a == b) or repr(a) == repr(b)
+    except (ValueError, TypeError):
+        return repr(a) == repr(b)
 
 
 def _refused_or_done(call, model):

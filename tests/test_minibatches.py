@@ -50,6 +50,16 @@ def test_shuffled_blocks_visit_every_row_once_in_a_new_order(tmp_path):
     assert sorted(rows.tolist()) == list(range(1000)) and not np.array_equal(rows, np.arange(1000.0))
 
 
+def _eventually(condition, timeout=30.0):
+    """Whether ``condition()`` holds within ``timeout`` seconds (polled: a loaded machine only makes it slower)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def test_prefetch_keeps_order_and_reads_ahead():
     reads = []
 
@@ -60,7 +70,7 @@ def test_prefetch_keeps_order_and_reads_ahead():
 
     gen = prefetch(slow())
     assert next(gen) == 0
-    time.sleep(0.1)
+    assert _eventually(lambda: len(reads) >= 3)
     assert reads[:3] == [0, 1, 2]  # one ahead in the queue, one waiting to be put
     assert list(gen) == [1, 2, 3, 4]
 
@@ -87,8 +97,7 @@ def test_prefetch_stops_its_thread_when_the_consumer_stops():
     gen = prefetch(endless())
     next(gen)
     gen.close()
-    time.sleep(0.2)
-    assert threading.active_count() == before
+    assert _eventually(lambda: threading.active_count() == before)
 
 
 def test_array_source_reads_ranges_and_samples():

@@ -12,6 +12,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+# Subprocesses and whole builds: `pytest -m "not slow"` skips them while editing; CI runs everything.
+pytestmark = pytest.mark.slow
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 #: Rows each notebook runs on in the suite (its full size is set in the notebook).

@@ -89,6 +89,31 @@ def test_bad_settings_are_refused_before_reading(three_blobs, kwargs, message):
         ss.GaussianMixtureSearch(**kwargs).fit(three_blobs)
 
 
+def test_the_whole_grid_is_checked_against_the_data_before_any_read(three_blobs):
+    source = Counting(three_blobs)
+    for n_components, message in [(range(1, 10**9), "n_samples >= n_components"),
+                                  (range(0, 3), "must be an integer >= 1"),
+                                  ((k for k in [2, 10**9]), "n_samples >= n_components"),
+                                  (iter(range(1, 10**9)), "more than 10,000 values"),
+                                  ([2, 2.5], "must be an integer >= 1"),
+                                  ("3", "a value or an iterable")]:
+        with pytest.raises(ValueError, match=message):
+            ss.GaussianMixtureSearch(n_components).fit(source)
+    with pytest.raises(ValueError, match="GiB of parameters"):
+        ss.GaussianMixtureSearch(range(1, 2000)).fit(np.zeros((2000, 500)))
+    assert source.rows_read == 0
+
+
+def test_a_generator_of_component_counts_is_a_grid(three_blobs):
+    search = _quiet(ss.GaussianMixtureSearch((k for k in (1, 3)), random_state=0, max_iter=5).fit, three_blobs)
+    assert [row["n_components"] for row in search.results_] == [1, 3]
+
+
+def test_a_held_out_share_without_weight_is_refused_before_fitting(three_blobs):
+    with pytest.raises(ValueError, match="holds out rows of total weight zero"):
+        ss.GaussianMixtureSearch([1, 2], criterion="heldout", validation_fraction=1e-12).fit(three_blobs)
+
+
 def test_held_out_rows_are_left_out_of_every_fit_and_score_it(three_blobs):
     search = _quiet(ss.GaussianMixtureSearch([1, 2, 3, 4], criterion="heldout", validation_fraction=0.25,
                                              random_state=0, batch_size=3000).fit, three_blobs)

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import sklearn
 
+# Subprocesses and whole builds: `pytest -m "not slow"` skips them while editing; CI runs everything.
+pytestmark = pytest.mark.slow
+
 SOURCE = Path(sklearn.__file__).parent / "mixture" / "tests" / "test_gaussian_mixture.py"
 IMPORT = "from sklearn.mixture import GaussianMixture\n"
 

@@ -29,8 +29,8 @@ def read_header(path):
                     shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=100_000)
                 else:
                     shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=100_000)
-            except ValueError as err:
-                raise ValueError(f"{path}: the .npy header is damaged ({err})") from None
+            except Exception as err:  # numpy parses the header as a Python literal: any failure is a damaged header
+                raise ValueError(f"{path}: the .npy header is damaged ({type(err).__name__}: {err})") from None
             offset = f.tell()
     except OSError as err:
         raise ValueError(f"{path}: cannot be opened as .npy ({err})") from None

@@ -21,6 +21,7 @@ from .._transaction import transactional
 from .._statistics_checks import checked_sum
 from .._validation import check_batch, check_bool, check_fraction, check_positive_int
 from ..data.blocks import batch_ranges
+from ..distributed import as_strategy
 from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
@@ -71,6 +72,8 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
 
     #: Snapshotted and restored by :func:`suffstats._transaction.transaction`.
     _transactional = True
+    # Blocks are computed around the first block's shift (see _block_values).
+    _blocks_follow_reference = True
     #: 1 for univariate families (1-D data), 2 for rows of features.
     ndim = 1
     #: Names of the parameter attributes, in constructor order.
@@ -172,7 +175,7 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
         self._set_parameters(estimate)
 
     @transactional
-    def fit(self, X, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS):
+    def fit(self, X, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS, client=None):
         """Fit to all rows of ``X``, read ``batch_size`` rows at a time; returns ``self``.
 
         Parameters
@@ -190,6 +193,10 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
             Rows read at a time (default 65,536). Statistics are summed per
             fixed block of rows, so the result has the same bits for every
             ``batch_size``, and equals the fit of the same rows in memory.
+        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
+            Compute the statistics on this Dask cluster: the workers read their
+            own rows (``X`` a file path or a ``dask.array``), bit for bit as the
+            local fit.
 
         Returns
         -------
@@ -217,13 +224,17 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
         batch_size = check_positive_int(batch_size, "batch_size")
         source, sample_weight = rows_of(self, X, sample_weight)
         opened = source.fingerprint() if source.files() else None
-        acc = LocalAccumulation().accumulate(self, source, batch_ranges(source.n_rows, batch_size), sample_weight)
+        strategy = as_strategy(client) or LocalAccumulation()
+        acc = strategy.accumulate(self, source, batch_ranges(source.n_rows, batch_size), sample_weight)
         if not acc.blocks:
             check_batch(np.empty((0, source.n_features)), ndim=self.ndim)  # raises: X is empty
         if opened is not None:
             source.check_unchanged(opened)  # a file written to while it was read
         if not acc.to_statistics().is_finite():
             raise ValueError("the statistics of X overflow float64 (sums beyond 1.8e308); rescale the data")
+        if not acc.weight > 0:
+            raise ValueError("sample_weight sums to zero: there is nothing to fit (a distribution's summarize / "
+                             "from_summaries keeps its parameters in that case; fit refuses)")
         self._pending = acc
         self.from_summaries()
         return self

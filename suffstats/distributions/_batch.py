@@ -38,8 +38,13 @@ class BatchStatistics:
         if bad is not None:
             check_support(X, bad, self.support, row_offset=row_offset)
 
-    def _validate(self, X, sample_weight=None, row_offset=0):
-        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), row_offset=row_offset)
+    def _validate(self, X, sample_weight=None, row_offset=0, running=None):
+        # Rows added to pending statistics must have their features (a fitted model's, or earlier batches').
+        n_features = self._n_features()
+        if n_features is None and running is not None:
+            n_features = running.n_features
+        X = check_batch(X, ndim=self.ndim, n_features=n_features, row_offset=row_offset,
+                        owner=type(self).__name__)
         self._check_support(X, row_offset)
         return X, check_weights(sample_weight, X.shape[0], row_offset=row_offset)
 
@@ -76,7 +81,7 @@ class BatchStatistics:
             fast = self._fast_statistics(X, sample_weight, running)
             if fast is not None and fast.is_finite():
                 return fast
-            X, w = self._validate(X, sample_weight, row_offset)
+            X, w = self._validate(X, sample_weight, row_offset, running)
             stats = self._continued_statistics(X, w, running)
             if not stats.is_finite():
                 check_no_overflow(X, X.shape[0], lambda m: not self._continued_statistics(

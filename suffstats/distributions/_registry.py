@@ -10,16 +10,28 @@ subclass that happens to be called ``Normal`` cannot take over the built-in).
 from __future__ import annotations
 
 import contextvars
+import itertools
 from collections.abc import Mapping
 
-__all__ = ["FAMILIES", "SCHEMA_VERSION", "register_family", "ModelFormatError", "distribution_from_dict",
-           "components_from_dict"]
+__all__ = ["FAMILIES", "FAMILY_MODULES", "SCHEMA_VERSION", "register_family", "ModelFormatError",
+           "distribution_from_dict", "components_from_dict"]
 
 #: Version of the JSON model format written by ``to_dict`` and read by ``suffstats.io``.
 SCHEMA_VERSION = 1
 
 #: Family name -> class.
 FAMILIES: dict = {}
+
+#: Modules whose classes register families when imported, imported when a JSON names a family not yet known
+#: (the package imports its estimators lazily; see ``suffstats/__init__.py``).
+FAMILY_MODULES: list = []
+
+
+def _load_family_modules() -> None:
+    import importlib
+
+    for name in FAMILY_MODULES:
+        importlib.import_module(name)
 
 
 def register_family(cls, name=None):
@@ -93,9 +105,16 @@ def _check_declared_sizes(data, where="model"):
                                        f"{MAX_DECLARED_SIZE:,}")
             _check_declared_sizes(value, f"{where}.{key}")
     elif isinstance(data, list):
-        for item in data:
-            if isinstance(item, (dict, list)):
-                _check_declared_sizes(item, where)
+        # Only objects can declare sizes: lists of numbers (parameters) are skipped without a call per row.
+        kinds = set(map(type, data))
+        nested = data if kinds == {list} else [item for item in data if type(item) in (dict, list)]
+        while nested and set(map(type, nested)) == {list}:
+            level = list(itertools.chain.from_iterable(nested))
+            kinds = set(map(type, level))
+            nested = [] if kinds <= {int, float, bool, str, type(None)} else \
+                [item for item in level if type(item) in (dict, list)]
+        for item in nested:
+            _check_declared_sizes(item, where)
 
 
 def distribution_from_dict(data, where=None) -> object:
@@ -126,6 +145,8 @@ def distribution_from_dict(data, where=None) -> object:
         raise ModelFormatError(f"{where}: unsupported model schema version {schema!r}; this suffstats reads "
                                f"version {SCHEMA_VERSION}")
     family = data.get("family")
+    if isinstance(family, str) and family not in FAMILIES:
+        _load_family_modules()
     cls = FAMILIES.get(family) if isinstance(family, str) else None
     if cls is None:
         raise ModelFormatError(f"{where}: unknown model family {family!r}; known: {sorted(FAMILIES)} "

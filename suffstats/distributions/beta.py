@@ -16,7 +16,11 @@ def beta_mle(g1, g2, tol=1e-14, max_iter=200):
     as a rough inverse precision.
     """
     p, q = np.exp(g1), np.exp(g2)
-    gap = max(1.0 - p - q, 1e-12)
+    if 1.0 - p - q <= 1e-12:
+        # Every row equal (to rounding): the likelihood grows without bound; as Gamma does, return a
+        # distribution concentrated at the value.
+        return 1e12 * p / (p + q), 1e12 * q / (p + q)
+    gap = 1.0 - p - q
     scale = 0.5 / gap
     a, b = scale * p / (p + q) + 0.1, scale * q / (p + q) + 0.1
     for _ in range(max_iter):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..data.blocks import BLOCK_ROWS, batch_ranges
+from .._transaction import interrupting
 from .local import LocalAccumulation
 from .state import EMHistory, FitState
 
@@ -119,7 +120,8 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
     was after the last completed epoch, and the history describes that state.
 
     ``store`` (a :class:`~suffstats.fit.checkpoint.Checkpoint`, optional) receives
-    the whole fit state every ``store.every`` chunks and after each epoch; a
+    the whole fit state when it is due (every ``store.every`` chunks, or
+    every ``store.seconds`` of work) and after each epoch; a
     state that carries a part-done epoch (``rows_done``, ``pending``) resumes
     it. ``strategy`` gathers each epoch's statistics (default:
     :class:`~suffstats.fit.local.LocalAccumulation`).
@@ -156,10 +158,14 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
         logs = {"epoch": epoch + 1, "improvement": change, "log_likelihood": mean_ll,
                 "seconds": seconds, "rows": int(sum(b - a for a, b in ranges))}
         if settings.verbose and (epoch + 1) % settings.verbose_interval == 0:
-            print(f"[{epoch + 1}] improvement: {change:.6g}  log-likelihood: {mean_ll:.6f}  time (s): {seconds:.3f}",
-                  flush=True)
+            print(model._epoch_line(logs), flush=True)
         for callback in settings.callbacks:
-            callback(model, logs)
+            try:
+                callback(model, logs)
+            except Exception as error:
+                # Like Ctrl-C: the model keeps this completed epoch (no rollback), and the error goes on as raised.
+                interrupting(error)
+                raise
         # The model judges (a search over k judges each candidate on its own).
         history.converged = bool(model._converged(change, settings.tol))
         if store is not None:
@@ -168,13 +174,13 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
 
 
 def _chunk_saver(model, state, store, rows_done):
-    """A callback writing the fit state, with the part-done epoch, every ``store.every`` chunks."""
+    """A callback writing the fit state, with the part-done epoch, whenever the store says it is due."""
     progress = {"rows": rows_done, "chunks": 0}
 
     def on_chunk(acc, rows):
         progress["rows"] += rows
         progress["chunks"] += 1
-        if progress["chunks"] % store.every == 0:
+        if store.due(progress["chunks"]):
             state.rows_done, state.pending = progress["rows"], acc
             try:
                 store.save(state.to_dict(model))

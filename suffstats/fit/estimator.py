@@ -15,6 +15,7 @@ import numpy as np
 
 from typing import NamedTuple
 
+from ..data.blocks import batch_ranges
 from .checkpoint import Checkpoint
 from .driver import EMHistory, EMSettings, FitState, epoch_ranges, run_em
 
@@ -31,7 +32,7 @@ def settings_fingerprint(settings: dict, sample_weight, exact: bool) -> dict:
 
 
 def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, checkpoint=None,
-                checkpoint_every=100, fingerprint=None, strategy=None) -> EMHistory:
+                checkpoint_every=None, fingerprint=None, strategy=None) -> EMHistory:
     """Run ``n_init`` initialisations of EM (one when ``warm``) and keep the best; returns its history.
 
     With ``checkpoint``, the driver writes the fit state there and a later call
@@ -39,11 +40,18 @@ def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, che
     uninterrupted fit would. ``strategy`` gathers each epoch's statistics
     (default: :class:`~suffstats.fit.local.LocalAccumulation`).
     """
-    rng = np.random.default_rng(getattr(model, "random_state", None))
+    random_state = getattr(model, "random_state", None)
+    if checkpoint is not None and not (random_state is None or isinstance(random_state, (int, np.integer))):
+        raise ValueError(f"a fit with a checkpoint needs random_state to be None or an integer; got a "
+                         f"{type(random_state).__name__}, whose state cannot be matched when the fit resumes")
+    rng = np.random.default_rng(random_state)
     store = None if checkpoint is None else Checkpoint(checkpoint, checkpoint_every, source.fingerprint(),
-                                                       fingerprint or {})
+                                                       fingerprint or {}, data_files=source.files())
     saved = None if store is None else store.load()
-    state = None if saved is None else FitState.from_dict(saved, model, rng)
+    state = None
+    if saved is not None:
+        state = FitState.from_dict(saved, model, rng, f"checkpoint {store.path}", 1 if warm else n_init)
+        check_position(state, source, settings, model._block_rows, f"checkpoint {store.path}")
     best = None if state is None else state.best
     for init in range(state.init if state else 0, 1 if warm else n_init):
         if state is None or state.init != init:
@@ -69,6 +77,31 @@ def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, che
 
 
 
+def check_position(state, source, settings, block, where) -> None:
+    """Refuse a loaded state whose place in the data cannot be: a cursor past the batches, rows past the epoch.
+
+    In exact mode a part-done epoch stops on a block boundary (or the epoch's
+    end) and its running total holds one block per ``block`` rows done.
+    """
+    exact = settings.batches_per_epoch is None
+    n_batches = len(batch_ranges(source.n_rows, settings.batch_size)) if not exact else 1
+    cursor = state.history.cursor
+    if (exact and cursor != 0) or cursor >= n_batches:
+        raise ValueError(f"{where}: field 'history.cursor' is {cursor}, but this fit has {n_batches} batch(es) "
+                         f"{'and reads whole epochs' if exact else ''}; it does not describe a fit of this model "
+                         "and data (remove it to start the fit over)")
+    if state.pending is None:
+        return
+    rows = sum(b - a for a, b in epoch_ranges(source.n_rows, settings, EMHistory(cursor=cursor), source.random_access,
+                                              block))
+    done = state.rows_done
+    aligned = not exact or done == rows or done % block == 0
+    if done > rows or not aligned or (exact and state.pending.blocks != -(-done // block)):
+        raise ValueError(f"{where}: field 'rows_done' is {done}, but an epoch of this fit has {rows} rows read in "
+                         f"blocks of {block}, and the pending statistics hold {state.pending.blocks} block(s); it "
+                         "does not describe a fit of this model and data (remove it to start the fit over)")
+
+
 class CheckpointProgress(NamedTuple):
     """Where a fit resumed from a checkpoint starts."""
 
@@ -82,7 +115,7 @@ class CheckpointProgress(NamedTuple):
     epoch_rows: int
 
 
-def checkpoint_progress(model, X, checkpoint, checkpoint_every=100):
+def checkpoint_progress(model, X, checkpoint, checkpoint_every=None):
     """What ``model.fit(X, checkpoint=checkpoint)`` would resume from, checked as that fit checks it.
 
     Parameters
@@ -93,7 +126,7 @@ def checkpoint_progress(model, X, checkpoint, checkpoint_every=100):
         The data of the fit.
     checkpoint : str or path-like
         The checkpoint file.
-    checkpoint_every : int
+    checkpoint_every : int, optional
 
     Returns
     -------

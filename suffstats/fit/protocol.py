@@ -23,6 +23,9 @@ hook                                           what it does
 ``_accumulator_from_statistics(stats)``        a total from a value computed elsewhere (``absorb``)
 ``_converged(change, tol)``                    whether the fit has converged (default ``|change| < tol``)
 ``_block_rows``                                rows per accumulation block (default 4096)
+``_blocks_follow_reference``                   blocks computed around the total's first block (default False)
+``_check_fit_parameters(params)``              refuse parameters a checkpoint holds (default: none)
+``_epoch_line(logs)``                          what ``verbose`` prints after an epoch
 =============================================  =====================================================
 
 Examples
@@ -49,7 +52,7 @@ REQUIRED = ("_validate_batch", "_new_accumulator", "_block_values", "_maximize",
             "_load_fit_parameters")
 #: Hooks with a default in :class:`FitModel`.
 OPTIONAL = ("_initialize", "_shifts", "_accumulator_from_state", "_accumulator_from_statistics", "_converged",
-            "_block_rows", "_check_fitted")
+            "_block_rows", "_blocks_follow_reference", "_check_fitted", "_check_fit_parameters", "_epoch_line")
 
 
 def missing_hooks(cls) -> list:
@@ -80,6 +83,9 @@ class FitModel:
 
     #: Rows per accumulation block: statistics are summed per block over the fixed tree.
     _block_rows = BLOCK_ROWS
+    #: Whether block values are computed around the running total's first block (``acc.reference``), as a
+    #: distribution's are; a cluster strategy then settles that block before the others.
+    _blocks_follow_reference = False
 
     def _initialize(self, source, sample_weight, rng, strategy=None):
         """Starting parameters for one initialisation (default: the current parameters)."""
@@ -90,6 +96,19 @@ class FitModel:
 
     def _check_fitted(self):
         """Raise when the model cannot compute statistics yet (default: it always can)."""
+
+    def _epoch_line(self, logs) -> str:
+        """The line ``verbose`` prints after an epoch (``logs`` as callbacks get them)."""
+        return (f"[{logs['epoch']}] improvement: {logs['improvement']:.6g}  log-likelihood: "
+                f"{logs['log_likelihood']:.6f}  time (s): {logs['seconds']:.3f}")
+
+    def _check_fit_parameters(self, params) -> None:
+        """Raise ``ValueError`` when ``params`` (as a checkpoint holds them) cannot be this model's parameters.
+
+        Called before anything is loaded from a checkpoint. The default checks
+        nothing beyond what ``_load_fit_parameters`` does; the library's models
+        check shapes against their settings and the data, and ranges.
+        """
 
     def _accumulator_from_state(self, state) -> RunningTotal:
         """A part-done epoch's running total from a checkpoint (its summation tree included)."""

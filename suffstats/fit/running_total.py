@@ -79,10 +79,21 @@ class RunningTotal:
         """Blocks summed so far (subtrees of a shared tree count as their size)."""
         return self._tree.blocks
 
+    _pinned = None
+
     @property
     def reference(self):
-        """The first block's value (its shift is the one every later block is computed around), or ``None``."""
-        return self._tree.stack[0][1] if self._tree.stack else None
+        """The first block's value (its shift is the one every later block is computed around), or ``None``.
+
+        A total that will be added to another (a cluster task's) is given that
+        one's reference with :meth:`pin_reference`, so its blocks are computed
+        around the same shift as if they were added in place.
+        """
+        return self._tree.stack[0][1] if self._tree.stack else self._pinned
+
+    def pin_reference(self, value) -> None:
+        """Compute blocks around ``value``'s shift until this total holds a block of its own."""
+        self._pinned = value
 
     def total(self):
         """The sum of every block (or :meth:`empty`)."""

@@ -1,10 +1,14 @@
-"""Mixture models and k-means, all fitted by the one EM driver in :mod:`suffstats.fit.driver`."""
+"""Mixture models and k-means, all fitted by the one EM driver in :mod:`suffstats.fit.driver`.
 
-from ._moments import EmptyComponentWarning
+The estimators are imported when first used (see :mod:`suffstats._lazy`).
+"""
+
+from .._lazy import lazy_exports
 from ._seeding import INIT_METHODS
-from .gaussian import GaussianMixture
-from .general import GeneralMixtureModel
-from .kmeans import KMeans
-from .search import GaussianMixtureSearch
 
-__all__ = ["INIT_METHODS", "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans"]
+__all__ = ["INIT_METHODS", "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel",
+           "KMeans"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "EmptyComponentWarning": "._moments", "GaussianMixture": ".gaussian", "GeneralMixtureModel": ".general",
+    "KMeans": ".kmeans", "GaussianMixtureSearch": ".search"})

@@ -69,8 +69,10 @@ class MixtureEngine(Summaries, FitModel, abstract=True):
                 weights = None if w is None else w[start:start + kernels.BLOCK_ROWS]
                 row = first_bad_row(lambda a, b: block(rows[a:b], None if weights is None else weights[a:b]),
                                     rows.shape[0], lambda r: not _finite(r))
-                raise RowError(start + row, "its statistics overflow (values too large to square in float64, "
-                                            "or far outside every component); rescale the data")
+                dtype = getattr(self, "compute_dtype", "float64")
+                limit = "" if dtype == "float64" else " (or compute_dtype='float64', whose products reach 1.8e308)"
+                raise RowError(start + row, f"its statistics overflow (values too large to square in {dtype} "
+                                            f"products, or far outside every component); rescale the data{limit}")
         return results
 
     @property

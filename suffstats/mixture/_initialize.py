@@ -32,7 +32,7 @@ from ..fit.local import LocalAccumulation
 from ._engine import MixtureEngine
 from ._moments import ComponentMoments, estimate_gaussian
 from ._seeding import INIT_METHODS, draw_sample, seed_centers
-from .kmeans import KMeans
+from .kmeans import KMeans, check_centers
 
 __all__ = ["INIT_METHODS", "draw_sample", "initial_gaussian", "given_initial_parameters"]
 
@@ -107,8 +107,7 @@ class InitialPlan:
             say(f"Initialization: k-means over all {source.n_rows:,} rows", flush=True)
             km = _kmeans(model, k, rng).fit(source, sample_weight=sample_weight)
         else:
-            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng)
-            sample, w = model._validate_batch(sample, w, 0)
+            sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng, model._validate_batch)
             say(f"Initialization: {model.init_params} on a sample of {sample.shape[0]:,} rows", flush=True)
             if model.init_params == "random":
                 return cls(model, given, random_moments(sample, w, k, cov.layout, rng))
@@ -212,6 +211,9 @@ class HardAssignment(MixtureEngine):
     def _load_fit_parameters(self, params):
         (centers,) = params
         self.centers = np.asarray(centers, np.float64)
+
+    def _check_fit_parameters(self, params):
+        check_centers(params, self.centers.shape[0], self.n_features)
 
     def _new_accumulator(self):
         return ComponentMoments(self.centers, self.layout)

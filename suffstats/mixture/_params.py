@@ -14,6 +14,10 @@ from ..distributions.covariance import COVARIANCE_TYPES
 from ._seeding import INIT_METHODS
 
 
+#: What :class:`~suffstats.GaussianMixtureSearch` can choose the best candidate by.
+CRITERIA = ("bic", "aic", "heldout")
+
+
 def _int(minimum, allow_none=False):
     return lambda v, name: check_positive_int(v, name, minimum=minimum, allow_none=allow_none)
 
@@ -28,6 +32,25 @@ def _one_of(*options):
         if not isinstance(value, str) or value not in options:
             raise ValueError(f"{name} must be one of {list(options)}; got {value!r}")
     return check
+
+
+def _random_state(value, name):
+    if value is None or isinstance(value, (np.random.RandomState, np.random.Generator)):
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**32:
+        raise ValueError(f"{name} must be None, an integer in [0, 2**32 - 1], a numpy.random.Generator or a "
+                         f"numpy.random.RandomState; got {value!r:.60}")
+
+
+def _callbacks(value, name):
+    if value is None:
+        return
+    if callable(value) or isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a list of functions callback(model, logs); got {value!r:.60} "
+                         f"(wrap a single function in a list: {name}=[f])")
+    wrong = [c for c in value if not callable(c)]
+    if wrong:
+        raise ValueError(f"{name} must hold functions callback(model, logs); {wrong[0]!r:.60} is not callable")
 
 
 CONSTRAINTS = {
@@ -48,6 +71,8 @@ CONSTRAINTS = {
     "init_params": _one_of(*INIT_METHODS),
     "compute_dtype": _one_of("float64", "float32"),
     "backend": lambda value, name: _one_of(*available_backends())(value, name),
+    "random_state": _random_state,
+    "callbacks": _callbacks,
 }
 
 

@@ -88,6 +88,8 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     callbacks : list of callables, optional
         Called after every epoch as ``callback(model, logs)``; ``logs`` has
         ``epoch``, ``improvement``, ``log_likelihood``, ``seconds`` and ``rows``.
+        A callback that raises stops the fit as Ctrl-C does: the model keeps
+        the parameters of the epoch just completed, and the exception goes on.
     progress : bool, default=False
         Show a progress bar over the rows of each epoch.
     backend : {"numba", "numpy"}, default="numba"
@@ -201,6 +203,27 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     def _load_fit_parameters(self, params):
         self._assign_parameters(*(np.asarray(p, dtype=np.float64) for p in params))
 
+    def _check_fit_parameters(self, params):
+        if not isinstance(params, list) or len(params) != 3:
+            raise ValueError("expected [weights, means, covariances]")
+        self._checked_parameters(*params, n_features=self.n_features_in_)
+
+    def _checked_parameters(self, weights, means, covariances, n_features=None):
+        """Weights, means and covariances read from JSON, as arrays, checked against the settings."""
+        means = json_numbers(means, "means")
+        if means is None or means.ndim != 2 or (n_features is not None and means.shape[1] != n_features):
+            raise ValueError(f"means must be a (n_components, n_features{'' if n_features is None else '=' + str(n_features)}) "
+                             f"array; got shape {np.shape(means)}")
+        k, d = means.shape
+        if k != self.n_components:
+            raise ValueError(f"{k} means but n_components = {self.n_components}")
+        raw = weights
+        weights = json_numbers(weights, "weights")
+        if weights is None or weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
+            raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got {raw!r:.80}")
+        covariances = self._cov.check(json_numbers(covariances, "covariances"), k, d)
+        return weights, means, covariances
+
     def _check_fitted(self):
         check_is_fitted(self, "means_")
 
@@ -240,7 +263,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng, strategy))
 
     # -- fitting -------------------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Fit by EM over ``X``; returns ``self``.
 
         Parameters
@@ -256,8 +279,10 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
             with the same file resumes it, ending bit for bit where an
             uninterrupted fit would. A file made for other data or settings, or
             a corrupted one, is refused.
-        checkpoint_every : int, default=100
-            Write the checkpoint after this many batches (and after each epoch).
+        checkpoint_every : int, optional
+            Write the checkpoint after this many batches. By default it is
+            written after every minute of work (a crash loses at most about a
+            minute), and always after each epoch.
         client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
             Gather each epoch's statistics on this Dask cluster: the workers read
             their own rows (``X`` a file path or a ``dask.array``) and the fit is
@@ -286,7 +311,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return self._fit(X, sample_weight).predict(X)
 
     @transactional
-    def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=100, client=None):
+    def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=None, client=None):
         """Fit as one transaction: a refused or failed fit leaves the model as it was."""
         return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 
@@ -309,7 +334,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self._pending = None
         history = fit_model(
             self, source, sample_weight, EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
-            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
             fingerprint=self._checkpoint_fingerprint(sample_weight), strategy=as_strategy(client))
         self.converged_, self.n_iter_ = history.converged, history.n_iter
         self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
@@ -473,16 +498,9 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
             raise ValueError(f"settings has unknown parameters {sorted(unknown)}")
         model = cls(**settings)
         check_settings(model)
-        means = json_numbers(data.get("means"), "means")
-        if means is None or means.ndim != 2:
-            raise ValueError(f"means must be a (n_components, n_features) array; got shape {np.shape(means)}")
-        k, d = means.shape
-        if k != model.n_components:
-            raise ValueError(f"model JSON has {k} means but n_components = {model.n_components}")
-        weights = json_numbers(data.get("weights"), "weights")
-        if weights is None or weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
-            raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got {data.get('weights')!r:.80}")
-        covariances = model._cov.check(json_numbers(data.get("covariances"), "covariances"), k, d)
+        weights, means, covariances = model._checked_parameters(data.get("weights"), data.get("means"),
+                                                                data.get("covariances"))
+        d = means.shape[1]
         lower_bounds = json_numbers(data.get("lower_bounds", []), "lower_bounds")
         if lower_bounds.ndim != 1:
             raise ValueError("lower_bounds must be a list of numbers")

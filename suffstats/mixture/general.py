@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._transaction import transaction, transactional
-from .._validation import check_batch, check_positive_int, check_weights
+from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
 from ..data.source import as_source
 from ..data.views import SingleColumn
@@ -80,6 +80,11 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
                 raise TypeError(f"distributions[{j}] must be a Distribution; got {d!r}")
         if len({d.ndim for d in self.distributions}) != 1:
             raise ValueError("components must all be univariate or all multivariate")
+        for j, d in enumerate(self.distributions):
+            first = next(i for i, other in enumerate(self.distributions) if other is d)
+            if first != j:
+                raise ValueError(f"distributions[{j}] is the same object as distributions[{first}]: each component "
+                                 "needs its own instance (copy.deepcopy it, or build another)")
         self.ndim = self.distributions[0].ndim
         self.weights = None if weights is None else _check_mixture_weights(weights, len(self.distributions))
         self.n_init, self.max_iter, self.tol, self.batch_size = n_init, max_iter, tol, batch_size
@@ -188,6 +193,18 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             d._set_parameters({k: np.asarray(v, dtype=np.float64) if isinstance(v, list) else v
                                for k, v in values.items()})
 
+    def _check_fit_parameters(self, params):
+        if not isinstance(params, list) or len(params) != 1 + len(self.distributions):
+            raise ValueError(f"expected [weights, then the parameters of {len(self.distributions)} components]")
+        _check_mixture_weights(json_numbers(params[0], "weights"), len(self.distributions))
+        for j, (d, values) in enumerate(zip(self.distributions, params[1:])):
+            description = d.to_dict()
+            description["parameters"] = values
+            try:
+                distribution_from_dict(description)
+            except ValueError as error:
+                raise ValueError(f"component {j}: {error}") from None
+
     def _maximize(self, acc, inertia):
         """M-step, committed whole. As in :class:`GaussianMixture`, a component that received no
         mass keeps its parameters and weight (with an :class:`EmptyComponentWarning`)."""
@@ -210,7 +227,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
 
     # -- fitting ------------------------------------------------------------------------
     @transactional
-    def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
+    def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Initialise unfitted components, then run EM; returns ``self``.
 
         ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
@@ -220,6 +237,9 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         source = as_source(X, ndim=self.ndim)
         if self.ndim == 2 and self._n_features() not in (None, source.n_features):
             raise ValueError(f"X has {source.n_features} features, but the components expect {self._n_features()}")
+        if self.ndim == 1 and source.n_features != 1:
+            raise ValueError(f"X has {source.n_features} columns, but the components are univariate: give one column "
+                             "(or use IndependentComponents for several)")
         if sample_weight is not None:
             sample_weight = check_weights(sample_weight, source.n_rows)
         self._given = [d.fitted for d in self.distributions]
@@ -228,7 +248,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         fingerprint = settings_fingerprint(self._settings(), sample_weight, exact=self.batches_per_epoch is None)
         history = fit_model(self, SingleColumn(source) if self.ndim == 1 else source, sample_weight,
                               EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
-                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
                               fingerprint=fingerprint, strategy=as_strategy(client))
         del self._given
         self.n_iter_, self.converged_ = history.n_iter, history.converged
@@ -251,7 +271,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             # Components given with parameters: only the weights are missing.
             self.weights = np.full(self.n_components, 1.0 / self.n_components)
             return
-        sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
+        sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_batch)
         rows = sample if sample.ndim == 1 else (sample[:, 0] if self.ndim == 1 else sample)
         points = rows.reshape(-1, 1) if rows.ndim == 1 else rows
         labels = KMeans(self.n_components, random_state=rng, max_iter=20).fit(points, sample_weight=w).predict(points)
@@ -260,7 +280,13 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             mine = labels == j
             counts[j] = mine.sum() if w is None else w[mine].sum()
             if not given[j]:
-                d.fit(rows[mine] if mine.any() else rows, None if w is None else (w[mine] if mine.any() else w))
+                # A component starts from the rows of its cluster inside its support (the rest have no density
+                # under it), or from every such row when its cluster has none.
+                outside = d._outside(rows)
+                inside = np.ones(len(rows), bool) if outside is None else \
+                    ~(outside if outside.ndim == 1 else outside.any(axis=1))
+                pick = mine & inside if (mine & inside).any() else inside
+                d.fit(rows[pick], None if w is None else w[pick])
         self.weights = counts / counts.sum() if counts.sum() > 0 else np.full(self.n_components, 1 / self.n_components)
 
     # -- prediction -------------------------------------------------------------------------

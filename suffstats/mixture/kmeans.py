@@ -47,7 +47,8 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     verbose : int, default=0
         Print one line per epoch when positive.
     callbacks : list of callables, optional
-        Called after each epoch as ``callback(model, logs)``.
+        Called after each epoch as ``callback(model, logs)``. One that raises
+        stops the fit as Ctrl-C does: the centres of the epoch just completed stay.
     progress : bool
         Show a progress bar over the rows of each epoch.
     backend : {"numba", "numpy"}, default="numba"
@@ -104,6 +105,9 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         (centers,) = params
         self.cluster_centers_ = np.array(centers, dtype=np.float64)
 
+    def _check_fit_parameters(self, params):
+        check_centers(params, self.n_clusters, self.n_features_in_)
+
     def _check_fitted(self):
         check_is_fitted(self, "cluster_centers_")
 
@@ -138,8 +142,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     def _initialize(self, source, sample_weight, rng, strategy=None):
         if isinstance(self.init, str):
-            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng)
-            sample, w = self._validate_batch(sample, w, 0)
+            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_batch)
             self.cluster_centers_ = seed_centers(self.init, sample, w, self.n_clusters, rng, source)
         else:
             self.cluster_centers_ = np.array(self._given_centers(), dtype=np.float64)
@@ -152,7 +155,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     # -- public API ------------------------------------------------------------
     @transactional
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Cluster ``X`` (array, memory map, path or batch source); returns ``self``.
 
         ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
@@ -172,12 +175,17 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         if not isinstance(self.init, str):
             self._given_centers()  # refused before anything runs
         # tol is relative to the mean feature variance, measured on a seeded sample.
-        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0))
-        scale = float(np.mean(np.var(self._validate_batch(sample, None, 0)[0], axis=0))) or 1.0
+        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0), self._validate_batch)
+        scale = float(np.mean(np.var(sample, axis=0)))
+        if scale < np.finfo(np.float64).tiny and np.ptp(sample, axis=0).any():
+            # Rows that differ, but whose squared differences underflow: every distance would tie at 0.
+            raise ValueError(f"the rows of X differ by at most {np.ptp(sample, axis=0).max():.3g}: squared distances "
+                             "underflow float64 (below 2.2e-308) and every row would tie; multiply X by a constant")
+        scale = scale or 1.0
         self._pending = None
         history = fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
                               checkpoint=checkpoint,
-                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
                               fingerprint=settings_fingerprint(self.get_params(), sample_weight,
                                                                exact=self.batches_per_epoch is None),
                               strategy=as_strategy(client))
@@ -275,15 +283,27 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         model = cls(**settings)
         check_settings(model)
         centers = json_numbers(data.get("cluster_centers"), "cluster_centers")
-        if centers is None or centers.ndim != 2 or centers.shape[0] != model.n_clusters:
-            raise ValueError(f"cluster_centers must be an (n_clusters={model.n_clusters}, n_features) array; "
+        if centers is None or centers.ndim != 2 or centers.shape[0] != model.n_clusters or centers.shape[1] < 1:
+            raise ValueError(f"cluster_centers must be an (n_clusters={model.n_clusters}, n_features >= 1) array; "
                              f"got shape {np.shape(centers)}")
         n_iter, inertia = data.get("n_iter", 0), data.get("inertia")
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
             raise ValueError(f"n_iter must be a non-negative integer; got {n_iter!r:.40}")
         model.cluster_centers_, model.n_features_in_, model.n_iter_ = centers, centers.shape[1], n_iter
-        model.inertia_ = np.nan if inertia is None else float(json_numbers(inertia, "inertia"))
+        inertia = np.nan if inertia is None else json_numbers(inertia, "inertia")
+        if np.ndim(inertia) != 0 or inertia < 0:
+            raise ValueError(f"inertia must be a non-negative number; got {data.get('inertia')!r:.40}")
+        model.inertia_ = float(inertia)
         return model
+
+
+def check_centers(params, k, d):
+    """``[centers]`` as a checkpoint holds them: a finite (k, d) array."""
+    if not isinstance(params, list) or len(params) != 1:
+        raise ValueError("expected [centers]")
+    centers = json_numbers(params[0], "centers")
+    if centers is None or centers.shape != (k, d):
+        raise ValueError(f"centers must be a ({k}, {d}) array; got shape {np.shape(centers)}")
 
 
 register_family(KMeans)

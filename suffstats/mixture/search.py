@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import warnings
 
 import numpy as np
@@ -14,12 +16,14 @@ from .._validation import check_positive_int, check_weights
 from ..data.source import as_source
 from ..distributed import as_strategy
 from ..fit.driver import EMHistory, EMSettings, progress_bar
+from ..fit.state import history_from_dict
 from ..fit.estimator import fit_model, settings_fingerprint
 from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
+from ..distributions.covariance import COVARIANCE_TYPES
 from ._holdout import HeldOutSplit
 from ._initialize import InitialPlan
-from ._params import check_settings
+from ._params import CRITERIA, check_settings
 from .gaussian import GaussianMixture
 
 __all__ = ["GaussianMixtureSearch"]
@@ -27,7 +31,6 @@ __all__ = ["GaussianMixtureSearch"]
 #: Constructor parameters handed unchanged to every candidate :class:`GaussianMixture`.
 SHARED = ("tol", "reg_covar", "max_iter", "init_params", "verbose", "verbose_interval", "batch_size",
           "batches_per_epoch", "inertia", "lr_decay", "init_sample_size", "backend", "compute_dtype")
-CRITERIA = ("bic", "aic", "heldout")
 
 
 class GaussianMixtureSearch(DensityMixin, BaseEstimator):
@@ -68,7 +71,8 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     tol, reg_covar, max_iter, init_params, verbose, verbose_interval, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, backend, compute_dtype
         As for :class:`GaussianMixture`, shared by every candidate.
     callbacks : list of callables, optional
-        Called after every epoch as ``callback(search, logs)``.
+        Called after every epoch as ``callback(search, logs)``. One that raises
+        stops the search as Ctrl-C does.
     progress : bool, default=False
         Show a progress bar over the rows of each shared epoch.
 
@@ -127,11 +131,16 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         self.compute_dtype = compute_dtype
 
     # -- candidates -------------------------------------------------------------------------
-    def _grid(self):
-        ks = [self.n_components] if np.ndim(self.n_components) == 0 else list(self.n_components)
-        types = [self.covariance_type] if isinstance(self.covariance_type, str) else list(self.covariance_type)
+    def _grid(self, n_rows, n_features):
+        """Every candidate ``(k, covariance_type, init, seed)``, checked against the data before any work."""
+        ks = _components(self.n_components, n_rows)
+        types = [self.covariance_type] if isinstance(self.covariance_type, str) else \
+            _bounded_list(self.covariance_type, "covariance_type", len(COVARIANCE_TYPES))
         if not ks or not types:
             raise ValueError("n_components and covariance_type must each name at least one value")
+        unknown = [c for c in types if c not in COVARIANCE_TYPES]
+        if unknown:
+            raise ValueError(f"covariance_type must be one of {list(COVARIANCE_TYPES)}; got {unknown[0]!r}")
         if self.criterion not in CRITERIA:
             raise ValueError(f"criterion must be one of {list(CRITERIA)}; got {self.criterion!r}")
         fraction = self.validation_fraction
@@ -141,19 +150,30 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         if self.criterion == "heldout" and fraction is None:
             raise ValueError("criterion='heldout' needs validation_fraction (the share of rows held out)")
         n_init = check_positive_int(self.n_init, "n_init")
-        seeds = _seeds(self.random_state, len(ks) * len(types) * n_init)
+        n_candidates = len(ks) * len(types) * n_init
+        if n_candidates > MAX_CANDIDATES:
+            raise ValueError(f"the search has {n_candidates:,} candidates ({len(ks)} values of n_components x "
+                             f"{len(types)} covariance types x n_init={n_init}); at most {MAX_CANDIDATES:,} are "
+                             "fitted together (each read serves them all): narrow the grid")
+        size = sum(n_init * _parameter_bytes(k, n_features, c) for k in ks for c in types)
+        if size > MAX_PARAMETER_BYTES:
+            raise ValueError(f"the search's candidates need {size / 2**30:.1f} GiB of parameters at {n_features} "
+                             f"features (at most {MAX_PARAMETER_BYTES / 2**30:.0f} GiB): narrow n_components or "
+                             "use 'diag' or 'spherical' covariance")
+        seeds = _seeds(self.random_state, n_candidates)
         grid = [(k, c, i) for k in ks for c in types for i in range(n_init)]
         return [(k, c, i, int(seed)) for (k, c, i), seed in zip(grid, seeds)]
 
     def _candidate(self, k, covariance_type, seed):
-        shared = {name: getattr(self, name) for name in SHARED}
+        # The search speaks for its candidates (one line per epoch): they stay quiet while it runs.
+        shared = {**{name: getattr(self, name) for name in SHARED}, "verbose": 0}
         model = GaussianMixture(k, covariance_type=covariance_type, n_init=1, random_state=seed, **shared)
         check_settings(model)
         return model
 
     # -- fitting ---------------------------------------------------------------------------------
     @transactional
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=100, client=None):
+    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Fit every candidate, sharing each read of ``X``; returns ``self``.
 
         ``checkpoint`` holds all candidates: a killed search resumes bit for bit.
@@ -161,11 +181,8 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         every candidate on a Dask cluster, bit for bit as the local search.
         """
         source = as_source(X)
-        grid = self._grid()
+        grid = self._grid(source.n_rows, source.n_features)
         candidates = [self._candidate(k, c, seed) for k, c, _, seed in grid]
-        if source.n_rows < max(m.n_components for m in candidates):
-            raise ValueError(f"Expected n_samples >= n_components but got n_components = "
-                             f"{max(m.n_components for m in candidates)}, n_samples = {source.n_rows}")
         sample_weight = None if sample_weight is None else check_weights(sample_weight, source.n_rows)
         for model in candidates:
             model.n_features_in_ = source.n_features
@@ -174,16 +191,22 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         if self.validation_fraction is not None:
             split = HeldOutSplit(source.n_rows, self.validation_fraction, grid[0][3], held_out=False,
                                  base=sample_weight)
+            if not split.other_side().sum() > 0:
+                raise ValueError(f"validation_fraction={self.validation_fraction} holds out rows of total weight "
+                                 "zero (too few rows, or their sample_weight is 0): the held-out log-likelihood would "
+                                 "be undefined; raise validation_fraction or use criterion='bic'")
             sample_weight = split
         settings = EMSettings.of(self)
         joint = _Candidates(candidates, settings)
         strategy = as_strategy(client)
         history = fit_model(
             joint, source, sample_weight, settings, 1, checkpoint=checkpoint,
-            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every"),
+            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
             fingerprint=settings_fingerprint(self.get_params(), sample_weight,
                                              exact=self.batches_per_epoch is None), strategy=strategy)
         self.n_iter_ = history.n_iter
+        for model in candidates:
+            model.verbose = self.verbose
         self.candidates_ = candidates
         self.results_ = [self._finish_candidate(model, k, c, i, seed, h)
                          for model, (k, c, i, seed), h in zip(candidates, grid, joint.histories)]
@@ -287,7 +310,55 @@ def _held_out_log_likelihood(candidates, source, split, settings, strategy=None)
     with progress_bar(settings.progress, ranges, "held-out rows") as bar:
         (strategy or LocalAccumulation()).accumulate(together, source, ranges, split.other_side(), acc,
                                                      bar.update if bar else None)
-    return [part.log_likelihood / part.weight if part.weight > 0 else float("nan") for part in acc.parts.values()]
+    return [part.log_likelihood / part.weight for part in acc.parts.values()]
+
+
+#: Most candidates fitted together, and most memory their parameters may take.
+MAX_CANDIDATES = 10_000
+MAX_PARAMETER_BYTES = 4 * 2**30
+
+
+def _components(value, n_rows) -> list:
+    """``n_components`` of a search (one number, or any iterable: a range, a list, a generator) as checked ints."""
+    if isinstance(value, range):
+        # A range is checked from its ends: range(1, 10**9) is refused without being listed.
+        if len(value) and (value[0] < 1 or value[-1] < 1 or max(value[0], value[-1]) > n_rows):
+            bad = min(value[0], value[-1]) if min(value[0], value[-1]) < 1 else max(value[0], value[-1])
+            raise ValueError(_components_message(bad, n_rows))
+        if len(value) > MAX_CANDIDATES:
+            raise ValueError(f"n_components holds {len(value):,} values; at most {MAX_CANDIDATES:,} candidates are "
+                             "fitted together: narrow the grid")
+        return list(value)
+    values = [value] if np.ndim(value) == 0 and not hasattr(value, "__iter__") else \
+        _bounded_list(value, "n_components", MAX_CANDIDATES)
+    for k in values:
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1 or k > n_rows:
+            raise ValueError(_components_message(k, n_rows))
+    return [int(k) for k in values]
+
+
+def _components_message(k, n_rows):
+    if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)) and k > n_rows:
+        return (f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {n_rows}")
+    return f"n_components must be an integer >= 1 (or an iterable of them); got {k!r:.40}"
+
+
+def _bounded_list(values, name, limit) -> list:
+    """``list(values)`` for any iterable, refused past ``limit`` items without reading the rest."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a value or an iterable of values; got {values!r:.40}")
+    out = list(itertools.islice(iter(values), limit + 1))
+    if len(out) > limit:
+        raise ValueError(f"{name} holds more than {limit:,} values; at most {limit:,} candidates are fitted "
+                         "together: narrow the grid")
+    return out
+
+
+def _parameter_bytes(k, d, covariance_type) -> int:
+    """float64 bytes of one candidate's means, covariances and precisions."""
+    per_component = {"full": 2 * d * d, "tied": 0, "diag": 2 * d, "spherical": 2}[covariance_type]
+    shared = 2 * d * d if covariance_type == "tied" else 0
+    return 8 * (k * (d + 1 + per_component) + shared)
 
 
 def _seeds(random_state, n):
@@ -303,7 +374,7 @@ class _Candidates(FitModel):
     def __init__(self, candidates, settings):
         self.candidates, self.settings = candidates, settings
         self.histories = [EMHistory() for _ in candidates]
-        self.verbose = settings.verbose
+        self.verbose = 0  # the search announces its own initialisation (one line for every candidate)
         self.tol = settings.tol
 
     @property
@@ -344,8 +415,22 @@ class _Candidates(FitModel):
     def _converged(self, change, tol):
         return not self._active()
 
+    def _epoch_line(self, logs):
+        """One line for the whole search: candidates running and converged, and the best so far."""
+        n, running = len(self.candidates), len(self._active())
+        scores = [h.lower_bounds[-1] if h.lower_bounds else -np.inf for h in self.histories]
+        best = int(np.argmax(scores))
+        model = self.candidates[best]
+        return (f"[{logs['epoch']}] {running} of {n} candidates running, {n - running} converged; highest mean "
+                f"log-likelihood {scores[best]:.6f} (k={model.n_components}, {model.covariance_type}); "
+                f"time (s): {logs['seconds']:.3f}")
+
     def _initialize(self, source, sample_weight, rng, strategy=None):
         """Every candidate's start, sharing reads: one take of the union of samples, one assignment pass."""
+        if self.settings.verbose:
+            methods = sorted({m.init_params for m in self.candidates})
+            print(f"Initialization: {len(self.candidates)} candidates ({', '.join(methods)}) on samples of at most "
+                  f"{self.candidates[0].init_sample_size:,} rows, then one shared pass", flush=True)
         cached = _SampleCache(source, [(m.random_state, m.init_sample_size) for m in self.candidates])
         plans = [InitialPlan.make(m, cached, sample_weight, np.random.default_rng(m.random_state))
                  for m in self.candidates]
@@ -369,7 +454,19 @@ class _Candidates(FitModel):
     def _load_fit_parameters(self, params):
         for model, values in zip(self.candidates, params["candidates"]):
             model._load_fit_parameters(values)
-        self.histories = [EMHistory(**h) for h in params["histories"]]
+        self.histories = [history_from_dict(h) for h in params["histories"]]
+
+    def _check_fit_parameters(self, params):
+        n = len(self.candidates)
+        if not isinstance(params, dict) or set(params) != {"candidates", "histories"} or \
+                not all(isinstance(params[k], list) and len(params[k]) == n for k in params):
+            raise ValueError(f"expected the parameters and histories of {n} candidates")
+        for j, (model, values, history) in enumerate(zip(self.candidates, params["candidates"], params["histories"])):
+            try:
+                model._check_fit_parameters(values)
+                history_from_dict(history, f"candidate {j}")
+            except ValueError as error:
+                raise ValueError(f"candidate {j}: {error}") from None
 
     def _accumulator_from_state(self, state):
         return _JointTotal({int(j): self.candidates[int(j)]._accumulator_from_state(part) for j, part in state})
