@@ -382,7 +382,14 @@ class Empty(Statistics):
 
 
 class Composite(Statistics):
-    """An ordered tuple of statistics values, combined part by part."""
+    """An ordered tuple of statistics values, combined part by part.
+
+    Parameters
+    ----------
+    parts : sequence of Statistics
+        The parts, in order (one per feature of
+        :class:`~suffstats.IndependentComponents`, for example).
+    """
 
     kind = "composite"
 

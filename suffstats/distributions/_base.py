@@ -262,7 +262,18 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
         return self
 
     def log_probability(self, X) -> np.ndarray:
-        """Log-density (or log-mass) of each row."""
+        """Log-density (or log-mass) of each row.
+
+        Parameters
+        ----------
+        X : array_like of shape (n,) or (n, d)
+            Rows: values for a univariate family, feature vectors otherwise.
+            A row outside the support has log-probability ``-inf``.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
         self._require_fitted()
         X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), missing=self.missing)
         if self.missing != "error" and X.ndim == 1 and np.isnan(X).any():
@@ -280,11 +291,33 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
         return out
 
     def probability(self, X) -> np.ndarray:
-        """Density (or mass) of each row."""
+        """Density (or mass) of each row.
+
+        Parameters
+        ----------
+        X : array_like of shape (n,) or (n, d)
+            Rows, as for :meth:`log_probability`.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
         return np.exp(self.log_probability(X))
 
     def sample(self, n, random_state=None) -> np.ndarray:
-        """Draw ``n`` rows."""
+        """Draw ``n`` rows.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows (0 allowed).
+        random_state : int, numpy Generator or None
+            Seed or generator; the same seed draws the same rows.
+
+        Returns
+        -------
+        ndarray of shape (n,) or (n, d)
+        """
         self._require_fitted()
         return self._sample(check_positive_int(n, "n", minimum=0), np.random.default_rng(random_state))
 

@@ -21,6 +21,11 @@ class Categorical(_SumFamily):
         statistics of every batch have the same length.
     pseudocount : float
         Added to every category's count in the M-step (additive smoothing).
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
 
     Examples
     --------

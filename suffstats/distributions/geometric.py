@@ -10,6 +10,16 @@ from ._univariate import _SumFamily, as_float
 class Geometric(_SumFamily):
     """Geometric on {1, 2, ...} with success probability ``p`` (``scipy.stats.geom``).
 
+    Parameters
+    ----------
+    p : float in (0, 1], optional
+        Success probability per trial; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> from suffstats import Geometric

@@ -17,6 +17,11 @@ class IndependentComponents(Distribution):
     ----------
     distributions : sequence of univariate Distribution
         One per feature; families may differ.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
 
     Examples
     --------

@@ -19,15 +19,22 @@ class MultivariateNormal(Distribution):
     Parameters
     ----------
     mean : array_like of shape (d,), optional
+        ``None`` until fitted.
     covariance : array_like, optional
         Shape (d, d) for ``"full"``, (d,) for ``"diag"``, a scalar for ``"spherical"``.
-    covariance_type : {"full", "diag", "spherical"}
+    covariance_type : {"full", "diag", "spherical"}, default="full"
+        A full matrix, one variance per feature, or one variance for all features.
     reg_covar : float, default=1e-6
         Added to the diagonal of every estimated covariance, so that a
         covariance estimated from one row, or from constant or duplicated
         features, stays positive definite. The default is scikit-learn's and
         :class:`suffstats.GaussianMixture`'s; pass ``reg_covar=0`` for the
         plain maximum-likelihood estimate.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
 
     Notes
     -----

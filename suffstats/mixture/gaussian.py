@@ -38,7 +38,11 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=1
+        Number of mixture components.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Each component's own full covariance matrix, one matrix shared by all
+        components, one variance per feature and component, or one variance per
+        component.
     tol : float, default=1e-3
         Convergence threshold on the change of the mean log-likelihood per row.
     reg_covar : float, default=1e-6
@@ -52,17 +56,22 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         ``init_sample_size`` rows of the whole data. ``kmeans`` runs Lloyd's
         iterations on the sample in memory, then assigns every row to its
         nearest centre in one pass; ``kmeans_full`` runs the iterations out of
-        core over all rows (up to 100 passes). See
-        :mod:`suffstats.mixture._initialize`.
+        core over all rows (up to 100 passes); ``random`` and
+        ``random_from_data`` draw responsibilities or centres at random,
+        ``k-means++`` seeds centres by k-means++, and ``first-k`` takes the first
+        ``n_components`` rows as centres (deterministic).
     weights_init, means_init, precisions_init : array_like, optional
         User-provided initial parameters (they override ``init_params``).
     random_state : int, numpy Generator or None
+        Seed of the initialisation (the row sample, the seeding of centres) and
+        of ``sample``; an int makes fits reproducible.
     warm_start : bool, default=False
         Start from the current parameters when refitting.
     verbose : int, default=0
         Print a line (epoch, improvement, mean log-likelihood, seconds) every
         ``verbose_interval`` epochs.
     verbose_interval : int, default=10
+        Epochs between two printed lines when ``verbose`` is set.
     batch_size : int, optional
         Rows read per batch; ``None`` reads all rows at once. In exact mode
         reads are rounded up to a multiple of
@@ -293,7 +302,9 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         X : array, memory map, path or batch source
             See :func:`suffstats.data.as_source`.
         y : ignored
+            Not used; present for scikit-learn's API.
         sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row (an integer weight is the row repeated).
         checkpoint : str or path-like, optional
             A file to write the state of the fit to; running the same fit again
             with the same file resumes it, ending bit for bit where an
@@ -312,7 +323,22 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most likely component of each row."""
+        """Fit, then return the most likely component of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row in the fit.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return self._fit(X, sample_weight).predict(X)
 
     @transactional
@@ -365,16 +391,51 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return complete(X)
 
     def score_samples(self, X):
-        """Log-density of each row, batch by batch."""
+        """Log-density of each row, batch by batch.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         return map_batches(self, X, lambda B: logsumexp(self._weighted_log_prob(B), axis=1))
 
     def score(self, X, y=None):
-        """Mean log-density per row."""
+        """Mean log-density per row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+
+        Returns
+        -------
+        float
+        """
         return float(np.mean(self.score_samples(X)))
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each row."""
+        """Posterior probability of each component for each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
         check_is_fitted(self, "means_")
 
         def proba(B):
@@ -384,21 +445,65 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return map_batches(self, X, proba)
 
     def predict(self, X):
-        """Most likely component of each row."""
+        """Most likely component of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         return map_batches(self, X, lambda B: np.argmax(self._weighted_log_prob(B), axis=1))
 
     def bic(self, X):
-        """Bayesian information criterion (lower is better)."""
+        """Bayesian information criterion (lower is better).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        float
+        """
         n = as_source(X).n_rows
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X):
-        """Akaike information criterion (lower is better)."""
+        """Akaike information criterion (lower is better).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        float
+        """
         return -2 * self.score(X) * as_source(X).n_rows + 2 * self._n_parameters()
 
     def sample(self, n_samples=1):
-        """Draw ``n_samples`` rows; returns ``(X, component labels)``."""
+        """Draw ``n_samples`` rows; returns ``(X, component labels)``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows (at least 1); drawn with ``random_state``, as scikit-learn does.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        labels : ndarray of int, shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer, at least 1.")

@@ -325,14 +325,34 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         return None
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each row."""
+        """Posterior probability of each component for each row.
+
+        Parameters
+        ----------
+        X : array_like of shape (n,) or (n, d)
+            Rows, as for the components.
+
+        Returns
+        -------
+        ndarray of shape (n, n_components)
+        """
         self._require_fitted()
         X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), missing=self.missing)
         lp = self._component_log_prob(X)
         return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
 
     def predict(self, X):
-        """Most likely component of each row."""
+        """Most likely component of each row.
+
+        Parameters
+        ----------
+        X : array_like of shape (n,) or (n, d)
+            Rows, as for the components.
+
+        Returns
+        -------
+        ndarray of int, shape (n,)
+        """
         return np.argmax(self.predict_proba(X), axis=1)
 
     def _sample(self, n, rng):

@@ -31,7 +31,8 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int
+    n_clusters : int, default=8
+        Number of centres.
     init : {"k-means++", "random_from_data", "first-k"} or array of shape (n_clusters, n_features)
         Seeding, computed on a sample of ``init_sample_size`` rows.
     n_init : int, default=1
@@ -42,12 +43,16 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size
         As for :class:`suffstats.GaussianMixture`.
     random_state : int, Generator or None
-    verbose : int
+        Seed of the row sample and of the seeding; an int makes fits reproducible.
+    verbose : int, default=0
+        Print one line per epoch when positive.
     callbacks : list of callables, optional
         Called after each epoch as ``callback(model, logs)``. One that raises
         stops the fit as Ctrl-C does: the centres of the epoch just completed stay.
     progress : bool
         Show a progress bar over the rows of each epoch.
+    backend : {"numba", "numpy"}, default="numba"
+        Kernel backend (see :mod:`suffstats.backends`).
 
     Notes
     -----
@@ -199,22 +204,74 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the nearest centre of each row."""
+        """Fit, then return the nearest centre of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row in the fit.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def transform(self, X):
-        """Euclidean distance of each row to each centre, shape (n, n_clusters)."""
+        """Euclidean distance of each row to each centre, shape (n, n_clusters).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+        """
         check_is_fitted(self, "cluster_centers_")
         kernels = get_backend(self.backend, "nearest-centre")
         return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)),
                            validate=self._validate_rows)
 
     def predict(self, X):
-        """Index of the nearest centre of each row."""
+        """Index of the nearest centre of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return np.argmin(self.transform(X), axis=1)
 
     def score(self, X, y=None, sample_weight=None):
-        """Opposite of the weighted sum of squared distances to the nearest centre."""
+        """Opposite of the weighted sum of squared distances to the nearest centre.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row's squared distance.
+
+        Returns
+        -------
+        float
+        """
         d2 = self.transform(X).min(axis=1) ** 2
         w = check_weights(sample_weight, d2.shape[0])
         return -float(d2.sum() if w is None else w @ d2)
