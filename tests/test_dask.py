@@ -244,3 +244,21 @@ def test_a_worker_killed_mid_epoch_changes_nothing(data):
         killer.join()
     assert killed, "no worker was killed during the fit"
     assert _same_gaussian(fitted, local)
+
+
+def test_fits_with_missing_values_are_the_local_fit(client, one_worker, data, tmp_path):
+    X = data["X"].copy()
+    X[np.random.default_rng(2).random(X.shape) < 0.2] = np.nan
+    X[7] = np.nan  # a row with nothing observed
+    np.save(tmp_path / "holes.npy", X)
+    path = str(tmp_path / "holes.npy")
+    local = _gaussian(missing="marginalize").fit(path)
+    for c in (one_worker, DaskAccumulation(client, blocks_per_task=2)):
+        assert _same_gaussian(_gaussian(missing="marginalize").fit(path, client=c), local)
+
+    def general():
+        return ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)], random_state=0, max_iter=3, tol=0,
+                                      missing="marginalize")
+
+    local = general().fit(path)
+    assert general().fit(path, client=DaskAccumulation(client, blocks_per_task=4)).to_dict() == local.to_dict()
