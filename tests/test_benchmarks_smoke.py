@@ -20,6 +20,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ["bench_init.py", "--rows", "20000", "--features", "4", "--components", "3"],
     ["bench_discrete.py", "--rows", "3000", "--columns", "5"],
     ["bench_select.py", "--rows", "20000", "--features", "4", "--max-k", "3", "--n-init", "2", "--max-iter", "5"],
+    ["bench_missing.py", "--n", "6000", "--d", "5", "--iters", "2", "--repeats", "1", "--batch-size", "2000"],
 ])
 def test_benchmark_script_runs(args, tmp_path):
     result = subprocess.run([sys.executable, *args], cwd=BENCH, capture_output=True, text=True, timeout=600,

@@ -90,8 +90,7 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
     #: ``_component_statistics`` the expected statistics given them. Univariate families need not: a
     #: univariate row with a hole has nothing observed and the mixture gives it no weight.
     handles_missing: bool = False
-    #: The missing-value policy (one of ``suffstats._validation.MISSING_POLICIES``); a model that can
-    #: integrate holes out takes it as a parameter (:class:`~suffstats.GeneralMixtureModel`).
+    #: The missing-value policy, ``"error"`` or ``"marginalize"`` (see the ``missing`` parameter).
     missing: str = "error"
 
     def __init_subclass__(cls, abstract=False, **kwargs):
