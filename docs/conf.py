@@ -72,7 +72,9 @@ suppress_warnings = ["mystnb.unknown_mime_type"]
 # -- HTML ---------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = "suffstats"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Long names wrap in the sidebars; long notebook and code lines scroll instead of being cut.
+html_css_files = ["suffstats.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,

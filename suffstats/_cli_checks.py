@@ -16,6 +16,7 @@ import fnmatch
 import glob
 import math
 import os
+import tempfile
 
 from .data.files import FORMATS, format_class, input_files, split_location, suffix_of
 
@@ -130,9 +131,17 @@ def check_output(path, option, data):
         raise UsageError(f"{option} {path}: {parent} {problem}")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise UsageError(f"{option} {path} is not writable")
-    # Files are written to a temporary file beside the target, then renamed over it.
+    # Files are written to a temporary file beside the target, then renamed over it. Permission bits do not
+    # tell (root passes every os.access check; /proc, read-only mounts and full disks refuse anyway): create
+    # and remove such a file now.
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"{option} {path}: directory {parent} is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    except OSError as error:
+        raise UsageError(f"{option} {path} cannot be written: {error.strerror or error}") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_columns(args):

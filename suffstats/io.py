@@ -24,7 +24,17 @@ __all__ = ["to_json", "from_json", "save", "load", "distribution_from_dict", "co
 
 
 def to_json(model) -> str:
-    """The model as a JSON string."""
+    """The model as a JSON string.
+
+    Parameters
+    ----------
+    model : Distribution, GaussianMixture, GeneralMixtureModel or KMeans
+        A model (fitted or not) of a family suffstats can save.
+
+    Returns
+    -------
+    str
+    """
     if not callable(getattr(model, "to_dict", None)):
         raise TypeError(f"to_json takes a suffstats model (a distribution, mixture or KMeans); got "
                         f"{type(model).__name__}")
@@ -32,7 +42,13 @@ def to_json(model) -> str:
 
 
 def from_json(text):
-    """Rebuild a model from :func:`to_json` output (size and depth checked before parsing)."""
+    """Rebuild a model from :func:`to_json` output (size and depth checked before parsing).
+
+    Parameters
+    ----------
+    text : str
+        JSON written by :func:`to_json`; every field is checked and no code is run.
+    """
     try:
         data = parse_json(text, "model JSON")
     except ValueError as err:
@@ -41,12 +57,26 @@ def from_json(text):
 
 
 def save(model, path) -> None:
-    """Write the model's JSON to ``path`` atomically (a failed write leaves the old file and no temporary file)."""
+    """Write the model's JSON to ``path`` atomically (a failed write leaves the old file and no temporary file).
+
+    Parameters
+    ----------
+    model : Distribution, GaussianMixture, GeneralMixtureModel or KMeans
+        The model to write.
+    path : str or os.PathLike
+        The file to write (replaced whole; its folder must exist).
+    """
     atomic_write_text(path, to_json(model))
 
 
 def load(path):
-    """Read a model written by :func:`save`."""
+    """Read a model written by :func:`save`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`save` (its size is checked before it is read).
+    """
     path = os.fspath(path)
     if os.path.getsize(path) > MAX_JSON_BYTES:
         raise ModelFormatError(f"{path}: {os.path.getsize(path):,} bytes; refusing model files above "

@@ -1,5 +1,6 @@
 """The ``suffstats`` command behaves like a Unix tool: one-line errors, checks before work, honest help."""
 
+import errno
 import json
 import os
 import subprocess
@@ -9,7 +10,9 @@ import warnings
 import numpy as np
 import pytest
 
+import suffstats._cli_checks as cli_checks
 import suffstats.cli as cli
+from suffstats import save
 from suffstats.mixture import GaussianMixture
 
 FAST = ["--components", "2", "--max-iter", "2", "--quiet"]
@@ -163,6 +166,48 @@ def test_unwritable_out_is_refused_before_fitting(capsys, data, tmp_path, monkey
         assert_one_line_error(err, option)
         assert "fitting" not in stdout
     assert not fitted
+
+
+@pytest.mark.parametrize("where", ["proc", "read-only-mount"])
+def test_out_that_permission_bits_allow_but_cannot_be_created_is_refused_before_fitting(capsys, data, tmp_path,
+                                                                                      monkeypatch, where):
+    """``/proc`` (or a read-only mount) passes ``os.access`` for root; the file is refused anyway, by the name given."""
+    fitted = []
+    monkeypatch.setattr(GaussianMixture, "fit", lambda self, *a, **k: fitted.append(1) or self)
+    if where == "proc":
+        if not os.path.isdir("/proc/self"):
+            pytest.skip("no /proc on this system")
+        out = "/proc/m.json"
+    else:
+        out = str(tmp_path / "mount" / "m.json")
+        os.mkdir(tmp_path / "mount")
+        real_mkstemp = cli_checks.tempfile.mkstemp
+
+        def read_only(*args, dir=None, **kwargs):
+            if os.path.realpath(dir) == os.path.realpath(tmp_path / "mount"):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            return real_mkstemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(cli_checks.tempfile, "mkstemp", read_only)
+    for option in ("--out", "--checkpoint"):
+        argv = ["--out", out] if option == "--out" else ["--out", tmp_path / "m.json", "--checkpoint", out]
+        code, stdout, err = run(capsys, "fit", data, *FAST, *argv)
+        assert code == 2
+        assert_one_line_error(err, f"{option} {out} cannot be written")
+        assert ".tmp" not in err and "fitting" not in stdout
+    assert not fitted
+    assert sorted(os.listdir(tmp_path)) == sorted(["d.npy"] + (["mount"] if where != "proc" else []))
+
+
+def test_a_failed_save_names_the_file_asked_for(tmp_path):
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc on this system")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch does not converge; not what this test is about
+        model = GaussianMixture(2, max_iter=1).fit(np.random.default_rng(0).normal(size=(50, 2)))
+    with pytest.raises(OSError, match=r"cannot write /proc/m\.json") as info:
+        save(model, "/proc/m.json")
+    assert ".tmp" not in str(info.value)
 
 
 def test_help_shows_defaults(capsys):

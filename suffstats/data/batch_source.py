@@ -131,6 +131,15 @@ class ArraySource(BatchSource):
     """A numpy array or memory map (anything sliceable with ``shape`` and ``dtype``).
 
     Slicing a memory map reads only those rows; nothing here copies the whole array.
+
+    Parameters
+    ----------
+    X : array_like
+        The rows: a numpy array, a ``numpy.memmap`` or any object with
+        ``shape``, ``dtype`` and row slicing.
+    ndim : {1, 2}, default=2
+        Dimensions a row batch must have: 2 for models over feature vectors,
+        1 for univariate distributions.
     """
 
     def __init__(self, X, *, ndim=2):

@@ -17,9 +17,11 @@ class CsvSource(StreamSource):
     Parameters
     ----------
     path : str
+        The CSV file.
     columns : sequence of str or int, optional
         Column names (or positions, for a file without a header).
-    delimiter : str
+    delimiter : str, default=","
+        The character between fields.
     header : {None, True, False}
         ``True``: the first line holds the column names. ``False``: there is
         no header; every line is data and columns are named ``"0"``, ``"1"``,

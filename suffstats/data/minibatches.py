@@ -19,6 +19,7 @@ def iter_minibatches(arrays, batch_size, axes=None, *, shuffle=False, replace=Fa
         Arrays with the same number of samples along their ``axes``
         (memory maps are sliced, never read whole).
     batch_size : int
+        Samples per minibatch.
     axes : sequence of int, optional
         The sample axis of each array (default 0 for all), e.g. ``[0, 1]``
         when targets are stored one sample per column.
@@ -31,6 +32,7 @@ def iter_minibatches(arrays, batch_size, axes=None, *, shuffle=False, replace=Fa
     repeat : bool
         Start over after each pass, forever (draws with replacement always do).
     random_state : int, numpy Generator or None
+        Seed of the order (with ``shuffle`` or ``replace``).
 
     Yields
     ------
@@ -78,6 +80,15 @@ def iter_shuffled_blocks(source, block_rows, random_state=None):
 
     Reads are contiguous (one block at a time), so this is as fast as a
     sequential pass while no two passes see the rows in the same order.
+
+    Parameters
+    ----------
+    source : BatchSource or anything :func:`~suffstats.data.as_source` accepts
+        The rows.
+    block_rows : int
+        Rows per block (one contiguous read each).
+    random_state : int, numpy Generator or None
+        Seed of the order of blocks and of rows within each block.
 
     Yields
     ------

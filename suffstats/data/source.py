@@ -27,6 +27,16 @@ def as_source(X, *, ndim=2, columns=None) -> BatchSource:
     dataset; a callable returning a fresh iterator of batches is a stream; a
     ``dask.array`` is read chunk by chunk. ``columns`` selects Parquet and CSV
     columns.
+
+    Parameters
+    ----------
+    X : BatchSource, array_like, str, os.PathLike, list of paths, callable or dask.array
+        Where the rows are (see above).
+    ndim : {1, 2}, default=2
+        Dimensions a row batch must have: 2 for models over feature vectors,
+        1 for univariate distributions.
+    columns : sequence of str, optional
+        Columns to read from a Parquet or CSV file (default: all).
     """
     if isinstance(X, BatchSource):
         return X

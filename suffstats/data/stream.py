@@ -15,6 +15,12 @@ class StreamSource(BatchSource):
     initialisation takes one more. Streams support full passes (exact EM)
     but not ``batches_per_epoch``.
 
+    Parameters
+    ----------
+    factory : callable
+        Called with no argument, returns a fresh iterator of 2-D arrays with the
+        same number of columns (the batches of one pass, always in the same order).
+
     Examples
     --------
     >>> import numpy as np

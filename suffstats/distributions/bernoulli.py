@@ -10,6 +10,16 @@ from ._univariate import _SumFamily, as_float
 class Bernoulli(_SumFamily):
     """Bernoulli with success probability ``p``.
 
+    Parameters
+    ----------
+    p : float in [0, 1], optional
+        Probability of a 1; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> from suffstats import Bernoulli
@@ -19,8 +29,8 @@ class Bernoulli(_SumFamily):
 
     parameter_names = ("p",)
 
-    def __init__(self, p=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, p=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"p": p})
 
     def _set_parameters(self, params):

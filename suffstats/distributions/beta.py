@@ -43,6 +43,16 @@ class Beta(_SumFamily):
     Statistics are ``Σw``, ``Σw·log x`` and ``Σw·log(1-x)``; the
     maximum-likelihood shapes are found by Newton's method on them.
 
+    Parameters
+    ----------
+    alpha, beta : float > 0, optional
+        The two shapes; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> import numpy as np
@@ -55,8 +65,8 @@ class Beta(_SumFamily):
 
     parameter_names = ("alpha", "beta")
 
-    def __init__(self, alpha=None, beta=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, alpha=None, beta=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"alpha": alpha, "beta": beta})
 
     def _set_parameters(self, params):

@@ -21,6 +21,11 @@ class Categorical(_SumFamily):
         statistics of every batch have the same length.
     pseudocount : float
         Added to every category's count in the M-step (additive smoothing).
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
 
     Examples
     --------
@@ -31,8 +36,8 @@ class Categorical(_SumFamily):
 
     parameter_names = ("probs",)
 
-    def __init__(self, probs=None, *, n_categories=None, pseudocount=0.0, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, probs=None, *, n_categories=None, pseudocount=0.0, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self.pseudocount = check_real(pseudocount, "pseudocount", minimum=0.0)
         self.n_categories = check_positive_int(n_categories, "n_categories", allow_none=True)
         self._set_parameters({"probs": probs})

@@ -10,6 +10,16 @@ from ._univariate import _SumFamily, as_float
 class Exponential(_SumFamily):
     """Exponential with ``rate`` (``scipy.stats.expon(scale=1/rate)``).
 
+    Parameters
+    ----------
+    rate : float > 0, optional
+        Inverse of the mean; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> from suffstats import Exponential
@@ -19,8 +29,8 @@ class Exponential(_SumFamily):
 
     parameter_names = ("rate",)
 
-    def __init__(self, rate=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, rate=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"rate": rate})
 
     def _set_parameters(self, params):

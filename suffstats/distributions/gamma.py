@@ -31,6 +31,18 @@ class Gamma(_SumFamily):
     Statistics are ``Σw``, ``Σw·x`` and ``Σw·log x``; the maximum-likelihood
     shape is found by Newton's method on them.
 
+    Parameters
+    ----------
+    shape : float > 0, optional
+        Shape ``a``; ``None`` until fitted.
+    rate : float > 0, optional
+        Inverse scale; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> import numpy as np
@@ -43,8 +55,8 @@ class Gamma(_SumFamily):
 
     parameter_names = ("shape", "rate")
 
-    def __init__(self, shape=None, rate=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, shape=None, rate=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"shape": shape, "rate": rate})
 
     def _set_parameters(self, params):

@@ -10,6 +10,16 @@ from ._univariate import _SumFamily, as_float
 class Geometric(_SumFamily):
     """Geometric on {1, 2, ...} with success probability ``p`` (``scipy.stats.geom``).
 
+    Parameters
+    ----------
+    p : float in (0, 1], optional
+        Success probability per trial; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> from suffstats import Geometric
@@ -19,8 +29,8 @@ class Geometric(_SumFamily):
 
     parameter_names = ("p",)
 
-    def __init__(self, p=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, p=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"p": p})
 
     def _set_parameters(self, params):

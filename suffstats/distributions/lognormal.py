@@ -12,6 +12,18 @@ class LogNormal(Normal):
 
     Matches ``scipy.stats.lognorm(s=std, scale=exp(mean))``.
 
+    Parameters
+    ----------
+    mean : float, optional
+        Mean of ``log(x)``; ``None`` until fitted.
+    std : float > 0, optional
+        Standard deviation of ``log(x)``; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> import numpy as np

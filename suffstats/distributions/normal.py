@@ -17,6 +17,18 @@ class Normal(Distribution):
     Statistics are weighted moments around a fixed shift (the first row seen),
     so data with a large offset and a small spread is fitted accurately.
 
+    Parameters
+    ----------
+    mean : float, optional
+        ``None`` until fitted.
+    std : float > 0, optional
+        Standard deviation; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> import numpy as np
@@ -32,8 +44,8 @@ class Normal(Distribution):
 
     parameter_names = ("mean", "std")
 
-    def __init__(self, mean=None, std=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, mean=None, std=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"mean": mean, "std": std})
 
     def _set_parameters(self, params):

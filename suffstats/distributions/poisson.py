@@ -11,6 +11,16 @@ from ._univariate import _SumFamily, as_float
 class Poisson(_SumFamily):
     """Poisson with mean ``rate``.
 
+    Parameters
+    ----------
+    rate : float >= 0, optional
+        The mean (and variance); ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> from suffstats import Poisson
@@ -20,8 +30,8 @@ class Poisson(_SumFamily):
 
     parameter_names = ("rate",)
 
-    def __init__(self, rate=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, rate=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"rate": rate})
 
     def _set_parameters(self, params):

@@ -14,6 +14,16 @@ class Uniform(_SumFamily):
     Its statistics combine by minimum and maximum rather than by sum (rows of
     zero weight are ignored).
 
+    Parameters
+    ----------
+    low, high : float, optional
+        Ends of the interval; ``None`` until fitted.
+    inertia : float in [0, 1], default=0
+        Weight of the old parameters in an update:
+        ``new = inertia * old + (1 - inertia) * estimate``.
+    frozen : bool, default=False
+        A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+
     Examples
     --------
     >>> from suffstats import Uniform
@@ -25,8 +35,8 @@ class Uniform(_SumFamily):
     parameter_names = ("low", "high")
     _RULES = {"weight": "sum", "low": "min", "high": "max"}
 
-    def __init__(self, low=None, high=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, low=None, high=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"low": low, "high": high})
 
     def _set_parameters(self, params):

@@ -21,6 +21,7 @@ from ..fit.driver import EMSettings
 from ..fit.estimator import fit_model, settings_fingerprint
 from ._engine import MixtureEngine
 from ._initialize import initial_gaussian
+from ._missing import marginal_block, marginal_log_prob
 from ._moments import ComponentMoments, estimate_gaussian
 from ._params import check_settings, check_warm_start, map_batches
 
@@ -37,7 +38,11 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=1
+        Number of mixture components.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Each component's own full covariance matrix, one matrix shared by all
+        components, one variance per feature and component, or one variance per
+        component.
     tol : float, default=1e-3
         Convergence threshold on the change of the mean log-likelihood per row.
     reg_covar : float, default=1e-6
@@ -51,17 +56,22 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         ``init_sample_size`` rows of the whole data. ``kmeans`` runs Lloyd's
         iterations on the sample in memory, then assigns every row to its
         nearest centre in one pass; ``kmeans_full`` runs the iterations out of
-        core over all rows (up to 100 passes). See
-        :mod:`suffstats.mixture._initialize`.
+        core over all rows (up to 100 passes); ``random`` and
+        ``random_from_data`` draw responsibilities or centres at random,
+        ``k-means++`` seeds centres by k-means++, and ``first-k`` takes the first
+        ``n_components`` rows as centres (deterministic).
     weights_init, means_init, precisions_init : array_like, optional
         User-provided initial parameters (they override ``init_params``).
     random_state : int, numpy Generator or None
+        Seed of the initialisation (the row sample, the seeding of centres) and
+        of ``sample``; an int makes fits reproducible.
     warm_start : bool, default=False
         Start from the current parameters when refitting.
     verbose : int, default=0
         Print a line (epoch, improvement, mean log-likelihood, seconds) every
         ``verbose_interval`` epochs.
     verbose_interval : int, default=10
+        Epochs between two printed lines when ``verbose`` is set.
     batch_size : int, optional
         Rows read per batch; ``None`` reads all rows at once. In exact mode
         reads are rounded up to a multiple of
@@ -91,6 +101,23 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         is about twice as fast; statistics are still added in float64, rows are
         centred before the products, and parameters typically agree with the
         float64 fit to about 1e-6 relative (see the performance page).
+    missing : {"error", "marginalize"}, default="error"
+        What a NaN in the data means. ``"error"`` refuses it, naming its row
+        and column. ``"marginalize"`` treats it as a value missing at random
+        and fits by exact EM on expected statistics: each row's E-step uses
+        its observed coordinates only (marginal density), and its statistics
+        are the conditional expectations of the missing coordinates and of
+        their squares given the observed ones. ``score_samples``,
+        ``predict``, ``predict_proba``, ``score`` and ``bic`` then give
+        marginal likelihoods. A row with every value missing is given zero
+        weight: it adds nothing to the fit, and its ``score_samples`` is 0
+        (log of 1) and its ``predict_proba`` the weights. Infinities are
+        refused either way. Rows with holes are computed on the CPU in
+        float64 whatever ``backend`` and ``compute_dtype`` say; complete rows
+        go through the backend's kernels unchanged, so data without NaN
+        gives the same bits as with ``"error"``. See
+        ``suffstats.mixture._missing`` for the initialisation with holes
+        (``init_params="kmeans_full"`` needs complete rows).
 
     Attributes
     ----------
@@ -126,7 +153,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
                  n_init=1, init_params="kmeans", weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10, batch_size=None,
                  batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000, callbacks=None,
-                 progress=False, backend="numba", compute_dtype="float64"):
+                 progress=False, backend="numba", compute_dtype="float64", missing="error"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -150,6 +177,12 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self.progress = progress
         self.backend = backend
         self.compute_dtype = compute_dtype
+        self.missing = missing
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
 
     # -- parameters ---------------------------------------------------------------
     @property
@@ -220,7 +253,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
 
     def _validate_batch(self, X, w, row_offset):
         X = check_batch(X, n_features=getattr(self, "n_features_in_", None), row_offset=row_offset,
-                        owner=type(self).__name__)
+                        owner=type(self).__name__, missing=self.missing)
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
     def _shifts(self):
@@ -245,6 +278,13 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         def block(X, w):
             return kernels.gaussian_block(X, w, means, precisions_cholesky, log_weights, covariance_type, dtype)
 
+        if self.missing == "marginalize":
+            layout = self._cov.layout
+
+            def marginal(X, w):
+                return marginal_block(block, X, w, means, precisions_cholesky, log_weights, covariance_type, layout)
+
+            return kernels, marginal
         return kernels, block
 
     def _estimate(self, acc, previous):
@@ -262,7 +302,9 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         X : array, memory map, path or batch source
             See :func:`suffstats.data.as_source`.
         y : ignored
+            Not used; present for scikit-learn's API.
         sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row (an integer weight is the row repeated).
         checkpoint : str or path-like, optional
             A file to write the state of the fit to; running the same fit again
             with the same file resumes it, ending bit for bit where an
@@ -281,7 +323,22 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most likely component of each row."""
+        """Fit, then return the most likely component of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row in the fit.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return self._fit(X, sample_weight).predict(X)
 
     @transactional
@@ -324,20 +381,61 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     # -- prediction and scoring ---------------------------------------------------------------
     def _weighted_log_prob(self, X):
         means, precisions_cholesky, log_weights = self._kernel_parameters()
-        return get_backend(self.backend, "gaussian").weighted_log_prob(
-            X, means, precisions_cholesky, log_weights, self.covariance_type, np.dtype(self.compute_dtype))
+
+        def complete(B):
+            return get_backend(self.backend, "gaussian").weighted_log_prob(
+                B, means, precisions_cholesky, log_weights, self.covariance_type, np.dtype(self.compute_dtype))
+
+        if self.missing == "marginalize":
+            return marginal_log_prob(complete, X, means, precisions_cholesky, log_weights, self.covariance_type)
+        return complete(X)
 
     def score_samples(self, X):
-        """Log-density of each row, batch by batch."""
+        """Log-density of each row, batch by batch.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         return map_batches(self, X, lambda B: logsumexp(self._weighted_log_prob(B), axis=1))
 
     def score(self, X, y=None):
-        """Mean log-density per row."""
+        """Mean log-density per row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+
+        Returns
+        -------
+        float
+        """
         return float(np.mean(self.score_samples(X)))
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each row."""
+        """Posterior probability of each component for each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
         check_is_fitted(self, "means_")
 
         def proba(B):
@@ -347,21 +445,65 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return map_batches(self, X, proba)
 
     def predict(self, X):
-        """Most likely component of each row."""
+        """Most likely component of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         return map_batches(self, X, lambda B: np.argmax(self._weighted_log_prob(B), axis=1))
 
     def bic(self, X):
-        """Bayesian information criterion (lower is better)."""
+        """Bayesian information criterion (lower is better).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        float
+        """
         n = as_source(X).n_rows
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X):
-        """Akaike information criterion (lower is better)."""
+        """Akaike information criterion (lower is better).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        float
+        """
         return -2 * self.score(X) * as_source(X).n_rows + 2 * self._n_parameters()
 
     def sample(self, n_samples=1):
-        """Draw ``n_samples`` rows; returns ``(X, component labels)``."""
+        """Draw ``n_samples`` rows; returns ``(X, component labels)``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows (at least 1); drawn with ``random_state``, as scikit-learn does.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        labels : ndarray of int, shape (n_samples,)
+        """
         check_is_fitted(self, "means_")
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer, at least 1.")

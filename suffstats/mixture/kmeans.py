@@ -31,7 +31,8 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters : int
+    n_clusters : int, default=8
+        Number of centres.
     init : {"k-means++", "random_from_data", "first-k"} or array of shape (n_clusters, n_features)
         Seeding, computed on a sample of ``init_sample_size`` rows.
     n_init : int, default=1
@@ -42,12 +43,16 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size
         As for :class:`suffstats.GaussianMixture`.
     random_state : int, Generator or None
-    verbose : int
+        Seed of the row sample and of the seeding; an int makes fits reproducible.
+    verbose : int, default=0
+        Print one line per epoch when positive.
     callbacks : list of callables, optional
         Called after each epoch as ``callback(model, logs)``. One that raises
         stops the fit as Ctrl-C does: the centres of the epoch just completed stay.
     progress : bool
         Show a progress bar over the rows of each epoch.
+    backend : {"numba", "numpy"}, default="numba"
+        Kernel backend (see :mod:`suffstats.backends`).
 
     Notes
     -----
@@ -106,9 +111,19 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     def _check_fitted(self):
         check_is_fitted(self, "cluster_centers_")
 
-    def _validate_batch(self, X, w, row_offset):
-        X = check_batch(X, n_features=self.n_features_in_, row_offset=row_offset, owner=type(self).__name__)
+    # The values of a batch are read once, by the kernel: its statistics are not finite whenever a
+    # value is not, and the engine then names the row and column as check_batch would (a separate
+    # pass over every batch, every epoch, would cost as much as the distances).
+    _values_checked_in_blocks = True
+
+    def _validate_batch(self, X, w, row_offset, check_finite=False):
+        X = check_batch(X, n_features=self.n_features_in_, row_offset=row_offset, owner=type(self).__name__,
+                        check_finite=check_finite)
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
+
+    def _validate_rows(self, X, w, row_offset):
+        """``_validate_batch`` with the values checked too: for rows not passed through the kernel."""
+        return self._validate_batch(X, w, row_offset, check_finite=True)
 
     def _shifts(self):
         return self.cluster_centers_
@@ -137,7 +152,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     def _initialize(self, source, sample_weight, rng, strategy=None):
         if isinstance(self.init, str):
-            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_batch)
+            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_rows)
             self.cluster_centers_ = seed_centers(self.init, sample, w, self.n_clusters, rng, source)
         else:
             self.cluster_centers_ = np.array(self._given_centers(), dtype=np.float64)
@@ -170,7 +185,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         if not isinstance(self.init, str):
             self._given_centers()  # refused before anything runs
         # tol is relative to the mean feature variance, measured on a seeded sample.
-        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0), self._validate_batch)
+        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0), self._validate_rows)
         scale = float(np.mean(np.var(sample, axis=0)))
         if scale < np.finfo(np.float64).tiny and np.ptp(sample, axis=0).any():
             # Rows that differ, but whose squared differences underflow: every distance would tie at 0.
@@ -189,21 +204,74 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the nearest centre of each row."""
+        """Fit, then return the nearest centre of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row in the fit.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def transform(self, X):
-        """Euclidean distance of each row to each centre, shape (n, n_clusters)."""
+        """Euclidean distance of each row to each centre, shape (n, n_clusters).
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_clusters)
+        """
         check_is_fitted(self, "cluster_centers_")
         kernels = get_backend(self.backend, "nearest-centre")
-        return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)))
+        return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)),
+                           validate=self._validate_rows)
 
     def predict(self, X):
-        """Index of the nearest centre of each row."""
+        """Index of the nearest centre of each row.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         return np.argmin(self.transform(X), axis=1)
 
     def score(self, X, y=None, sample_weight=None):
-        """Opposite of the weighted sum of squared distances to the nearest centre."""
+        """Opposite of the weighted sum of squared distances to the nearest centre.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row's squared distance.
+
+        Returns
+        -------
+        float
+        """
         d2 = self.transform(X).min(axis=1) ** 2
         w = check_weights(sample_weight, d2.shape[0])
         return -float(d2.sum() if w is None else w @ d2)

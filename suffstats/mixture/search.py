@@ -52,6 +52,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int or iterable of int, default=range(1, 11)
+        The numbers of components to try.
     covariance_type : str or list of str, default="full"
         One of, or a list of, ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
     n_init : int, default=1
@@ -73,6 +74,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         Called after every epoch as ``callback(search, logs)``. One that raises
         stops the search as Ctrl-C does.
     progress : bool, default=False
+        Show a progress bar over the rows of each shared epoch.
 
     Attributes
     ----------
@@ -235,22 +237,68 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
 
     # -- delegation to the best candidate -------------------------------------------------------
     def predict(self, X):
-        """Most likely component of each row under the best candidate."""
+        """Most likely component of each row under the best candidate.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict(X)
 
     def predict_proba(self, X):
-        """Posterior probabilities under the best candidate."""
+        """Posterior probabilities under the best candidate.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components)
+        """
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_proba(X)
 
     def score_samples(self, X):
-        """Log-density of each row under the best candidate."""
+        """Log-density of each row under the best candidate.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.score_samples(X)
 
     def score(self, X, y=None):
-        """Mean log-density per row under the best candidate."""
+        """Mean log-density per row under the best candidate.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with the features of the fit, read batch by batch (see
+            :func:`suffstats.data.as_source`).
+        y : ignored
+            Not used; present for scikit-learn's API.
+
+        Returns
+        -------
+        float
+        """
         return float(np.mean(self.score_samples(X)))
 
 
