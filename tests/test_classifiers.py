@@ -267,3 +267,15 @@ def test_summarize_loop_over_unlabelled_rows_is_one_em_step():
     for c, d in enumerate(model.distributions):
         expected = resp[:, c] @ X / resp[:, c].sum()
         assert np.allclose([d.distributions[0].mean, d.distributions[1].rate], expected, rtol=1e-12)
+
+
+def test_empty_statistics_is_the_identity_and_round_trips():
+    from suffstats.statistics import Composite, Empty, Moments, Statistics, describe_signature
+
+    m = Moments.of(np.arange(6.0).reshape(3, 2))
+    assert (Empty() + m) is m and (m + Empty()) is m
+    total = Composite([Empty(), m]) + Composite([m, Empty()])
+    assert total.parts[0] is m and total.parts[1] is m
+    again = Statistics.from_dict(Composite([Empty(), m]).to_dict())
+    assert isinstance(again.parts[0], Empty) and again.parts[1] == m
+    assert describe_signature(Empty().signature()) == "the statistics of no rows"
