@@ -18,10 +18,10 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._transaction import transaction, transactional
-from .._validation import check_batch, check_positive_int, check_weights
+from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..data.source import as_source
 from ..distributions._base import Distribution
-from ..distributions._registry import distribution_from_dict
+from ..distributions._registry import SCHEMA_VERSION, distribution_from_dict, register_family
 from ..distributions.independent import IndependentComponents
 from ..fit.driver import EMSettings
 from ..fit.estimator import fit_model
@@ -319,6 +319,32 @@ class BayesClassifier(Summaries, FitModel):
         """Accuracy of :meth:`predict` on labelled rows."""
         return float(np.mean(self.predict(X) == np.asarray(y)))
 
+    # -- persistence -----------------------------------------------------------------------------------
+    _SETTINGS = ("max_iter", "tol", "batch_size", "inertia", "init_sample_size")
+
+    def to_dict(self):
+        """JSON-safe description: settings, priors and every class's distribution."""
+        self._check_fitted()
+        return {"schema": SCHEMA_VERSION, "family": type(self).__name__,
+                "settings": {name: getattr(self, name) for name in self._SETTINGS},
+                "priors": None if self.priors is None else self.priors.tolist(), "priors_": self.priors_.tolist(),
+                "distributions": [d.to_dict() for d in self.distributions]}
+
+    @classmethod
+    def _from_dict(cls, data):
+        settings = data.get("settings", {})
+        if not isinstance(settings, dict) or set(settings) - set(cls._SETTINGS):
+            raise ValueError(f"settings must be an object with some of {list(cls._SETTINGS)}")
+        entries = data.get("distributions")
+        if not isinstance(entries, list) or not entries:
+            raise ValueError("distributions must be a non-empty list of class distributions")
+        distributions = [distribution_from_dict(d, f"model.distributions[{c}]") for c, d in enumerate(entries)]
+        model = cls(distributions, data.get("priors"), **settings)
+        model.priors_ = _check_priors(json_numbers(data.get("priors_"), "priors_"), len(distributions))
+        if not model.fitted:
+            raise ValueError("every class distribution must have parameters")
+        return model
+
 
 class NaiveBayes(BayesClassifier):
     """A Bayes classifier whose classes are products of independent univariate features.
@@ -401,3 +427,7 @@ def _count_unlabelled(labels):
     from ..data.blocks import batch_ranges
 
     return sum(int((labels.codes(a, b) < 0).sum()) for a, b in batch_ranges(len(labels.y), LABEL_CHUNK))
+
+
+register_family(BayesClassifier)
+register_family(NaiveBayes)
