@@ -19,7 +19,9 @@ from scipy.special import logsumexp
 
 from .._transaction import transaction, transactional
 from .._validation import check_batch, check_positive_int, check_weights, json_numbers
+from ..data.blocks import batch_ranges
 from ..data.source import as_source
+from ..data.views import SingleColumn
 from ..distributions._base import Distribution
 from ..distributions._registry import SCHEMA_VERSION, distribution_from_dict, register_family
 from ..distributions.independent import IndependentComponents
@@ -29,9 +31,8 @@ from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
 from ..fit.summaries import Summaries
-from ..data.views import SingleColumn
 from ..statistics import Additive, Composite, Empty, blend
-from ._labels import UNLABELLED, LabelCodes, label_array, map_rows
+from ._labels import LABEL_CHUNK, UNLABELLED, LabelCodes, label_array, map_rows
 
 __all__ = ["BayesClassifier", "NaiveBayes"]
 
@@ -423,9 +424,6 @@ def _check_priors(priors, k):
 
 def _count_unlabelled(labels):
     """Rows labelled -1, counted a chunk at a time (labels are checked on the way)."""
-    from ._labels import LABEL_CHUNK
-    from ..data.blocks import batch_ranges
-
     return sum(int((labels.codes(a, b) < 0).sum()) for a, b in batch_ranges(len(labels.y), LABEL_CHUNK))
 
 
