@@ -47,6 +47,9 @@ __getattr__, __dir__ = lazy_exports(__name__, {
 })
 # A model JSON naming one of them loads it.
 FAMILY_MODULES.append("suffstats.mixture.gaussian")
+FAMILY_MODULES.append("suffstats.classifiers.gaussian_nb")
+FAMILY_MODULES.append("suffstats.classifiers.bayes")
+FAMILY_MODULES.append("suffstats.classifiers.naive_bayes")
 FAMILY_MODULES.append("suffstats.mixture.general")
 FAMILY_MODULES.append("suffstats.mixture.kmeans")
 FAMILY_MODULES.append("suffstats.networks.bayesian_network")

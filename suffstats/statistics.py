@@ -380,6 +380,13 @@ class Empty(Statistics):
     def _from_fields(cls, data):
         return cls()
 
+    def signature(self):
+        return (self.kind,)
+
+    @staticmethod
+    def describe_signature(sig):
+        return "the statistics of no rows"
+
 
 class Composite(Statistics):
     """An ordered tuple of statistics values, combined part by part.

@@ -267,3 +267,72 @@ def test_summarize_loop_over_unlabelled_rows_is_one_em_step():
     for c, d in enumerate(model.distributions):
         expected = resp[:, c] @ X / resp[:, c].sum()
         assert np.allclose([d.distributions[0].mean, d.distributions[1].rate], expected, rtol=1e-12)
+
+
+def test_empty_statistics_is_the_identity_and_round_trips():
+    from suffstats.statistics import Composite, Empty, Moments, Statistics, describe_signature
+
+    m = Moments.of(np.arange(6.0).reshape(3, 2))
+    assert (Empty() + m) is m and (m + Empty()) is m
+    total = Composite([Empty(), m]) + Composite([m, Empty()])
+    assert total.parts[0] is m and total.parts[1] is m
+    again = Statistics.from_dict(Composite([Empty(), m]).to_dict())
+    assert isinstance(again.parts[0], Empty) and again.parts[1] == m
+    assert describe_signature(Empty().signature()) == "the statistics of no rows"
+
+
+# -- persistence --------------------------------------------------------------------------------------
+def test_gaussian_nb_json_round_trip_goes_on_exactly(labelled, tmp_path):
+    from suffstats import load, save
+
+    X, y, w = labelled
+    model = GaussianNB(var_smoothing=1e-6).partial_fit(X[:5000], y[:5000], classes=[0, 1, 2], sample_weight=w[:5000])
+    save(model, tmp_path / "nb.json")
+    loaded = load(tmp_path / "nb.json")
+    assert isinstance(loaded, GaussianNB) and loaded.get_params() == model.get_params()
+    for name in ("theta_", "var_", "class_count_", "class_prior_", "classes_"):
+        assert np.array_equal(getattr(loaded, name), getattr(model, name)), name
+    model.partial_fit(X[5000:], y[5000:])
+    loaded.partial_fit(X[5000:], y[5000:])
+    assert np.array_equal(loaded.theta_, model.theta_) and np.array_equal(loaded.var_, model.var_)
+    strings = GaussianNB().fit(X[:50], np.where(y[:50] == 0, "a", "b"))
+    assert load_from(strings).predict(X[:50]).tolist() == strings.predict(X[:50]).tolist()
+
+
+def load_from(model):
+    from suffstats import from_json, to_json
+
+    return from_json(to_json(model))
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda d: d["statistics"]["parts"].pop(), "statistics must be"),
+    (lambda d: d.update(classes=[2, 1, 0]), "sorted"),
+    (lambda d: d.update(classes=[0, 1, 1]), "distinct"),
+    (lambda d: d["statistics"]["parts"][1].update(weight=-1.0), "non-negative"),
+    (lambda d: d["settings"].update(priors=[0.5, 0.6, 0.1]), "sum of the priors"),
+])
+def test_gaussian_nb_json_refusals_name_the_field(labelled, change, match):
+    from suffstats.io import ModelFormatError, distribution_from_dict
+
+    X, y, _ = labelled
+    data = GaussianNB().fit(X[:300], y[:300]).to_dict()
+    change(data)
+    with pytest.raises(ModelFormatError, match=match):
+        distribution_from_dict(data)
+
+
+def test_bayes_classifiers_json_round_trip():
+    X, y = _two_classes(n=2000)
+    partial = np.where(np.arange(len(y)) % 3 == 0, y, -1)
+    for model in (NaiveBayes([[Normal(), Poisson()], [Normal(), Poisson()]]).fit(X, partial),
+                  BayesClassifier([MultivariateNormal(), MultivariateNormal()], priors=[0.4, 0.6]).fit(X, y)):
+        loaded = load_from(model)
+        assert type(loaded) is type(model) and np.array_equal(loaded.priors_, model.priors_)
+        assert np.array_equal(loaded.predict_proba(X[:100]), model.predict_proba(X[:100]))
+    data = model.to_dict()
+    data["priors_"] = [0.7, 0.7]
+    from suffstats.io import ModelFormatError, distribution_from_dict
+
+    with pytest.raises(ModelFormatError, match="sum to 1"):
+        distribution_from_dict(data)

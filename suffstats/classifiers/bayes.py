@@ -8,8 +8,8 @@ one driver (``suffstats.fit``): each epoch hands every
 unlabelled row to each class weighted by the class's posterior, while
 labelled rows keep their class. Statistics are summed per fixed block of
 rows, so the fit is the same, bit for bit, for every ``batch_size``.
-:class:`NaiveBayes` is the classifier whose classes are products of
-independent univariate features.
+:class:`~suffstats.NaiveBayes` (in ``naive_bayes.py``) is the classifier whose
+classes are products of independent univariate features.
 """
 
 from __future__ import annotations
@@ -18,22 +18,22 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._transaction import transaction, transactional
-from .._validation import check_batch, check_positive_int, check_weights
+from .._validation import check_batch, check_positive_int, check_weights, json_numbers
+from ..data.blocks import batch_ranges
 from ..data.source import as_source
+from ..data.views import SingleColumn
 from ..distributions._base import Distribution
-from ..distributions._registry import distribution_from_dict
-from ..distributions.independent import IndependentComponents
+from ..distributions._registry import SCHEMA_VERSION, distribution_from_dict, register_family
 from ..fit.driver import EMSettings
 from ..fit.estimator import fit_model
 from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
 from ..fit.summaries import Summaries
-from ..data.views import SingleColumn
 from ..statistics import Additive, Composite, Empty, blend
-from ._labels import UNLABELLED, LabelCodes, label_array, map_rows
+from ._labels import LABEL_CHUNK, UNLABELLED, LabelCodes, label_array, map_rows
 
-__all__ = ["BayesClassifier", "NaiveBayes"]
+__all__ = ["BayesClassifier"]
 
 
 class BayesClassifier(Summaries, FitModel):
@@ -319,69 +319,31 @@ class BayesClassifier(Summaries, FitModel):
         """Accuracy of :meth:`predict` on labelled rows."""
         return float(np.mean(self.predict(X) == np.asarray(y)))
 
+    # -- persistence -----------------------------------------------------------------------------------
+    _SETTINGS = ("max_iter", "tol", "batch_size", "inertia", "init_sample_size")
 
-class NaiveBayes(BayesClassifier):
-    """A Bayes classifier whose classes are products of independent univariate features.
+    def to_dict(self):
+        """JSON-safe description: settings, priors and every class's distribution."""
+        self._check_fitted()
+        return {"schema": SCHEMA_VERSION, "family": type(self).__name__,
+                "settings": {name: getattr(self, name) for name in self._SETTINGS},
+                "priors": None if self.priors is None else self.priors.tolist(), "priors_": self.priors_.tolist(),
+                "distributions": [d.to_dict() for d in self.distributions]}
 
-    Parameters
-    ----------
-    distributions : sequence
-        One entry per class: a univariate distribution (a template, copied for
-        every feature when the number of features is known) or a list of one
-        univariate distribution per feature (mixed families allowed).
-    priors, max_iter, tol, batch_size, inertia, verbose, init_sample_size, random_state
-        As for :class:`BayesClassifier`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from suffstats import NaiveBayes, Normal, Poisson
-    >>> rng = np.random.default_rng(0)
-    >>> X = np.column_stack([np.r_[rng.normal(0, 1, 400), rng.normal(3, 1, 400)],
-    ...                      np.r_[rng.poisson(2, 400), rng.poisson(8, 400)]])
-    >>> y = np.repeat([0, 1], 400)
-    >>> clf = NaiveBayes([[Normal(), Poisson()], [Normal(), Poisson()]]).fit(X, y)
-    >>> round(float(clf.distributions[1].distributions[1].rate), 1), clf.score(X, y) > 0.95
-    (8.0, True)
-    """
-
-    def __init__(self, distributions, priors=None, **settings):
-        entries = list(distributions)
-        # A template stands for every feature: its class is built when fit sees the number of features.
-        self._templates = {c: entry for c, entry in enumerate(entries) if _independent(entry) is None}
-        super().__init__([IndependentComponents([_copy(entry)]) if c in self._templates else _independent(entry)
-                          for c, entry in enumerate(entries)], priors, **settings)
-
-    @transactional
-    def fit(self, X, y, sample_weight=None):
-        """Fit as :meth:`BayesClassifier.fit`; a class given as a template gets one copy per feature of ``X``."""
-        source = as_source(X)
-        if self._templates:
-            built = {c: IndependentComponents([_copy(t) for _ in range(source.n_features)])
-                     for c, t in self._templates.items()}
-            for c, d in built.items():
-                self.distributions[c] = d
-            self._templates = {}
-        return super().fit(source, y, sample_weight)
-
-
-def _independent(entry):
-    """An entry of :class:`NaiveBayes`: a list of features now, a single template once the width is known."""
-    if isinstance(entry, IndependentComponents):
-        return entry
-    if isinstance(entry, Distribution):
-        if entry.ndim != 1:
-            raise ValueError(f"NaiveBayes takes univariate distributions per feature; got {type(entry).__name__}")
-        return None
-    features = list(entry)
-    for f in features:
-        if not isinstance(f, Distribution) or f.ndim != 1:
-            raise ValueError(f"NaiveBayes takes univariate distributions per feature; got {f!r}")
-    return IndependentComponents(features)
-
-
-def _copy(distribution):
-    return distribution_from_dict(distribution.to_dict())
+    @classmethod
+    def _from_dict(cls, data):
+        settings = data.get("settings", {})
+        if not isinstance(settings, dict) or set(settings) - set(cls._SETTINGS):
+            raise ValueError(f"settings must be an object with some of {list(cls._SETTINGS)}")
+        entries = data.get("distributions")
+        if not isinstance(entries, list) or not entries:
+            raise ValueError("distributions must be a non-empty list of class distributions")
+        distributions = [distribution_from_dict(d, f"model.distributions[{c}]") for c, d in enumerate(entries)]
+        model = cls(distributions, data.get("priors"), **settings)
+        model.priors_ = _check_priors(json_numbers(data.get("priors_"), "priors_"), len(distributions))
+        if not model.fitted:
+            raise ValueError("every class distribution must have parameters")
+        return model
 
 
 def _check_priors(priors, k):
@@ -397,7 +359,7 @@ def _check_priors(priors, k):
 
 def _count_unlabelled(labels):
     """Rows labelled -1, counted a chunk at a time (labels are checked on the way)."""
-    from ._labels import LABEL_CHUNK
-    from ..data.blocks import batch_ranges
-
     return sum(int((labels.codes(a, b) < 0).sum()) for a, b in batch_ranges(len(labels.y), LABEL_CHUNK))
+
+
+register_family(BayesClassifier)

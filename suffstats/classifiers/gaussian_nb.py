@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_real, check_weights
 from ..data.source import as_source
+from ..distributions._registry import SCHEMA_VERSION, register_family
 from ..fit.driver import EMSettings
 from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
@@ -294,3 +295,48 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
         """The most probable class of each row."""
         best = self._map(X, lambda B: np.argmax(self._joint_log_likelihood(B), axis=1))
         return self.classes_[best]
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def to_dict(self):
+        """JSON-safe description: settings, classes and the total statistics (a loaded model can go on
+        with ``partial_fit`` exactly where this one is)."""
+        check_is_fitted(self, "classes_")
+        if self.classes_.dtype.kind not in "iuU":
+            raise TypeError(f"classes of dtype {self.classes_.dtype} cannot be written as JSON (integers or strings)")
+        priors = None if self.priors is None else np.asarray(self.priors, dtype=np.float64).tolist()
+        return {"schema": SCHEMA_VERSION, "family": "GaussianNB",
+                "settings": {"priors": priors, "var_smoothing": float(self.var_smoothing),
+                             "batch_size": self.batch_size},
+                "classes": self.classes_.tolist(), "float32": self._dtype == np.float32,
+                "statistics": self._totals.to_dict()}
+
+    @classmethod
+    def _from_dict(cls, data):
+        settings = data.get("settings")
+        if not isinstance(settings, dict) or set(settings) - {"priors", "var_smoothing", "batch_size"}:
+            raise ValueError("settings must be an object with priors, var_smoothing and batch_size")
+        model = cls(**settings)
+        classes = data.get("classes")
+        if not isinstance(classes, list) or not classes or len({type(c) for c in classes}) != 1 \
+                or type(classes[0]) not in (int, str) or len(set(classes)) != len(classes):
+            raise ValueError("classes must be a non-empty list of distinct integers or of distinct strings")
+        stats = Statistics.from_dict(data.get("statistics"))
+        parts = getattr(stats, "parts", None)
+        d = parts[0].first.shape[0] if parts and isinstance(parts[0], Moments) and parts[0].first.ndim == 1 else 0
+        if not parts or len(parts) != len(classes) + 1 or d == 0 or any(
+                not isinstance(p, Moments) or p.layout != "diag" or p.first.shape != (d,) or p.shift.shape != (d,)
+                or not p.weight >= 0 or not p.is_finite() for p in parts):
+            raise ValueError(f"statistics must be {len(classes) + 1} finite diagonal moments of one number of "
+                             "features with non-negative weights (all rows, then each class)")
+        if not parts[0].weight > 0:
+            raise ValueError("statistics: the moments of all rows have zero weight")
+        model.classes_, model.n_features_in_ = np.array(sorted(classes)), d
+        if model.classes_.tolist() != classes:
+            raise ValueError("classes must be listed in sorted order")
+        model._dtype = np.float32 if data.get("float32") is True else np.float64
+        model._check_priors(len(classes))
+        model._set_from_totals(stats)
+        return model
+
+
+register_family(GaussianNB)
