@@ -29,8 +29,6 @@ passes over each row.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from numba import njit
 
@@ -148,23 +146,6 @@ def _statistics_pass(X, G, w, centres, offsets, sq, norms, bound, labels, distan
     return inertia
 
 
-_WORK = threading.local()
-
-
-def _work(n, k):
-    """This thread's scratch arrays for ``n`` rows and ``k`` centres: ``G`` (n, k), labels, distances.
-
-    Reused from block to block: fresh arrays of this size would be fresh pages,
-    and faulting them in costs as much as the product.
-    """
-    work = getattr(_WORK, "arrays", None)
-    if work is None or work[0].size < n * k or work[1].size < n:
-        size = max(n, getattr(_WORK, "rows", 0))
-        work = (np.empty(size * k), np.empty(size, dtype=np.intp), np.empty(size))
-        _WORK.arrays, _WORK.rows = work, size
-    return work[0][:n * k].reshape(n, k), work[1][:n], work[2][:n]
-
-
 @njit(nogil=True, cache=True)
 def _constants(centres):
     """``(Sᵀ, c0·S_j, ‖S_j‖², ‖c_j‖, [slack, slack per unit of ‖x‖, relative])`` with ``S = centres - c0``."""
@@ -194,35 +175,36 @@ def _constants(centres):
     return ST, offsets, sq, norms, bound
 
 
-_WORK = threading.local()
-
-
-def _work(n, k):
-    """This thread's scratch arrays for ``n`` rows and ``k`` centres: ``G`` (n, k), labels, distances.
-
-    Reused from block to block: fresh arrays of this size would be fresh pages,
-    and faulting them in costs as much as the product.
-    """
-    work = getattr(_WORK, "arrays", None)
-    if work is None or work[0].size < n * k or work[1].size < n:
-        size = max(n, getattr(_WORK, "rows", 0))
-        work = (np.empty(size * max(k, getattr(_WORK, "k", 0))), np.empty(size, dtype=np.intp), np.empty(size))
-        _WORK.arrays, _WORK.rows, _WORK.k = work, size, max(k, getattr(_WORK, "k", 0))
-    return work[0][:n * k].reshape(n, k), work[1][:n], work[2][:n]
-
-
-def _prepared(X, centres):
-    """``X`` as contiguous float64, ``G = X Sᵀ`` (in this thread's scratch) and the constants of the bound."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    centres = np.ascontiguousarray(centres, dtype=np.float64)
-    ST, offsets, sq, norms, bound = _constants(centres)
-    G, labels, distances = _work(X.shape[0], centres.shape[0])
-    np.matmul(X, ST, out=G)
-    return X, G, centres, offsets, sq, norms, bound, labels, distances
-
-
 #: Rows per product: small enough that the rows are still in cache when the pass over them reads them again.
 CHUNK_ROWS = 512
+
+
+@njit(nogil=True, cache=True)
+def _block_statistics(X, w, centres):
+    """``(Σw·d², Σw per centre, Σw(x - c) per centre)`` of a block: products and passes ``CHUNK_ROWS`` at a time."""
+    n, d = X.shape
+    k = centres.shape[0]
+    ST, offsets, sq, norms, bound = _constants(centres)
+    counts, first = np.zeros(k), np.zeros((k, d))
+    rows = min(n, CHUNK_ROWS)
+    labels, distances = np.empty(rows, dtype=np.intp), np.empty(rows)
+    inertia = 0.0
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        G = np.dot(X[start:stop], ST)
+        inertia = _statistics_pass(X[start:stop], G, w[start:stop] if w.shape[0] else w, centres, offsets, sq,
+                                   norms, bound, labels[:stop - start], distances[:stop - start], counts, first,
+                                   inertia)
+    return inertia, counts, first
+
+
+@njit(nogil=True, cache=True)
+def _labels(X, centres, labels, distances):
+    ST, offsets, sq, norms, bound = _constants(centres)
+    for start in range(0, X.shape[0], CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, X.shape[0])
+        G = np.dot(X[start:stop], ST)
+        _assign(X[start:stop], G, centres, offsets, sq, norms, bound, labels[start:stop], distances[start:stop])
 
 
 def nearest_statistics(X, w, centres):
@@ -232,26 +214,15 @@ def nearest_statistics(X, w, centres):
     every sum still taken in row order.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
-    centres = np.ascontiguousarray(centres, dtype=np.float64)
-    ST, offsets, sq, norms, bound = _constants(centres)
-    n = X.shape[0]
-    k, d = centres.shape
-    G, labels, distances = _work(min(n, CHUNK_ROWS), k)
-    counts, first = np.zeros(k), np.zeros((k, d))
     ww = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    inertia = 0.0
-    for start in range(0, n, CHUNK_ROWS):
-        stop = min(start + CHUNK_ROWS, n)
-        rows, g = X[start:stop], G[:stop - start]
-        np.matmul(rows, ST, out=g)
-        inertia = _statistics_pass(rows, g, ww[start:stop] if ww.shape[0] else ww, centres, offsets, sq, norms,
-                                   bound, labels[:stop - start], distances[:stop - start], counts, first, inertia)
+    inertia, counts, first = _block_statistics(X, ww, np.ascontiguousarray(centres, dtype=np.float64))
     weight = float(X.shape[0]) if w is None else float(ww.sum())
     return weight, float(inertia), counts, first
 
 
 def nearest_labels(X, centres):
-    """``(labels, direct squared distances)`` of the rows of ``X`` by the exact rule (fresh arrays)."""
-    X, G, centres, offsets, sq, norms, bound, labels, distances = _prepared(X, centres)
-    _assign(X, G, centres, offsets, sq, norms, bound, labels, distances)
-    return labels.copy(), distances.copy()
+    """``(labels, direct squared distances)`` of the rows of ``X`` by the exact rule."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    labels, distances = np.empty(X.shape[0], dtype=np.intp), np.empty(X.shape[0])
+    _labels(X, np.ascontiguousarray(centres, dtype=np.float64), labels, distances)
+    return labels, distances
