@@ -11,7 +11,8 @@ instead, and only a row's near-ties are recomputed exactly:
   the smallest ``a_j`` points at the nearest centre;
 * the rounding of ``a_j`` is bounded (for any order of summation in the
   product) by ``E = 4γ_{d+3}(2(‖x‖ + ‖c0‖)·max‖S_j‖ + max‖S_j‖²)`` and the
-  direct sum's by ``γ_{d+2}`` of the distance, with ``γ_m = mu/(1 - mu)``;
+  direct sum's by ``γ_{d+2}`` of the distance, with ``γ_m = mu/(1 - mu)``
+  (``‖x‖`` is taken as ``1.5√e + ‖c_top‖``, above it whatever the rounding);
 * the direct distance ``e`` to the best ``a`` is computed, and every centre
   with ``a_j <= min a + 2E + 4γ_{d+2}·e`` is a *candidate*: the exact
   nearest centre (and every centre tied with it) is always one. When the best
@@ -24,7 +25,10 @@ instead, and only a row's near-ties are recomputed exactly:
 So the labels, and the statistics -- ``Σw``, ``Σw(x - c)`` and ``Σw·d²``
 per block, summed in row order exactly as the direct pass sums them -- are
 bit for bit those of the direct pass, at the cost of one product and a few
-passes over each row.
+passes over each row. Only the bound depends on the product, not the result:
+the BLAS, its threads and its order of summation cannot change a bit of it.
+A block goes through the product and the pass :data:`CHUNK_ROWS` rows at a
+time, in one compiled call, so that the pass finds the rows still in cache.
 """
 
 from __future__ import annotations
