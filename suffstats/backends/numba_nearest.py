@@ -93,20 +93,30 @@ def _assign(X, G, centres, offsets, sq, norms, bound, labels, distances):
             b0, l0 = b3, l3
         best[i], labels[i] = b0, l0
     i = 0
-    while i + 4 <= n:
+    while i + 8 <= n:  # eight rows side by side, each summed in order
         c0, c1, c2, c3 = labels[i], labels[i + 1], labels[i + 2], labels[i + 3]
-        s0 = s1 = s2 = s3 = 0.0
+        c4, c5, c6, c7 = labels[i + 4], labels[i + 5], labels[i + 6], labels[i + 7]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
         for t in range(d):
             v0 = X[i, t] - centres[c0, t]
             v1 = X[i + 1, t] - centres[c1, t]
             v2 = X[i + 2, t] - centres[c2, t]
             v3 = X[i + 3, t] - centres[c3, t]
+            v4 = X[i + 4, t] - centres[c4, t]
+            v5 = X[i + 5, t] - centres[c5, t]
+            v6 = X[i + 6, t] - centres[c6, t]
+            v7 = X[i + 7, t] - centres[c7, t]
             s0 += v0 * v0
             s1 += v1 * v1
             s2 += v2 * v2
             s3 += v3 * v3
+            s4 += v4 * v4
+            s5 += v5 * v5
+            s6 += v6 * v6
+            s7 += v7 * v7
         distances[i], distances[i + 1], distances[i + 2], distances[i + 3] = s0, s1, s2, s3
-        i += 4
+        distances[i + 4], distances[i + 5], distances[i + 6], distances[i + 7] = s4, s5, s6, s7
+        i += 8
     while i < n:
         distances[i] = _direct(X, i, centres, labels[i])
         i += 1
@@ -140,13 +150,21 @@ def _statistics_pass(X, G, w, centres, offsets, sq, norms, bound, labels, distan
     """Add ``Σw`` and ``Σw(x - c)`` per nearest centre, in row order; return ``inertia + Σw·d²``."""
     n, d = X.shape
     _assign(X, G, centres, offsets, sq, norms, bound, labels, distances)
-    for i in range(n):
-        label = labels[i]
-        wi = 1.0 if w.shape[0] == 0 else w[i]
-        counts[label] += wi
-        inertia += wi * distances[i]
-        for t in range(d):
-            first[label, t] += wi * (X[i, t] - centres[label, t])
+    if w.shape[0] == 0:  # unit weights: the products by 1 left out (they are exact)
+        for i in range(n):
+            label = labels[i]
+            counts[label] += 1.0
+            inertia += distances[i]
+            for t in range(d):
+                first[label, t] += X[i, t] - centres[label, t]
+    else:
+        for i in range(n):
+            label = labels[i]
+            wi = w[i]
+            counts[label] += wi
+            inertia += wi * distances[i]
+            for t in range(d):
+                first[label, t] += wi * (X[i, t] - centres[label, t])
     return inertia
 
 
