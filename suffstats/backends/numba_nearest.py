@@ -11,7 +11,8 @@ instead, and only a row's near-ties are recomputed exactly:
   the smallest ``a_j`` points at the nearest centre;
 * the rounding of ``a_j`` is bounded (for any order of summation in the
   product) by ``E = 4γ_{d+3}(2(‖x‖ + ‖c0‖)·max‖S_j‖ + max‖S_j‖²)`` and the
-  direct sum's by ``γ_{d+2}`` of the distance, with ``γ_m = mu/(1 - mu)``;
+  direct sum's by ``γ_{d+2}`` of the distance, with ``γ_m = mu/(1 - mu)``
+  (``‖x‖`` is taken as ``1.5√e + ‖c_top‖``, above it whatever the rounding);
 * the direct distance ``e`` to the best ``a`` is computed, and every centre
   with ``a_j <= min a + 2E + 4γ_{d+2}·e`` is a *candidate*: the exact
   nearest centre (and every centre tied with it) is always one. When the best
@@ -24,12 +25,13 @@ instead, and only a row's near-ties are recomputed exactly:
 So the labels, and the statistics -- ``Σw``, ``Σw(x - c)`` and ``Σw·d²``
 per block, summed in row order exactly as the direct pass sums them -- are
 bit for bit those of the direct pass, at the cost of one product and a few
-passes over each row.
+passes over each row. Only the bound depends on the product, not the result:
+the BLAS, its threads and its order of summation cannot change a bit of it.
+A block goes through the product and the pass :data:`CHUNK_ROWS` rows at a
+time, in one compiled call, so that the pass finds the rows still in cache.
 """
 
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 from numba import njit
@@ -91,20 +93,30 @@ def _assign(X, G, centres, offsets, sq, norms, bound, labels, distances):
             b0, l0 = b3, l3
         best[i], labels[i] = b0, l0
     i = 0
-    while i + 4 <= n:
+    while i + 8 <= n:  # eight rows side by side, each summed in order
         c0, c1, c2, c3 = labels[i], labels[i + 1], labels[i + 2], labels[i + 3]
-        s0 = s1 = s2 = s3 = 0.0
+        c4, c5, c6, c7 = labels[i + 4], labels[i + 5], labels[i + 6], labels[i + 7]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
         for t in range(d):
             v0 = X[i, t] - centres[c0, t]
             v1 = X[i + 1, t] - centres[c1, t]
             v2 = X[i + 2, t] - centres[c2, t]
             v3 = X[i + 3, t] - centres[c3, t]
+            v4 = X[i + 4, t] - centres[c4, t]
+            v5 = X[i + 5, t] - centres[c5, t]
+            v6 = X[i + 6, t] - centres[c6, t]
+            v7 = X[i + 7, t] - centres[c7, t]
             s0 += v0 * v0
             s1 += v1 * v1
             s2 += v2 * v2
             s3 += v3 * v3
+            s4 += v4 * v4
+            s5 += v5 * v5
+            s6 += v6 * v6
+            s7 += v7 * v7
         distances[i], distances[i + 1], distances[i + 2], distances[i + 3] = s0, s1, s2, s3
-        i += 4
+        distances[i + 4], distances[i + 5], distances[i + 6], distances[i + 7] = s4, s5, s6, s7
+        i += 8
     while i < n:
         distances[i] = _direct(X, i, centres, labels[i])
         i += 1
@@ -138,31 +150,22 @@ def _statistics_pass(X, G, w, centres, offsets, sq, norms, bound, labels, distan
     """Add ``Σw`` and ``Σw(x - c)`` per nearest centre, in row order; return ``inertia + Σw·d²``."""
     n, d = X.shape
     _assign(X, G, centres, offsets, sq, norms, bound, labels, distances)
-    for i in range(n):
-        label = labels[i]
-        wi = 1.0 if w.shape[0] == 0 else w[i]
-        counts[label] += wi
-        inertia += wi * distances[i]
-        for t in range(d):
-            first[label, t] += wi * (X[i, t] - centres[label, t])
+    if w.shape[0] == 0:  # unit weights: the products by 1 left out (they are exact)
+        for i in range(n):
+            label = labels[i]
+            counts[label] += 1.0
+            inertia += distances[i]
+            for t in range(d):
+                first[label, t] += X[i, t] - centres[label, t]
+    else:
+        for i in range(n):
+            label = labels[i]
+            wi = w[i]
+            counts[label] += wi
+            inertia += wi * distances[i]
+            for t in range(d):
+                first[label, t] += wi * (X[i, t] - centres[label, t])
     return inertia
-
-
-_WORK = threading.local()
-
-
-def _work(n, k):
-    """This thread's scratch arrays for ``n`` rows and ``k`` centres: ``G`` (n, k), labels, distances.
-
-    Reused from block to block: fresh arrays of this size would be fresh pages,
-    and faulting them in costs as much as the product.
-    """
-    work = getattr(_WORK, "arrays", None)
-    if work is None or work[0].size < n * k or work[1].size < n:
-        size = max(n, getattr(_WORK, "rows", 0))
-        work = (np.empty(size * k), np.empty(size, dtype=np.intp), np.empty(size))
-        _WORK.arrays, _WORK.rows = work, size
-    return work[0][:n * k].reshape(n, k), work[1][:n], work[2][:n]
 
 
 @njit(nogil=True, cache=True)
@@ -194,35 +197,36 @@ def _constants(centres):
     return ST, offsets, sq, norms, bound
 
 
-_WORK = threading.local()
-
-
-def _work(n, k):
-    """This thread's scratch arrays for ``n`` rows and ``k`` centres: ``G`` (n, k), labels, distances.
-
-    Reused from block to block: fresh arrays of this size would be fresh pages,
-    and faulting them in costs as much as the product.
-    """
-    work = getattr(_WORK, "arrays", None)
-    if work is None or work[0].size < n * k or work[1].size < n:
-        size = max(n, getattr(_WORK, "rows", 0))
-        work = (np.empty(size * max(k, getattr(_WORK, "k", 0))), np.empty(size, dtype=np.intp), np.empty(size))
-        _WORK.arrays, _WORK.rows, _WORK.k = work, size, max(k, getattr(_WORK, "k", 0))
-    return work[0][:n * k].reshape(n, k), work[1][:n], work[2][:n]
-
-
-def _prepared(X, centres):
-    """``X`` as contiguous float64, ``G = X Sᵀ`` (in this thread's scratch) and the constants of the bound."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    centres = np.ascontiguousarray(centres, dtype=np.float64)
-    ST, offsets, sq, norms, bound = _constants(centres)
-    G, labels, distances = _work(X.shape[0], centres.shape[0])
-    np.matmul(X, ST, out=G)
-    return X, G, centres, offsets, sq, norms, bound, labels, distances
-
-
 #: Rows per product: small enough that the rows are still in cache when the pass over them reads them again.
 CHUNK_ROWS = 512
+
+
+@njit(nogil=True, cache=True)
+def _block_statistics(X, w, centres):
+    """``(Σw·d², Σw per centre, Σw(x - c) per centre)`` of a block: products and passes ``CHUNK_ROWS`` at a time."""
+    n, d = X.shape
+    k = centres.shape[0]
+    ST, offsets, sq, norms, bound = _constants(centres)
+    counts, first = np.zeros(k), np.zeros((k, d))
+    rows = min(n, CHUNK_ROWS)
+    labels, distances = np.empty(rows, dtype=np.intp), np.empty(rows)
+    inertia = 0.0
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        G = np.dot(X[start:stop], ST)
+        inertia = _statistics_pass(X[start:stop], G, w[start:stop] if w.shape[0] else w, centres, offsets, sq,
+                                   norms, bound, labels[:stop - start], distances[:stop - start], counts, first,
+                                   inertia)
+    return inertia, counts, first
+
+
+@njit(nogil=True, cache=True)
+def _labels(X, centres, labels, distances):
+    ST, offsets, sq, norms, bound = _constants(centres)
+    for start in range(0, X.shape[0], CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, X.shape[0])
+        G = np.dot(X[start:stop], ST)
+        _assign(X[start:stop], G, centres, offsets, sq, norms, bound, labels[start:stop], distances[start:stop])
 
 
 def nearest_statistics(X, w, centres):
@@ -232,26 +236,15 @@ def nearest_statistics(X, w, centres):
     every sum still taken in row order.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
-    centres = np.ascontiguousarray(centres, dtype=np.float64)
-    ST, offsets, sq, norms, bound = _constants(centres)
-    n = X.shape[0]
-    k, d = centres.shape
-    G, labels, distances = _work(min(n, CHUNK_ROWS), k)
-    counts, first = np.zeros(k), np.zeros((k, d))
     ww = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    inertia = 0.0
-    for start in range(0, n, CHUNK_ROWS):
-        stop = min(start + CHUNK_ROWS, n)
-        rows, g = X[start:stop], G[:stop - start]
-        np.matmul(rows, ST, out=g)
-        inertia = _statistics_pass(rows, g, ww[start:stop] if ww.shape[0] else ww, centres, offsets, sq, norms,
-                                   bound, labels[:stop - start], distances[:stop - start], counts, first, inertia)
+    inertia, counts, first = _block_statistics(X, ww, np.ascontiguousarray(centres, dtype=np.float64))
     weight = float(X.shape[0]) if w is None else float(ww.sum())
     return weight, float(inertia), counts, first
 
 
 def nearest_labels(X, centres):
-    """``(labels, direct squared distances)`` of the rows of ``X`` by the exact rule (fresh arrays)."""
-    X, G, centres, offsets, sq, norms, bound, labels, distances = _prepared(X, centres)
-    _assign(X, G, centres, offsets, sq, norms, bound, labels, distances)
-    return labels.copy(), distances.copy()
+    """``(labels, direct squared distances)`` of the rows of ``X`` by the exact rule."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    labels, distances = np.empty(X.shape[0], dtype=np.intp), np.empty(X.shape[0])
+    _labels(X, np.ascontiguousarray(centres, dtype=np.float64), labels, distances)
+    return labels, distances
