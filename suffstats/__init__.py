@@ -20,7 +20,7 @@ from .distributions import (
     Poisson,
     Uniform,
 )
-from .hmm import GaussianHMM
+from .hmm import CategoricalHMM, GaussianHMM, PoissonHMM
 from .io import from_json, load, save, to_json
 from .mixture import EmptyComponentWarning, GaussianMixture, GaussianMixtureSearch, GeneralMixtureModel, KMeans
 from .statistics import Additive, Composite, Moments, Statistics
@@ -32,5 +32,5 @@ __all__ = [
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
-    "GaussianHMM",
+    "CategoricalHMM", "GaussianHMM", "PoissonHMM",
 ]
