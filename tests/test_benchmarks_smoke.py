@@ -13,6 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ["bench_em.py", "--cases", "A,diag,tied,spherical", "--scale", "0.002", "--iters", "2", "--repeats", "1"],
     ["bench_univariate.py", "--rows", "20000"],
     ["bench_init.py", "--rows", "20000", "--features", "4", "--components", "3"],
+    ["bench_hmm.py", "--rows", "20000", "--iters", "1", "--batch-size", "5000"],
     ["bench_select.py", "--rows", "20000", "--features", "4", "--max-k", "3", "--n-init", "2", "--max-iter", "5"],
 ])
 def test_benchmark_script_runs(args, tmp_path):
