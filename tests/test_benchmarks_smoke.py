@@ -19,6 +19,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ["bench_kmeans.py", "--scale", "0.01", "--iters", "3", "--repeats", "1", "--with-direct"],
     ["bench_init.py", "--rows", "20000", "--features", "4", "--components", "3"],
     ["bench_discrete.py", "--rows", "3000", "--columns", "5"],
+    ["bench_hmm.py", "--rows", "20000", "--iters", "1", "--batch-size", "5000"],
     ["bench_select.py", "--rows", "20000", "--features", "4", "--max-k", "3", "--n-init", "2", "--max-iter", "5"],
     ["bench_missing.py", "--n", "6000", "--d", "5", "--iters", "2", "--repeats", "1", "--batch-size", "2000"],
 ])

@@ -16,7 +16,7 @@ COVARS = {"full": np.array([[[1.0, 0.3], [0.3, 1.0]], [[0.5, 0.0], [0.0, 2.0]], 
           "diag": np.array([[1.0, 0.5], [0.7, 1.2], [2.0, 1.0]]),
           "spherical": np.array([1.0, 0.5, 2.0])}
 #: Many sequences, a one-row one, and one longer than a block of rows (4096), so pieces carry messages.
-LENGTHS = [5000, 1, 300, 3999, 700]
+LENGTHS = [4500, 1, 300, 1200]
 
 
 def _data(covariance_type="diag", offset=0.0):
@@ -102,11 +102,11 @@ def test_one_long_sequence_is_exact_in_pieces():
 def test_statistics_add_and_summarize_is_one_em_iteration():
     X, _ = _data("full")
     model = _set(GaussianHMM(K, "full", init_params="", n_iter=1), "full")
-    a, b = X[:5001], X[5001:]
-    total = model.statistics(a, [5000, 1]) + model.statistics(b, LENGTHS[2:])
+    a, b = X[:4501], X[4501:]
+    total = model.statistics(a, LENGTHS[:2]) + model.statistics(b, LENGTHS[2:])
     assert total.allclose(model.statistics(X, LENGTHS), rtol=1e-12)
     looped = _set(GaussianHMM(K, "full", init_params=""), "full")
-    lp = looped.summarize(a, [5000, 1]) + looped.summarize(b, LENGTHS[2:])
+    lp = looped.summarize(a, LENGTHS[:2]) + looped.summarize(b, LENGTHS[2:])
     looped.from_summaries()
     fitted = model.fit(X, LENGTHS)
     assert lp == pytest.approx(fitted.monitor_.history[0], rel=1e-12)
@@ -151,8 +151,8 @@ def _unchanged(model, before):
 
 @pytest.mark.parametrize("lengths, message", [
     ([100, 100], "lengths sum to 200 rows, but the data has"),
-    ([-5, 5 + 10_000 - 0], "lengths\\[0\\] is -5"),
-    ([0, 10_000], "lengths\\[0\\] is 0"),
+    ([-5, 6006], "lengths\\[0\\] is -5"),
+    ([0, 6001], "lengths\\[0\\] is 0"),
     ([], "non-empty"),
     ([1.5, 2.5], "integers"),
 ])
@@ -172,8 +172,8 @@ def test_hostile_rows_and_parameters_are_refused_with_the_model_unchanged():
     model = _set(GaussianHMM(K, "diag", init_params="", n_iter=2, batch_size=1000), "diag").fit(X, LENGTHS)
     before = _snapshot(model)
     bad = X.copy()
-    bad[6001, 1] = np.nan
-    with pytest.raises(ValueError, match=r"X\[6001\] contains NaN"):
+    bad[5001, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X\[5001\] contains NaN"):
         model.fit(bad, LENGTHS)
     with pytest.raises(ValueError, match="features"):
         model.score(X[:, :1])

@@ -7,6 +7,7 @@ fitted model does not depend on how the rows were read.
 """
 
 from .base import DECODER_ALGORITHMS, BaseHMM, ConvergenceMonitor
+from .discrete import CategoricalHMM, PoissonHMM
 from .gaussian import GaussianHMM
 
-__all__ = ["BaseHMM", "ConvergenceMonitor", "GaussianHMM"]
+__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GaussianHMM", "PoissonHMM"]

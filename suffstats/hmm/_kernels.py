@@ -58,54 +58,89 @@ def _logsumexp(a):
 
 @numba.njit(cache=True, nogil=True)
 def forward_log(log_start, log_trans, ll, alpha_in, first, alpha):
-    """Log forward messages of a piece into ``alpha`` (n, K); ``alpha_in``: message of the row before (unused if first)."""
+    """Log forward messages of a piece into ``alpha`` (n, K); ``alpha_in``: message of the row before (unused if first).
+
+    Each row is a log-sum-exp around the previous row's largest message:
+    ``alpha[t, j] = m + log(sum_i exp(alpha[t-1, i] - m) A[i, j]) + ll[t, j]``
+    (K exponentials per row, not K²).
+    """
     n, K = ll.shape
-    work = np.empty(K)
+    trans = np.exp(log_trans)
+    e = np.empty(K)
     for t in range(n):
-        for j in range(K):
-            if t == 0 and first:
+        if t == 0 and first:
+            for j in range(K):
                 alpha[t, j] = log_start[j] + ll[t, j]
-            else:
-                for i in range(K):
-                    work[i] = (alpha[t - 1, i] if t > 0 else alpha_in[i]) + log_trans[i, j]
-                alpha[t, j] = _logsumexp(work) + ll[t, j]
+            continue
+        m = _NEG_INF
+        for i in range(K):
+            v = alpha[t - 1, i] if t > 0 else alpha_in[i]
+            if v > m:
+                m = v
+        for i in range(K):
+            e[i] = np.exp((alpha[t - 1, i] if t > 0 else alpha_in[i]) - m) if m > _NEG_INF else 0.0
+        for j in range(K):
+            s = 0.0
+            for i in range(K):
+                s += e[i] * trans[i, j]
+            alpha[t, j] = (m + np.log(s) + ll[t, j]) if s > 0.0 else _NEG_INF
 
 
 @numba.njit(cache=True, nogil=True)
 def backward_log(log_trans, ll, ll_next, beta_next, last, beta):
     """Log backward messages of a piece into ``beta`` (n, K); ``ll_next`` / ``beta_next``: the row after (unless last)."""
     n, K = ll.shape
-    work = np.empty(K)
+    trans = np.exp(log_trans)
+    e = np.empty(K)
     for t in range(n - 1, -1, -1):
+        if t == n - 1 and last:
+            for i in range(K):
+                beta[t, i] = 0.0
+            continue
+        m = _NEG_INF
+        for j in range(K):
+            v = (ll[t + 1, j] + beta[t + 1, j]) if t < n - 1 else (ll_next[j] + beta_next[j])
+            e[j] = v
+            if v > m:
+                m = v
+        for j in range(K):
+            e[j] = np.exp(e[j] - m) if m > _NEG_INF else 0.0
         for i in range(K):
-            if t == n - 1:
-                if last:
-                    beta[t, i] = 0.0
-                    continue
-                for j in range(K):
-                    work[j] = log_trans[i, j] + ll_next[j] + beta_next[j]
-            else:
-                for j in range(K):
-                    work[j] = log_trans[i, j] + ll[t + 1, j] + beta[t + 1, j]
-            beta[t, i] = _logsumexp(work)
+            s = 0.0
+            for j in range(K):
+                s += trans[i, j] * e[j]
+            beta[t, i] = (m + np.log(s)) if s > 0.0 else _NEG_INF
 
 
 @numba.njit(cache=True, nogil=True)
 def xi_log(log_trans, alpha, beta, ll, ll_next, beta_next, last, log_prob, out):
     """Add the piece's expected transition counts to ``out`` (K, K) (including the one into the next piece)."""
     n, K = ll.shape
+    trans = np.exp(log_trans)
+    ea = np.empty(K)
+    eb = np.empty(K)
     stop = n - 1 if last else n
     for t in range(stop):
+        ma = _NEG_INF
+        mb = _NEG_INF
         for i in range(K):
-            a = alpha[t, i]
-            if a == _NEG_INF:
+            ea[i] = alpha[t, i]
+            if ea[i] > ma:
+                ma = ea[i]
+            eb[i] = (ll[t + 1, i] + beta[t + 1, i]) if t + 1 < n else (ll_next[i] + beta_next[i])
+            if eb[i] > mb:
+                mb = eb[i]
+        if ma == _NEG_INF or mb == _NEG_INF:
+            continue
+        scale = np.exp(ma + mb - log_prob)
+        for i in range(K):
+            ea[i] = np.exp(ea[i] - ma)
+            eb[i] = np.exp(eb[i] - mb)
+        for i in range(K):
+            if ea[i] == 0.0:
                 continue
             for j in range(K):
-                if t + 1 < n:
-                    v = a + log_trans[i, j] + ll[t + 1, j] + beta[t + 1, j] - log_prob
-                else:
-                    v = a + log_trans[i, j] + ll_next[j] + beta_next[j] - log_prob
-                out[i, j] += np.exp(v)
+                out[i, j] += ea[i] * trans[i, j] * eb[j] * scale
 
 
 @numba.njit(cache=True, nogil=True)

@@ -26,7 +26,8 @@ from ..data import as_source
 from ..fit.running_total import RunningTotal
 from ..fit.sequences import SequenceBoundaries
 from ..statistics import Additive, Composite
-from ._passes import forward_pass, posterior_pass, viterbi_pass
+from ..data.blocks import BLOCK_ROWS
+from ._passes import _batches, forward_pass, posterior_pass, viterbi_pass
 
 __all__ = ["BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS"]
 
@@ -183,6 +184,16 @@ class BaseHMM:
         else:
             self.n_features = n_features
 
+    def _set_n_features(self, source):
+        """Check (or learn) ``n_features`` from the data before initialisation."""
+        self._check_and_set_n_features(source.n_features)
+
+    def _block_pass(self, source):
+        """``(row_offset, rows)`` for every block of rows, in order, read ``batch_size`` rows at a time."""
+        for start, X in _batches(source, self.batch_size):
+            for a in range(0, X.shape[0], BLOCK_ROWS):
+                yield start + a, X[a:a + BLOCK_ROWS]
+
     def _get_n_fit_scalars_per_param(self):
         nc = self.n_components
         return {"s": nc - 1, "t": nc * (nc - 1)}
@@ -194,8 +205,8 @@ class BaseHMM:
 
     def _initialize(self, source, bounds):
         self._check_settings()
+        self._set_n_features(source)
         n_features = source.n_features
-        self._check_and_set_n_features(n_features)
         init = 1.0 / self.n_components
         random_state = check_random_state(self.random_state)
         if self._needs_init("s", "startprob_"):

@@ -6,8 +6,6 @@ import numpy as np
 from scipy import linalg
 
 from ..statistics import Composite, Moments
-from ..data.blocks import BLOCK_ROWS
-from ._passes import _batches as _block_aligned_batches
 from ._kernels import gaussian_full_log_density
 from .base import BaseHMM
 
@@ -176,12 +174,10 @@ class GaussianHMM(BaseHMM):
             self.means_ = np.asarray(kmeans.fit(source).cluster_centers_, dtype=np.float64)
         if self._needs_init("c", "covars_"):
             total = None
-            shift = None
-            for start, X in _block_aligned_batches(source, self.batch_size):
-                shift = np.asarray(X[0], dtype=np.float64) if shift is None else shift
-                for a in range(0, X.shape[0], BLOCK_ROWS):
-                    m = Moments.of(self._check_rows(X[a:a + BLOCK_ROWS], start + a), shift=shift)
-                    total = m if total is None else total + m
+            for start, X in self._block_pass(source):
+                rows = self._check_rows(X, start)
+                m = Moments.of(rows, shift=rows[0] if total is None else total.shift)
+                total = m if total is None else total + m
             cv = total.scatter() / max(total.weight - 1, 1) + self.min_covar * np.eye(source.n_features)
             self._covars_ = {"spherical": np.full(self.n_components, cv.diagonal().mean()),
                              "diag": np.tile(np.diag(cv), (self.n_components, 1)),
