@@ -32,12 +32,22 @@ __all__ = [
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
+    "GaussianMixtureImputer", "BayesianNetwork", "MarkovChain", "BayesClassifier", "GaussianNB", "NaiveBayes",
+    "GaussianHMM",
 ]
 
 # The estimators build on scikit-learn, whose import takes most of a second: they are imported when first used.
-__getattr__, __dir__ = lazy_exports(__name__, {name: ".mixture" for name in (
-    "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans")})
+__getattr__, __dir__ = lazy_exports(__name__, {
+    **{name: ".mixture" for name in ("EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch",
+                                     "GeneralMixtureModel", "KMeans")},
+    **{name: ".networks" for name in ("BayesianNetwork", "MarkovChain")},
+    **{name: ".classifiers" for name in ("BayesClassifier", "GaussianNB", "NaiveBayes")},
+    "GaussianHMM": ".hmm",
+    "GaussianMixtureImputer": ".impute",
+})
 # A model JSON naming one of them loads it.
 FAMILY_MODULES.append("suffstats.mixture.gaussian")
 FAMILY_MODULES.append("suffstats.mixture.general")
 FAMILY_MODULES.append("suffstats.mixture.kmeans")
+FAMILY_MODULES.append("suffstats.networks.bayesian_network")
+FAMILY_MODULES.append("suffstats.networks.markov_chain")

@@ -31,7 +31,7 @@ def check_missing_policy(missing, name="missing") -> str:
 
 
 def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_empty=False, owner="the model",
-                missing="error"):
+                missing="error", check_finite=True):
     """Validate a batch of rows and return it as a floating-point array.
 
     Parameters
@@ -53,6 +53,11 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
     missing : {"error", "marginalize"}
         The missing-value policy (:data:`MISSING_POLICIES`): whether a NaN is
         refused or kept as a hole. Infinities are refused either way.
+    check_finite : bool
+        ``False`` leaves the values unread: for a caller whose computation
+        refuses a non-finite value itself, as it goes (the k-means blocks, see
+        :class:`NonFiniteValue`), a separate pass over every batch would cost
+        as much as the computation.
 
     Returns
     -------
@@ -80,7 +85,9 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
         raise ValueError(f"{name} is empty: a batch needs at least one row (got shape {arr.shape})")
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
-    _check_finite(arr, name, row_offset, allow_nan=check_missing_policy(missing) != "error")
+    allow_nan = check_missing_policy(missing) != "error"
+    if check_finite:
+        _check_finite(arr, name, row_offset, allow_nan=allow_nan)
     return arr
 
 
@@ -256,6 +263,31 @@ class RowError(ValueError):
     def shifted(self, row):
         """The same refusal, naming ``row`` instead."""
         return RowError(row, self.detail)
+
+
+class NonFiniteValue(RowError):
+    """A NaN or infinity found where a computation used it: check_batch's refusal, raised later.
+
+    The message is the one :func:`check_batch` gives; ``shifted`` renames the row.
+    """
+
+    def __init__(self, row, column, value, name="X"):
+        ValueError.__init__(self, f"{name} contains {value} (NaN or infinity) at row {int(row)}, column {int(column)}")
+        self.row, self.column, self.value, self.name = int(row), int(column), value, name
+        self.detail = str(self)
+
+    def shifted(self, row):
+        """The same refusal, naming ``row`` instead."""
+        return NonFiniteValue(row, self.column, self.value, self.name)
+
+    @classmethod
+    def first_in(cls, rows, name="X"):
+        """The refusal of the first non-finite value of the 2-D array ``rows`` (row counted within it), or ``None``."""
+        bad = ~np.isfinite(rows)
+        if not bad.any():
+            return None
+        row, column = np.argwhere(bad)[0]
+        return cls(row, column, rows[row, column].item(), name)
 
 
 def first_bad_row(compute, n_rows, is_bad):

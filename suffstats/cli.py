@@ -1,4 +1,5 @@
-"""The ``suffstats`` command: ``fit`` a mixture to a file, ``select`` the number of components, or run the ``demo``.
+"""The ``suffstats`` command: ``fit`` a mixture to a file, ``select`` the number of components, ``impute`` missing
+values, or run the ``demo``.
 
 Errors are reported as one line, ``suffstats: error: <message>``, on stderr:
 exit status 2 for a command line that cannot work (bad option values,
@@ -26,6 +27,7 @@ from ._cli_checks import (
     number,
     same_file,
 )
+from ._validation import MISSING_POLICIES
 from .data.source import as_source
 from .distributions.covariance import COVARIANCE_TYPES
 from .demo import demo_rows, run_demo
@@ -89,6 +91,7 @@ def _fit(args):
         args.components, covariance_type=args.covariance, batch_size=args.batch_size,
         batches_per_epoch=args.batches_per_epoch, max_iter=args.max_iter, tol=args.tol, init_params=args.init,
         random_state=args.seed, verbose=0 if args.quiet else 2, verbose_interval=1, progress=not args.quiet,
+        missing=args.missing,
     )
     resume = _resume_message(args, X, model)
     print(f"fitting {args.components} components ({args.covariance}) to {X.describe()}", flush=True)
@@ -146,6 +149,22 @@ def results_table(results, criterion) -> str:
     return "\n".join(lines)
 
 
+def _impute(args):
+    from .impute import GaussianMixtureImputer
+
+    X = _checked_input(args)
+    if not str(args.out).endswith(".npy"):
+        raise UsageError(f"--out must name a .npy file; got {args.out}")
+    imputer = GaussianMixtureImputer(args.components, covariance_type=args.covariance, batch_size=args.batch_size,
+                                     max_iter=args.max_iter, tol=args.tol, random_state=args.seed)
+    print(f"fitting {args.components} components ({args.covariance}), missing values marginalised, "
+          f"to {X.describe()}", flush=True)
+    imputer.fit(X)
+    imputer.transform(X, out=args.out)
+    print(f"EM: {imputer.n_iter_} epochs; every NaN filled with its conditional expectation; written to {args.out}")
+    return 0
+
+
 def _demo(args):
     n_rows = demo_rows(args.megabytes, args.features)
     if n_rows < args.components:
@@ -173,7 +192,7 @@ def _parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="print the full traceback of an error")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,select,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,select,impute,demo}")
 
     def command(name, help):
         return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=_Formatter)
@@ -202,7 +221,25 @@ def _parser():
     data_and_em_arguments(fit)
     fit.add_argument("--components", type=int_at_least(1), default=8, help="mixture components")
     fit.add_argument("--covariance", default="full", choices=list(COVARIANCE_TYPES), help="covariance type")
+    fit.add_argument("--missing", default="error", choices=list(MISSING_POLICIES),
+                     help="NaN in the data: refused (error) or integrated out by exact EM (marginalize)")
     fit.set_defaults(run=_fit)
+
+    impute = command("impute", "fill the NaN of a file with their conditional expectation under a Gaussian mixture "
+                               "fitted with the holes marginalised, streaming to a .npy file")
+    impute.add_argument("data", help="a .npy file (memory-mapped), a directory or glob of .npy shards, FILE.h5:DATASET, "
+                                     "a .zarr array, a .parquet or a .csv file")
+    impute.add_argument("--columns", default=None,
+                        help="comma-separated column names (Parquet and CSV only; default: all columns)")
+    impute.add_argument("--out", required=True, help="the filled rows, written as a .npy file (required)")
+    impute.add_argument("--components", type=int_at_least(1), default=1, help="mixture components")
+    impute.add_argument("--covariance", default="full", choices=list(COVARIANCE_TYPES), help="covariance type")
+    impute.add_argument("--batch-size", type=int_at_least(1), default=100_000, help="rows read at a time")
+    impute.add_argument("--max-iter", type=int_at_least(0), default=100, help="most EM epochs")
+    impute.add_argument("--tol", type=number(positive=False), default=1e-3,
+                        help="stop when the mean log-likelihood improves by less")
+    impute.add_argument("--seed", type=int, default=0, help="random seed")
+    impute.set_defaults(run=_impute, checkpoint=None)
 
     select = command("select", "choose the number of components: many mixtures, one read of the file per epoch")
     data_and_em_arguments(select)

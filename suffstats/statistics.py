@@ -26,7 +26,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["Statistics", "Additive", "Moments", "Composite"]
+__all__ = ["Statistics", "Additive", "Moments", "Composite", "Empty"]
 
 _COMBINE = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 
@@ -409,6 +409,31 @@ class Moments(Statistics):
         return {"weight": np.float64(self.weight), "mean": self.mean(), "scatter": self.scatter()}
 
 
+class Empty(Statistics):
+    """The statistics of no rows: the identity of every kind (``Empty() + s == s + Empty() == s``).
+
+    A part of a composite that received no rows yet (a class absent from a
+    block) holds it, where the family's own empty value would need its shape.
+    """
+
+    kind = "empty"
+
+    def __add__(self, other):
+        return other if isinstance(other, Statistics) else Statistics.__add__(self, other)
+
+    __radd__ = __add__
+
+    def arrays(self):
+        return {}
+
+    def _fields(self):
+        return {}
+
+    @classmethod
+    def _from_fields(cls, data):
+        return cls()
+
+
 class Composite(Statistics):
     """An ordered tuple of statistics values, combined part by part.
 
@@ -463,7 +488,7 @@ class Composite(Statistics):
 
 
 #: Statistics kinds by name: where a signature (a tuple starting with its kind) finds its rules.
-KINDS = {cls.kind: cls for cls in (Additive, Moments, Composite)}
+KINDS = {cls.kind: cls for cls in (Additive, Moments, Composite, Empty)}
 
 
 def describe_signature(sig) -> str:

@@ -15,11 +15,17 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.parametrize("args", [
     ["bench_em.py", "--cases", "A,diag,tied,spherical", "--scale", "0.002", "--iters", "2", "--repeats", "1"],
     ["bench_univariate.py", "--rows", "20000"],
+    ["bench_naive_bayes.py", "--rows", "20000", "--features", "5", "--batch-size", "3000"],
+    ["bench_kmeans.py", "--scale", "0.01", "--iters", "3", "--repeats", "1", "--with-direct"],
     ["bench_init.py", "--rows", "20000", "--features", "4", "--components", "3"],
+    ["bench_discrete.py", "--rows", "3000", "--columns", "5"],
     ["bench_select.py", "--rows", "20000", "--features", "4", "--max-k", "3", "--n-init", "2", "--max-iter", "5"],
+    ["bench_missing.py", "--n", "6000", "--d", "5", "--iters", "2", "--repeats", "1", "--batch-size", "2000"],
 ])
 def test_benchmark_script_runs(args, tmp_path):
     result = subprocess.run([sys.executable, *args], cwd=BENCH, capture_output=True, text=True, timeout=600,
-                            env={"SUFFSTATS_BENCH_CACHE": str(tmp_path), "PATH": "", "HOME": str(tmp_path)})
+                            env={"SUFFSTATS_BENCH_CACHE": str(tmp_path), "PATH": "", "HOME": str(tmp_path),
+                                 "PYTHONPATH": str(BENCH.parent)})  # this checkout's suffstats
     assert result.returncode == 0, result.stderr[-3000:]
-    assert any(header in result.stdout for header in ("s/iter", "summarize ms", "init / epoch", "bytes / shared"))
+    assert any(header in result.stdout for header in ("s/iter", "summarize ms", "init / epoch", "bytes / shared",
+                                                       "speed-up", "theta_ rel. diff"))

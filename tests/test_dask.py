@@ -269,3 +269,19 @@ def test_distributions_fit_on_the_cluster_bit_for_bit(client, data):
             assert model().fit(path, client=c).to_dict() == local.to_dict()
     X = da.from_array(data["X"], chunks=(16384, 3))
     assert ss.MultivariateNormal().fit(X, client=client).to_dict() == ss.MultivariateNormal().fit(data["X"]).to_dict()
+def test_fits_with_missing_values_are_the_local_fit(client, one_worker, data, tmp_path):
+    X = data["X"].copy()
+    X[np.random.default_rng(2).random(X.shape) < 0.2] = np.nan
+    X[7] = np.nan  # a row with nothing observed
+    np.save(tmp_path / "holes.npy", X)
+    path = str(tmp_path / "holes.npy")
+    local = _gaussian(missing="marginalize").fit(path)
+    for c in (one_worker, DaskAccumulation(client, blocks_per_task=2)):
+        assert _same_gaussian(_gaussian(missing="marginalize").fit(path, client=c), local)
+
+    def general():
+        return ss.GeneralMixtureModel([ss.MultivariateNormal() for _ in range(3)], random_state=0, max_iter=3, tol=0,
+                                      missing="marginalize")
+
+    local = general().fit(path)
+    assert general().fit(path, client=DaskAccumulation(client, blocks_per_task=4)).to_dict() == local.to_dict()

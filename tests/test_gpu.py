@@ -1,4 +1,4 @@
-"""The CuPy backend on a real GPU (skipped without CuPy): the same models as the NumPy reference."""
+"""The CuPy backend on a real GPU (skipped unless a device answers): the same models as the NumPy reference."""
 
 import warnings
 
@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 import suffstats as ss
+from suffstats.backends.device import device_unavailable_reason
 
 from .tolerance import assert_close
 
-cupy = pytest.importorskip("cupy")
+_NO_DEVICE = device_unavailable_reason()
+if _NO_DEVICE is not None:  # CuPy may import on a machine without a GPU: gate on the device, not the import
+    pytest.skip(_NO_DEVICE, allow_module_level=True)
 pytestmark = pytest.mark.gpu
 
 

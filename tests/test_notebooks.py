@@ -25,6 +25,7 @@ SMALL = {
     "choosing_k": 12_000,
     "your_own_loop": 20_000,
     "minibatch_vs_exact": 40_000,
+    "bayesian_network": 20_000,
 }
 
 

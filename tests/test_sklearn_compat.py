@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from suffstats import GaussianMixture, KMeans
+from suffstats import GaussianMixture, GaussianMixtureImputer, GaussianNB, KMeans
 
 KMEANS_EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data":
@@ -11,7 +11,8 @@ KMEANS_EXPECTED_FAILURES = {
 
 
 @parametrize_with_checks(
-    [GaussianMixture(), GaussianMixture(covariance_type="diag", batch_size=7), KMeans(3)],
+    [GaussianMixture(), GaussianMixture(covariance_type="diag", batch_size=7), KMeans(3),
+     GaussianMixture(missing="marginalize"), GaussianMixtureImputer(), GaussianNB(), GaussianNB(batch_size=7)],
     expected_failed_checks=lambda est: KMEANS_EXPECTED_FAILURES if isinstance(est, KMeans) else {},
 )
 def test_scikit_learn_estimator_checks(estimator, check):

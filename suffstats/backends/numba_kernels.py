@@ -41,6 +41,7 @@ from numba import njit
 
 from . import numpy_kernels
 from .gaussian_math import LOG_2PI, layout_of, log_det
+from .numba_nearest import nearest_statistics
 from .numba_fused import _nearest_pass, _normalise, _scaled_centred, _sq_dist, _whitened_log_prob
 from .numba_single import gaussian_block_single, is_single, weighted_log_prob_single
 from .numba_univariate import category_counts, univariate_moments, univariate_range, univariate_sums  # noqa: F401
@@ -245,11 +246,21 @@ def squared_distances(X, centers):
 def nearest_block(X, w, centers, layout=None):
     """Hard-assignment statistics of one block (see :func:`numpy_kernels.nearest_block`).
 
-    Without second moments (k-means) the whole block is one compiled pass; with
-    them (the initialisation's single pass) the reference's products are used.
+    Without second moments (k-means) the distances come from one product per
+    block with the exact float64 rule kept (near-ties recomputed directly, see
+    :mod:`suffstats.backends.numba_nearest`); the statistics are bit for bit
+    those of the direct pass :func:`~suffstats.backends.numba_fused._nearest_pass`.
+    With second moments (the initialisation's single pass) the reference's
+    products are used.
     """
     if layout is not None:
         return numpy_kernels.nearest_block(X, w, centers, layout)
+    weight, inertia, counts, first = nearest_statistics(X, w, centers)
+    return weight, inertia, counts, first, None
+
+
+def nearest_block_direct(X, w, centers):
+    """The direct pass: every distance summed over ``(x - c)²`` (the exact rule itself; a reference)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     k, d = centers.shape
     counts, first = np.zeros(k), np.zeros((k, d))

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._transaction import transactional
 from .._statistics_checks import checked_sum
-from .._validation import check_batch, check_bool, check_fraction, check_positive_int
+from .._validation import check_batch, check_bool, check_fraction, check_missing_policy, check_positive_int
 from ..data.blocks import batch_ranges
 from ..distributed import as_strategy
 from ..fit.local import LocalAccumulation
@@ -51,6 +51,13 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
         ``new = inertia * old + (1 - inertia) * estimate``.
     frozen : bool
         A frozen distribution ignores updates.
+    missing : {"error", "marginalize"}, default="error"
+        What a NaN in the data means: refused, naming its row, or (univariate
+        families) a value missing at random: a row whose value is missing has
+        nothing observed and is given zero weight, so the fit is that of the
+        observed rows, and ``log_probability`` of it is 0. Multivariate families
+        take holes as components of a
+        :class:`~suffstats.GeneralMixtureModel` with ``missing="marginalize"``.
 
     Notes
     -----
@@ -78,6 +85,13 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
     ndim = 1
     #: Names of the parameter attributes, in constructor order.
     parameter_names: tuple = ()
+    #: Whether the family, as a component of a mixture with ``missing="marginalize"``, takes rows with
+    #: holes (NaN): its ``_log_probability`` gives the marginal density of the observed values and its
+    #: ``_component_statistics`` the expected statistics given them. Univariate families need not: a
+    #: univariate row with a hole has nothing observed and the mixture gives it no weight.
+    handles_missing: bool = False
+    #: The missing-value policy, ``"error"`` or ``"marginalize"`` (see the ``missing`` parameter).
+    missing: str = "error"
 
     def __init_subclass__(cls, abstract=False, **kwargs):
         super().__init_subclass__(abstract=abstract, **kwargs)
@@ -94,9 +108,14 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
                                 "(see suffstats.Distribution)")
         register_builtin(cls)
 
-    def __init__(self, *, inertia=0.0, frozen=False):
+    def __init__(self, *, inertia=0.0, frozen=False, missing="error"):
         self.inertia = check_fraction(inertia, "inertia")
         self.frozen = check_bool(frozen, "frozen")
+        self.missing = check_missing_policy(missing)
+        if self.missing != "error" and type(self).ndim == 2:
+            raise ValueError(f"missing={missing!r}: a {type(self).__name__} fitted alone needs complete rows (its fit "
+                             "with holes is iterative); fit GaussianMixture(1, missing='marginalize'), or use it as a "
+                             "component of GeneralMixtureModel(..., missing='marginalize')")
         self._pending = None
 
     # -- pieces a family provides (and those of BatchStatistics) ----------
@@ -227,6 +246,8 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
         strategy = as_strategy(client) or LocalAccumulation()
         acc = strategy.accumulate(self, source, batch_ranges(source.n_rows, batch_size), sample_weight)
         if not acc.blocks:
+            if source.n_rows and self.missing != "error":
+                raise ValueError(f"X has no observed value: all {source.n_rows} values are missing")
             check_batch(np.empty((0, source.n_features)), ndim=self.ndim)  # raises: X is empty
         if opened is not None:
             source.check_unchanged(opened)  # a file written to while it was read
@@ -253,7 +274,13 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
         ndarray of shape (n,)
         """
         self._require_fitted()
-        X = check_batch(X, ndim=self.ndim, n_features=self._n_features())
+        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), missing=self.missing)
+        if self.missing != "error" and X.ndim == 1 and np.isnan(X).any():
+            holes = np.isnan(X)
+            out = np.zeros(X.shape[0])  # nothing observed: a density of 1
+            if not holes.all():
+                out[~holes] = self.log_probability(X[~holes])
+            return out
         bad = self._outside(X)
         if bad is None or not bad.any():
             return self._log_probability(X)

@@ -38,15 +38,26 @@ class BatchStatistics:
         if bad is not None:
             check_support(X, bad, self.support, row_offset=row_offset)
 
+    #: The missing-value policy (set by :class:`~suffstats.Distribution`).
+    missing = "error"
+
     def _validate(self, X, sample_weight=None, row_offset=0, running=None):
         # Rows added to pending statistics must have their features (a fitted model's, or earlier batches').
         n_features = self._n_features()
         if n_features is None and running is not None:
             n_features = running.n_features
-        X = check_batch(X, ndim=self.ndim, n_features=n_features, row_offset=row_offset,
+        X = check_batch(X, ndim=self.ndim, n_features=n_features, row_offset=row_offset, missing=self.missing,
                         owner=type(self).__name__)
-        self._check_support(X, row_offset)
-        return X, check_weights(sample_weight, X.shape[0], row_offset=row_offset)
+        holes = None if self.missing == "error" or self.ndim != 1 else np.isnan(X)
+        if holes is None or not holes.any():
+            self._check_support(X, row_offset)
+            return X, check_weights(sample_weight, X.shape[0], row_offset=row_offset)
+        # missing="marginalize": a univariate row with a hole has nothing observed and gets no weight.
+        w = check_weights(sample_weight, X.shape[0], row_offset=row_offset)
+        bad = self._outside(X)
+        if bad is not None:
+            check_support(X, bad & ~holes, self.support, row_offset=row_offset)
+        return X[~holes], None if w is None else w[~holes]
 
     def _n_features(self):
         return None
@@ -61,18 +72,23 @@ class BatchStatistics:
         """
         n = len(X) if hasattr(X, "__len__") and not isinstance(X, (str, bytes)) and np.ndim(X) >= 1 else None
         if n is None or n <= BLOCK_ROWS or (sample_weight is not None and np.shape(sample_weight) != (n,)):
-            return [self._checked_statistics(X, sample_weight, running, row_offset)]  # one block, or refused whole
+            stats = self._checked_statistics(X, sample_weight, running, row_offset)  # one block, or refused whole
+            return [] if stats is None else [stats]
         blocks = []
         for start in range(0, n, BLOCK_ROWS):
             stop = start + BLOCK_ROWS
             stats = self._checked_statistics(X[start:stop], None if sample_weight is None else sample_weight[start:stop],
                                              running, row_offset=row_offset + start)
+            if stats is None:  # nothing observed yet (missing="marginalize")
+                continue
             running = stats if running is None else running
             blocks.append(stats)
         return blocks
 
     def _checked_statistics(self, X, sample_weight, running, row_offset=0) -> Statistics:
         """Validated statistics of a batch to be added to ``running`` (``None``: the first batch).
+
+        ``None`` when every value of the batch is missing and there is no running total yet.
 
         Families with a shift reuse ``running``'s, so that values add exactly;
         errors name rows counted from ``row_offset``.
@@ -82,6 +98,8 @@ class BatchStatistics:
             if fast is not None and fast.is_finite():
                 return fast
             X, w = self._validate(X, sample_weight, row_offset, running)
+            if X.shape[0] == 0 and running is None:
+                return None  # every value missing, and no total to take a shift from: the block adds nothing
             stats = self._continued_statistics(X, w, running)
             if not stats.is_finite():
                 check_no_overflow(X, X.shape[0], lambda m: not self._continued_statistics(

@@ -35,6 +35,7 @@ class JSONModel:
             "parameters": params,
             "inertia": self.inertia,
             "frozen": self.frozen,
+            **({} if self.missing == "error" else {"missing": self.missing}),
             **self._settings(),
         }
 
@@ -62,5 +63,7 @@ class JSONModel:
 
 
 def common_settings(data) -> dict:
-    """``inertia`` and ``frozen`` of a description (checked by the constructor that receives them)."""
-    return {"inertia": data.get("inertia", 0.0), "frozen": data.get("frozen", False)}
+    """``inertia``, ``frozen`` and ``missing`` of a description (checked by the constructor that receives them)."""
+    # "missing" only when written (a policy other than "error"): families written outside the package may not take it.
+    return {"inertia": data.get("inertia", 0.0), "frozen": data.get("frozen", False),
+            **({"missing": data["missing"]} if "missing" in data else {})}

@@ -29,8 +29,8 @@ class Bernoulli(_SumFamily):
 
     parameter_names = ("p",)
 
-    def __init__(self, p=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, p=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"p": p})
 
     def _set_parameters(self, params):

@@ -65,8 +65,8 @@ class Beta(_SumFamily):
 
     parameter_names = ("alpha", "beta")
 
-    def __init__(self, alpha=None, beta=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, alpha=None, beta=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"alpha": alpha, "beta": beta})
 
     def _set_parameters(self, params):

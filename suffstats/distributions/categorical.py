@@ -36,8 +36,8 @@ class Categorical(_SumFamily):
 
     parameter_names = ("probs",)
 
-    def __init__(self, probs=None, *, n_categories=None, pseudocount=0.0, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, probs=None, *, n_categories=None, pseudocount=0.0, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self.pseudocount = check_real(pseudocount, "pseudocount", minimum=0.0)
         self.n_categories = check_positive_int(n_categories, "n_categories", allow_none=True)
         self._set_parameters({"probs": probs})

@@ -55,8 +55,8 @@ class Gamma(_SumFamily):
 
     parameter_names = ("shape", "rate")
 
-    def __init__(self, shape=None, rate=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, shape=None, rate=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"shape": shape, "rate": rate})
 
     def _set_parameters(self, params):

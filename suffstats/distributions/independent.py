@@ -34,9 +34,10 @@ class IndependentComponents(Distribution):
     """
 
     ndim = 2
+    handles_missing = True
 
-    def __init__(self, distributions, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, distributions, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self.distributions = list(distributions)
         if not self.distributions:
             raise ValueError("IndependentComponents needs at least one distribution")
@@ -55,7 +56,9 @@ class IndependentComponents(Distribution):
         masks = [d._outside(X[:, j]) for j, d in enumerate(self.distributions)]
         if all(m is None for m in masks):
             return None
-        return np.column_stack([np.zeros(X.shape[0], bool) if m is None else m for m in masks])
+        # A hole (NaN, under missing="marginalize") is outside no support.
+        return np.column_stack([np.zeros(X.shape[0], bool) if m is None else m & ~np.isnan(X[:, j])
+                                for j, m in enumerate(masks)])
 
     def _check_support(self, X, row_offset=0):
         for j, d in enumerate(self.distributions):
@@ -75,7 +78,9 @@ class IndependentComponents(Distribution):
                          for j, d in enumerate(self.distributions))
 
     def _component_statistics(self, X, w):
-        return Composite(d._component_statistics(X[:, j], w) for j, d in enumerate(self.distributions))
+        # A feature's statistics take its observed values only: with independent features, integrating a hole
+        # out of the likelihood leaves the other features' terms (exact EM for values missing at random).
+        return Composite(d._component_statistics(*_observed(X[:, j], w)) for j, d in enumerate(self.distributions))
 
     def _total_weight(self, stats):
         return self.distributions[0]._total_weight(stats.parts[0])
@@ -98,7 +103,15 @@ class IndependentComponents(Distribution):
         return {f"{j}.{k}": v for j, d in enumerate(self.distributions) for k, v in d.parameters().items()}
 
     def _log_probability(self, X):
-        return sum(d._log_probability(X[:, j]) for j, d in enumerate(self.distributions))
+        total = np.zeros(X.shape[0])
+        for j, d in enumerate(self.distributions):
+            x = X[:, j]
+            holes = np.isnan(x)
+            if holes.any():  # a hole's marginal density is 1
+                total[~holes] += d._log_probability(x[~holes])
+            else:
+                total += d._log_probability(x)
+        return total
 
     def _sample(self, n, rng):
         return np.column_stack([d._sample(n, rng) for d in self.distributions])
@@ -110,3 +123,11 @@ class IndependentComponents(Distribution):
     @classmethod
     def _from_dict(cls, data):
         return cls(components_from_dict(data), **common_settings(data))
+
+
+def _observed(x, w):
+    """A feature's observed values and their weights (rows with a hole left out)."""
+    holes = np.isnan(x)
+    if not holes.any():
+        return x, w
+    return x[~holes], (np.ones(int((~holes).sum())) if w is None else w[~holes])

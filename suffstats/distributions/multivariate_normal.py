@@ -57,10 +57,11 @@ class MultivariateNormal(Distribution):
 
     ndim = 2
     parameter_names = ("mean", "covariance")
+    handles_missing = True
 
     def __init__(self, mean=None, covariance=None, *, covariance_type="full", reg_covar=REG_COVAR,
-                 inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+                 inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self.covariance_type = covariance_type
         self._cov = _covariance_strategy(covariance_type)
         self.reg_covar = check_real(reg_covar, "reg_covar", minimum=0.0)
@@ -94,7 +95,17 @@ class MultivariateNormal(Distribution):
 
     def _component_statistics(self, X, w):
         # Around the current mean: fixed for an epoch, so block sums are exact and stable.
-        return self._statistics(X, w, shift=self.mean)
+        holes = np.isnan(X).any(axis=1)
+        if not holes.any():
+            return self._statistics(X, w, shift=self.mean)
+        # Rows with holes (a mixture with missing="marginalize"): expected moments given the observed values.
+        complete = self._statistics(X[~holes], None if w is None else w[~holes], shift=self.mean)
+        wh = None if w is None else w[holes]
+        from ..backends.gaussian_missing import expected_moments  # Numba: imported for rows with holes
+
+        first, second = expected_moments(X[holes], wh, self.mean, self._prec_chol, self.covariance_type)
+        weight = float(holes.sum()) if wh is None else float(np.sum(wh))
+        return complete + Moments(weight, self.mean, first, second)
 
     @staticmethod
     def _total_weight(stats):
@@ -111,7 +122,16 @@ class MultivariateNormal(Distribution):
         return d + self._cov.n_parameters(1, d)
 
     def _log_probability(self, X):
-        return self._cov.log_prob(X, self.mean[None], self._prec_chol)[:, 0]
+        holes = np.isnan(X).any(axis=1)
+        if not holes.any():
+            return self._cov.log_prob(X, self.mean[None], self._prec_chol)[:, 0]
+        # Rows with holes: the marginal density of the observed values (1 for a row with none).
+        out = np.empty(X.shape[0])
+        out[~holes] = self._cov.log_prob(X[~holes], self.mean[None], self._prec_chol)[:, 0]
+        from ..backends.gaussian_missing import incomplete_log_prob
+
+        out[holes] = incomplete_log_prob(X[holes], self.mean[None], self._prec_chol, self.covariance_type)[:, 0]
+        return out
 
     def _sample(self, n, rng):
         return self._cov.sample(rng, self.mean, self.covariance[None], 0, n)

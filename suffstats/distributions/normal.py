@@ -44,8 +44,8 @@ class Normal(Distribution):
 
     parameter_names = ("mean", "std")
 
-    def __init__(self, mean=None, std=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, mean=None, std=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"mean": mean, "std": std})
 
     def _set_parameters(self, params):

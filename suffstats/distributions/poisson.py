@@ -30,8 +30,8 @@ class Poisson(_SumFamily):
 
     parameter_names = ("rate",)
 
-    def __init__(self, rate=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, rate=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"rate": rate})
 
     def _set_parameters(self, params):

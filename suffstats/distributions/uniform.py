@@ -35,8 +35,8 @@ class Uniform(_SumFamily):
     parameter_names = ("low", "high")
     _RULES = {"weight": "sum", "low": "min", "high": "max"}
 
-    def __init__(self, low=None, high=None, *, inertia=0.0, frozen=False):
-        super().__init__(inertia=inertia, frozen=frozen)
+    def __init__(self, low=None, high=None, *, inertia=0.0, frozen=False, missing="error"):
+        super().__init__(inertia=inertia, frozen=frozen, missing=missing)
         self._set_parameters({"low": low, "high": high})
 
     def _set_parameters(self, params):

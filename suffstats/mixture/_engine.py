@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import RowError, first_bad_row
+from .._validation import NonFiniteValue, RowError, first_bad_row
 from ..backends import map_blocks
 from ..fit.protocol import FitModel
 from ..fit.summaries import Summaries
@@ -46,13 +46,19 @@ class MixtureEngine(Summaries, FitModel, abstract=True):
 
     _transactional = True
     _summarize_returns_log_likelihood = True
+    #: Whether ``_validate_batch`` leaves the values unread, the kernel's statistics being non-finite
+    #: whenever a value is: a non-finite block is then searched for the NaN or infinity first.
+    _values_checked_in_blocks = False
 
     def _block_values(self, X, w, acc, row_offset=0):
         """E-step statistics of each block of rows ``X``, in row order.
 
-        A block whose statistics are not finite (squares of values near 1e300
-        overflow) is refused before anything is added, naming its first such row
-        (:class:`~suffstats._validation.RowError`, row counted within ``X``).
+        A block whose statistics are not finite is refused before anything is
+        added, naming its first such row (:class:`~suffstats._validation.RowError`,
+        row counted within ``X``): a NaN or infinity in the rows (refused as
+        :func:`~suffstats._validation.check_batch` refuses it, for a model whose
+        ``_validate_batch`` leaves the values to its kernel) or squares of
+        values near 1e300 overflowing.
         """
         kernels, kernel = self._block_kernel()
 
@@ -66,6 +72,9 @@ class MixtureEngine(Summaries, FitModel, abstract=True):
             if not _finite(result):
                 start = index * kernels.BLOCK_ROWS
                 rows = X[start:start + kernels.BLOCK_ROWS]
+                value = NonFiniteValue.first_in(rows) if self._values_checked_in_blocks else None
+                if value is not None:
+                    raise value.shifted(start + value.row)
                 weights = None if w is None else w[start:start + kernels.BLOCK_ROWS]
                 row = first_bad_row(lambda a, b: block(rows[a:b], None if weights is None else weights[a:b]),
                                     rows.shape[0], lambda r: not _finite(r))

@@ -30,6 +30,7 @@ from ..backends.protocol import capabilities
 from ..fit.driver import EMSettings, progress_bar
 from ..fit.local import LocalAccumulation
 from ._engine import MixtureEngine
+from ._missing import fill_nearest, fill_sample
 from ._moments import ComponentMoments, estimate_gaussian
 from ._seeding import INIT_METHODS, draw_sample, seed_centers
 from .kmeans import KMeans, check_centers
@@ -105,19 +106,30 @@ class InitialPlan:
         say = print if model.verbose else (lambda *a, **kw: None)
         if model.init_params == "kmeans_full":
             say(f"Initialization: k-means over all {source.n_rows:,} rows", flush=True)
-            km = _kmeans(model, k, rng).fit(source, sample_weight=sample_weight)
+            try:
+                km = _kmeans(model, k, rng).fit(source, sample_weight=sample_weight)
+            except ValueError as err:
+                if getattr(model, "missing", "error") == "error" or "NaN" not in str(err):
+                    raise
+                raise ValueError(f"init_params='kmeans_full' needs complete rows ({err}); with missing values use "
+                                 "init_params='kmeans', which starts from a sample with its holes filled") from None
         else:
             sample, w = draw_sample(source, sample_weight, model.init_sample_size, rng, model._validate_batch)
+            if getattr(model, "missing", "error") == "marginalize":
+                sample, w = fill_sample(sample, w)
             say(f"Initialization: {model.init_params} on a sample of {sample.shape[0]:,} rows", flush=True)
             if model.init_params == "random":
                 return cls(model, given, random_moments(sample, w, k, cov.layout, rng))
             if model.init_params != "kmeans":
                 centers = seed_centers(model.init_params, sample, w, k, rng, source)
+                if np.isnan(centers).any():  # first-k rows with holes: filled by the sample's column means
+                    centers = np.where(np.isnan(centers), sample.mean(axis=0), centers)
                 return cls(model, given, hard_moments(sample, w, centers, cov.layout,
-                                                            backend=assignment_backend(model.backend)))
+                                                      backend=assignment_backend(model.backend)))
             km = _kmeans(model, k, rng).fit(sample, sample_weight=w)
         say(f"Initialization: k-means took {km.n_iter_} iterations; assigning every row", flush=True)
-        assignment = HardAssignment(d, km.cluster_centers_, cov.layout, assignment_backend(model.backend))
+        assignment = HardAssignment(d, km.cluster_centers_, cov.layout, assignment_backend(model.backend),
+                                    getattr(model, "missing", "error"))
         return cls(model, given, assignment._new_accumulator(), assignment)
 
     def parameters(self):
@@ -194,12 +206,13 @@ class HardAssignment(MixtureEngine):
     cluster workers as lightly as a model's parameters.
     """
 
-    def __init__(self, n_features, centers, layout, backend):
-        self.n_features = n_features
+    def __init__(self, n_features, centers, layout, backend, missing="error"):
+        self.n_features, self.missing = n_features, missing
         self.centers, self.layout, self.backend = np.asarray(centers, np.float64), layout, backend
 
     def _validate_batch(self, X, w, row_offset):
-        X = check_batch(X, n_features=self.n_features, row_offset=row_offset, owner="the mixture")
+        X = check_batch(X, n_features=self.n_features, row_offset=row_offset, owner="the mixture",
+                        missing=self.missing)
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
     def _shifts(self):
@@ -222,6 +235,7 @@ class HardAssignment(MixtureEngine):
         kernels, centers, layout = get_backend(self.backend, "nearest-centre"), self.centers, self.layout
 
         def block(X, w):
+            X, w = fill_nearest(X, w, centers)  # rows with holes (missing="marginalize"): see mixture._missing
             weight, inertia, counts, first, second = kernels.nearest_block(X, w, centers, layout)
             return weight, -inertia, counts, first, second
 

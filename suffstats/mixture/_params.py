@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_fraction, check_positive_int
+from .._validation import check_fraction, check_missing_policy, check_positive_int
 from ..backends import available_backends
 from ..data.blocks import batch_ranges
 from ..data.source import as_source
@@ -70,6 +70,7 @@ CONSTRAINTS = {
     "covariance_type": _one_of(*COVARIANCE_TYPES),
     "init_params": _one_of(*INIT_METHODS),
     "compute_dtype": _one_of("float64", "float32"),
+    "missing": check_missing_policy,
     "backend": lambda value, name: _one_of(*available_backends())(value, name),
     "random_state": _random_state,
     "callbacks": _callbacks,
@@ -100,14 +101,18 @@ def check_settings(model):
 SCORING_BATCH = 65_536
 
 
-def map_batches(model, X, function):
-    """Apply ``function`` to validated batches of ``X`` and concatenate (memory maps stay on disk)."""
+def map_batches(model, X, function, validate=None):
+    """Apply ``function`` to validated batches of ``X`` and concatenate (memory maps stay on disk).
+
+    ``validate(X, w, row_offset)`` checks each batch (default: the model's ``_validate_batch``).
+    """
+    validate = model._validate_batch if validate is None else validate
     source = as_source(X)
     if source.n_rows == 0:
-        model._validate_batch(source.read(0, 0), None, 0)  # raises: empty input
+        validate(source.read(0, 0), None, 0)  # raises: empty input
     outputs = []
     for start, stop in batch_ranges(source.n_rows, model.batch_size or SCORING_BATCH):
-        batch, _ = model._validate_batch(source.read(start, stop), None, start)
+        batch, _ = validate(source.read(start, stop), None, start)
         outputs.append(function(batch))
     out = np.concatenate(outputs) if outputs else np.empty(0)
     # float32 data gives float32 results, as in scikit-learn (computed in float64 all the same).

@@ -21,6 +21,7 @@ from ..fit.driver import EMSettings
 from ..fit.estimator import fit_model, settings_fingerprint
 from ._engine import MixtureEngine
 from ._initialize import initial_gaussian
+from ._missing import marginal_block, marginal_log_prob
 from ._moments import ComponentMoments, estimate_gaussian
 from ._params import check_settings, check_warm_start, map_batches
 
@@ -100,6 +101,23 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         is about twice as fast; statistics are still added in float64, rows are
         centred before the products, and parameters typically agree with the
         float64 fit to about 1e-6 relative (see the performance page).
+    missing : {"error", "marginalize"}, default="error"
+        What a NaN in the data means. ``"error"`` refuses it, naming its row
+        and column. ``"marginalize"`` treats it as a value missing at random
+        and fits by exact EM on expected statistics: each row's E-step uses
+        its observed coordinates only (marginal density), and its statistics
+        are the conditional expectations of the missing coordinates and of
+        their squares given the observed ones. ``score_samples``,
+        ``predict``, ``predict_proba``, ``score`` and ``bic`` then give
+        marginal likelihoods. A row with every value missing is given zero
+        weight: it adds nothing to the fit, and its ``score_samples`` is 0
+        (log of 1) and its ``predict_proba`` the weights. Infinities are
+        refused either way. Rows with holes are computed on the CPU in
+        float64 whatever ``backend`` and ``compute_dtype`` say; complete rows
+        go through the backend's kernels unchanged, so data without NaN
+        gives the same bits as with ``"error"``. See
+        ``suffstats.mixture._missing`` for the initialisation with holes
+        (``init_params="kmeans_full"`` needs complete rows).
 
     Attributes
     ----------
@@ -135,7 +153,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
                  n_init=1, init_params="kmeans", weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10, batch_size=None,
                  batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000, callbacks=None,
-                 progress=False, backend="numba", compute_dtype="float64"):
+                 progress=False, backend="numba", compute_dtype="float64", missing="error"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -159,6 +177,12 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self.progress = progress
         self.backend = backend
         self.compute_dtype = compute_dtype
+        self.missing = missing
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
 
     # -- parameters ---------------------------------------------------------------
     @property
@@ -229,7 +253,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
 
     def _validate_batch(self, X, w, row_offset):
         X = check_batch(X, n_features=getattr(self, "n_features_in_", None), row_offset=row_offset,
-                        owner=type(self).__name__)
+                        owner=type(self).__name__, missing=self.missing)
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
 
     def _shifts(self):
@@ -254,6 +278,13 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         def block(X, w):
             return kernels.gaussian_block(X, w, means, precisions_cholesky, log_weights, covariance_type, dtype)
 
+        if self.missing == "marginalize":
+            layout = self._cov.layout
+
+            def marginal(X, w):
+                return marginal_block(block, X, w, means, precisions_cholesky, log_weights, covariance_type, layout)
+
+            return kernels, marginal
         return kernels, block
 
     def _estimate(self, acc, previous):
@@ -350,8 +381,14 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     # -- prediction and scoring ---------------------------------------------------------------
     def _weighted_log_prob(self, X):
         means, precisions_cholesky, log_weights = self._kernel_parameters()
-        return get_backend(self.backend, "gaussian").weighted_log_prob(
-            X, means, precisions_cholesky, log_weights, self.covariance_type, np.dtype(self.compute_dtype))
+
+        def complete(B):
+            return get_backend(self.backend, "gaussian").weighted_log_prob(
+                B, means, precisions_cholesky, log_weights, self.covariance_type, np.dtype(self.compute_dtype))
+
+        if self.missing == "marginalize":
+            return marginal_log_prob(complete, X, means, precisions_cholesky, log_weights, self.covariance_type)
+        return complete(X)
 
     def score_samples(self, X):
         """Log-density of each row, batch by batch.

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._transaction import transaction, transactional
-from .._validation import check_batch, check_positive_int, check_weights, json_numbers
+from .._validation import check_batch, check_missing_policy, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
 from ..data.source import as_source
 from ..data.views import SingleColumn
@@ -20,6 +20,7 @@ from ..statistics import Additive, Composite, blend
 from ..fit.driver import EMSettings
 from ..fit.estimator import fit_model, settings_fingerprint
 from ._engine import MixtureEngine
+from ._missing import fill_sample
 from ._moments import EMPTY_SHARE, EmptyComponentWarning
 from ._params import check_settings
 from ._seeding import draw_sample
@@ -49,6 +50,17 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         As for :class:`suffstats.GaussianMixture`; ``verbose`` prints every epoch.
     frozen : bool
         A frozen mixture ignores updates.
+    missing : {"error", "marginalize"}, default="error"
+        What a NaN in the data means: refused (naming its row and column) or
+        a value missing at random, integrated out by exact EM. With
+        ``"marginalize"`` a row's responsibilities come from the marginal
+        density of its observed values and each component receives the
+        expected statistics given them: :class:`~suffstats.MultivariateNormal`
+        the conditional moments, :class:`~suffstats.IndependentComponents`
+        each feature's observed values (a hole integrates out of a product).
+        A row with nothing observed (every univariate row with a NaN) is given
+        zero weight, and ``log_probability`` of it is 0. A multivariate family
+        that cannot take holes (``handles_missing`` false) is refused.
 
     Attributes
     ----------
@@ -70,7 +82,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
 
     def __init__(self, distributions, weights=None, *, n_init=1, max_iter=100, tol=1e-3, batch_size=None,
                  batches_per_epoch=None, inertia=0.0, lr_decay=0.0, init_sample_size=100_000, random_state=None,
-                 verbose=0, callbacks=None, progress=False, frozen=False):
+                 verbose=0, callbacks=None, progress=False, frozen=False, missing="error"):
         super().__init__(inertia=inertia, frozen=frozen)
         self.distributions = list(distributions)
         if not self.distributions:
@@ -91,6 +103,13 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         self.batches_per_epoch, self.lr_decay = batches_per_epoch, lr_decay
         self.init_sample_size, self.random_state = init_sample_size, random_state
         self.verbose, self.callbacks, self.progress = verbose, callbacks, progress
+        self.missing = check_missing_policy(missing)
+        if self.missing == "marginalize" and self.ndim == 2:
+            unable = [j for j, d in enumerate(self.distributions) if not d.handles_missing]
+            if unable:
+                raise ValueError(f"missing='marginalize' needs components that take rows with holes; "
+                                 f"distributions[{unable[0]}] ({type(self.distributions[unable[0]]).__name__}) "
+                                 "does not (MultivariateNormal and IndependentComponents do)")
         check_settings(self)
 
     @property
@@ -132,6 +151,8 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             return out + np.log(self.weights)
 
     def _e_step_block(self, X, w):
+        if self.missing == "marginalize":
+            X, w = _without_empty_rows(X, w)
         log_prob = self._component_log_prob(X)
         log_norm = logsumexp(log_prob, axis=1)
         resp = np.exp(log_prob - log_norm[:, None])
@@ -173,7 +194,8 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         self._require_fitted()
 
     def _validate_batch(self, X, w, row_offset):
-        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), row_offset=row_offset)
+        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), row_offset=row_offset,
+                        missing=self.missing)
         outside = [d._outside(X) for d in self.distributions]
         if all(o is not None for o in outside):
             nowhere = np.logical_and.reduce([o if o.ndim == 1 else o.any(axis=1) for o in outside])
@@ -260,6 +282,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         """What determines a fit's result, for checkpoints (families, not their changing parameters)."""
         return {"families": [type(d).__name__ for d in self.distributions],
                 "frozen": [d.frozen for d in self.distributions] + [self.frozen], "inertia": self.inertia,
+                "missing": self.missing,
                 **{name: getattr(self, name) for name in ("n_init", "max_iter", "tol", "batch_size",
                                                           "batches_per_epoch", "lr_decay", "init_sample_size")},
                 "random_state": self.random_state if isinstance(self.random_state, (int, type(None))) else "rng"}
@@ -273,6 +296,8 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
             return
         sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_batch)
         rows = sample if sample.ndim == 1 else (sample[:, 0] if self.ndim == 1 else sample)
+        if self.missing == "marginalize":  # the start is made on the sample with its holes filled or left out
+            rows, w = _without_empty_rows(rows, w) if self.ndim == 1 else fill_sample(rows, w, rng)
         points = rows.reshape(-1, 1) if rows.ndim == 1 else rows
         labels = KMeans(self.n_components, random_state=rng, max_iter=20).fit(points, sample_weight=w).predict(points)
         counts = np.zeros(self.n_components)
@@ -291,7 +316,10 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
 
     # -- prediction -------------------------------------------------------------------------
     def _log_probability(self, X):
-        return logsumexp(self._component_log_prob(X), axis=1)
+        out = logsumexp(self._component_log_prob(X), axis=1)
+        if self.missing == "marginalize":
+            out[np.isnan(X).all(axis=1) if X.ndim == 2 else np.isnan(X)] = 0.0  # nothing observed: density 1
+        return out
 
     def _outside(self, X):
         return None
@@ -309,7 +337,7 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         ndarray of shape (n, n_components)
         """
         self._require_fitted()
-        X = check_batch(X, ndim=self.ndim, n_features=self._n_features())
+        X = check_batch(X, ndim=self.ndim, n_features=self._n_features(), missing=self.missing)
         lp = self._component_log_prob(X)
         return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
 
@@ -336,13 +364,15 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
     # -- persistence ---------------------------------------------------------------------------
     def to_dict(self):
         return {"schema": SCHEMA_VERSION, "family": "GeneralMixtureModel", "inertia": self.inertia, "frozen": self.frozen,
+                "missing": self.missing,
                 "weights": None if self.weights is None else np.asarray(self.weights).tolist(),
                 "distributions": [d.to_dict() for d in self.distributions]}
 
     @classmethod
     def _from_dict(cls, data):
         return cls([distribution_from_dict(d) for d in data["distributions"]], weights=data.get("weights"),
-                   inertia=data.get("inertia", 0.0), frozen=data.get("frozen", False))
+                   inertia=data.get("inertia", 0.0), frozen=data.get("frozen", False),
+                   missing=data.get("missing", "error"))
 
 
 def _check_mixture_weights(weights, k):
@@ -350,3 +380,12 @@ def _check_mixture_weights(weights, k):
     if weights.shape != (k,) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
         raise ValueError(f"weights must be {k} non-negative numbers summing to 1; got {weights}")
     return weights
+
+
+def _without_empty_rows(X, w):
+    """Rows with at least one observed value (all of them when there is no NaN), and their weights."""
+    holes = np.isnan(X)
+    if not holes.any():
+        return X, w
+    keep = ~(holes.all(axis=1) if X.ndim == 2 else holes)
+    return X[keep], None if w is None else w[keep]

@@ -111,9 +111,19 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     def _check_fitted(self):
         check_is_fitted(self, "cluster_centers_")
 
-    def _validate_batch(self, X, w, row_offset):
-        X = check_batch(X, n_features=self.n_features_in_, row_offset=row_offset, owner=type(self).__name__)
+    # The values of a batch are read once, by the kernel: its statistics are not finite whenever a
+    # value is not, and the engine then names the row and column as check_batch would (a separate
+    # pass over every batch, every epoch, would cost as much as the distances).
+    _values_checked_in_blocks = True
+
+    def _validate_batch(self, X, w, row_offset, check_finite=False):
+        X = check_batch(X, n_features=self.n_features_in_, row_offset=row_offset, owner=type(self).__name__,
+                        check_finite=check_finite)
         return X, check_weights(w, X.shape[0], row_offset=row_offset)
+
+    def _validate_rows(self, X, w, row_offset):
+        """``_validate_batch`` with the values checked too: for rows not passed through the kernel."""
+        return self._validate_batch(X, w, row_offset, check_finite=True)
 
     def _shifts(self):
         return self.cluster_centers_
@@ -142,7 +152,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
 
     def _initialize(self, source, sample_weight, rng, strategy=None):
         if isinstance(self.init, str):
-            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_batch)
+            sample, w = draw_sample(source, sample_weight, self.init_sample_size, rng, self._validate_rows)
             self.cluster_centers_ = seed_centers(self.init, sample, w, self.n_clusters, rng, source)
         else:
             self.cluster_centers_ = np.array(self._given_centers(), dtype=np.float64)
@@ -175,7 +185,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         if not isinstance(self.init, str):
             self._given_centers()  # refused before anything runs
         # tol is relative to the mean feature variance, measured on a seeded sample.
-        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0), self._validate_batch)
+        sample, _ = draw_sample(source, None, self.init_sample_size, np.random.default_rng(0), self._validate_rows)
         scale = float(np.mean(np.var(sample, axis=0)))
         if scale < np.finfo(np.float64).tiny and np.ptp(sample, axis=0).any():
             # Rows that differ, but whose squared differences underflow: every distance would tie at 0.
@@ -227,7 +237,8 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "cluster_centers_")
         kernels = get_backend(self.backend, "nearest-centre")
-        return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)))
+        return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)),
+                           validate=self._validate_rows)
 
     def predict(self, X):
         """Index of the nearest centre of each row.

@@ -1,0 +1,154 @@
+"""K-means Lloyd iterations: suffstats against scikit-learn, in one process, same data, same initial centres.
+
+Every peer starts from the same ``k`` rows of the data and runs ``--iters``
+Lloyd iterations; the time of each iteration is taken on its own (suffstats:
+the epoch time its driver reports; scikit-learn: one call of the Lloyd step
+``lloyd_iter_chunked_dense`` that ``KMeans.fit`` runs, with the label
+comparison of its loop, on the same array), so set-up (validation, copies,
+seeding) is left out of both. ``--repeats`` rounds run the peers interleaved,
+round after round, and the table gives the median and the fastest per-iteration
+time over every iteration of every round: on a shared machine the median is
+what a user sees and the minimum what the code can do. Also printed: the
+product rate this machine reaches now for the distance product of the case
+(``n × d`` by ``d × k``, float64, all threads) and the fraction of it each
+peer's iteration achieves counting ``2nkd`` floating-point operations, and
+how far each peer's final centres are from scikit-learn's (relative to the
+spread of the data; the labels are the exact float64 nearest centre on our
+side).
+
+Cases (``--scale`` multiplies the row counts; the smoke test runs a tiny scale):
+
+A   557,100 x 25, k=8
+B   2,000,000 x 50, k=16
+C   1,000,000 x 20, k=64
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from _common import blobs, gemm_gflops, table
+
+CASES = {"A": (557_100, 25, 8), "B": (2_000_000, 50, 16), "C": (1_000_000, 20, 64)}
+
+
+def suffstats_peer(data, centres, batch_size=None, kernel=None):
+    """A function running ``iters`` Lloyd epochs of :class:`suffstats.KMeans`: (seconds per epoch, centres)."""
+    import suffstats as ss
+    from suffstats.backends import numba_kernels
+
+    def run(iters):
+        seconds = []
+        model = ss.KMeans(centres.shape[0], init=centres, max_iter=iters, tol=0, batch_size=batch_size,
+                          callbacks=[lambda model, logs: seconds.append(logs["seconds"])])
+        original = numba_kernels.nearest_block
+        if kernel is not None:
+            numba_kernels.nearest_block = kernel
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(data)
+        finally:
+            numba_kernels.nearest_block = original
+        return seconds, model.cluster_centers_
+
+    return run
+
+
+def sklearn_peer(X, centres):
+    """scikit-learn's Lloyd loop (``_kmeans_single_lloyd``'s body), each iteration timed on its own."""
+    from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    n_threads = _openmp_effective_n_threads()
+    weights = np.ones(X.shape[0])
+
+    def run(iters):
+        centers, centers_new = centres.copy(), np.zeros_like(centres)
+        labels = np.full(X.shape[0], -1, dtype=np.int32)
+        labels_old = labels.copy()
+        in_clusters = np.zeros(centres.shape[0])
+        shift = np.zeros(centres.shape[0])
+        seconds = []
+        for _ in range(iters):
+            tic = time.perf_counter()
+            lloyd_iter_chunked_dense(X, weights, centers, centers_new, in_clusters, labels, shift, n_threads)
+            centers, centers_new = centers_new, centers
+            np.array_equal(labels, labels_old)
+            labels_old[:] = labels
+            seconds.append(time.perf_counter() - tic)
+        return seconds, centers
+
+    return run
+
+
+def run_case(name, scale, iters, repeats, with_direct):
+    n, d, k = CASES[name]
+    n = max(int(n * scale), 50 * k)
+    path = blobs("kmeans", n, d, k)
+    X_map = np.load(path, mmap_mode="r")
+    X = np.load(path)
+    centres = X[np.random.default_rng(0).choice(n, k, replace=False)].copy()
+    batch_size = min(131_072, n)
+    peers = {
+        "suffstats (in memory)": suffstats_peer(X, centres),
+        f"suffstats (memory map, batch_size={batch_size:,})": suffstats_peer(X_map, centres, batch_size),
+        "scikit-learn (Lloyd, same process)": sklearn_peer(X, centres),
+    }
+    if with_direct:
+        from suffstats.backends import numba_kernels
+
+        peers["suffstats, direct distances (before)"] = suffstats_peer(
+            X, centres, kernel=lambda X, w, c, layout=None: numba_kernels.nearest_block_direct(X, w, c))
+    ceiling = gemm_gflops(min(n, 500_000), d, k)
+    times = {label: [] for label in peers}
+    finals = {}
+    for label, run in peers.items():  # warm-up: compilation, thread pools, page cache
+        run(1)
+    for _ in range(repeats):  # interleaved rounds
+        for label, run in peers.items():
+            seconds, finals[label] = run(iters)
+            times[label].extend(seconds[1:] if len(seconds) > 1 else seconds)
+    reference = finals["scikit-learn (Lloyd, same process)"]
+    spread = float(np.sqrt(np.mean(np.var(X, axis=0))))
+    sk_median = float(np.median(times["scikit-learn (Lloyd, same process)"]))
+    sk_min = float(np.min(times["scikit-learn (Lloyd, same process)"]))
+    rows = []
+    for label, seconds in times.items():
+        median, best = float(np.median(seconds)), float(np.min(seconds))
+        gflops = 2.0 * n * k * d / median / 1e9
+        rows.append([label, median, best, sk_median / median, sk_min / best, gflops, gflops / ceiling,
+                     f"{np.max(np.abs(finals[label] - reference)) / spread:.1e}"])
+    print(f"\ncase {name}: {n:,} x {d}, k={k}, float64, {iters} Lloyd iterations x {repeats} interleaved rounds "
+          f"(first iteration of each round left out); distance product ceiling measured now: {ceiling:.1f} GFLOP/s")
+    print(table(rows, ["peer", "s/iter median", "s/iter min", "speed vs sklearn (median)", "(min)", "GFLOP/s",
+                       "of ceiling", "centres vs sklearn / spread"]))
+    worst = max(np.max(np.abs(finals[label] - reference)) / spread for label in finals)
+    if worst > 1e-9:
+        print(f"WARNING: final centres differ from scikit-learn's by {worst:.2e} of the spread", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="A,B,C")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--iters", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--with-direct", action="store_true",
+                        help="also time the direct-distance pass (every distance summed over (x - c)^2)")
+    args = parser.parse_args(argv)
+    import os
+
+    print(f"{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f} (timings on a shared machine are noisy)")
+    return max(run_case(c, args.scale, args.iters, args.repeats, args.with_direct) for c in args.cases.split(","))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""Forward-backward and Viterbi kernels on one piece of one sequence, with messages carried in and out.
+
+Each kernel works on the rows of one *piece* (a run of consecutive rows of one
+sequence) and takes the message of the row before the piece (forward) or
+after it (backward), so a sequence of any length is processed piece by piece
+with exactly the arithmetic of the whole-sequence recursion: the forward
+message entering a piece is the one the previous piece left, and the backward
+message entering a piece (from its end) is the one the next piece left.
+
+Two implementations, as hmmlearn's ``implementation``:
+
+- ``log``: messages are log-probabilities; every sum is a log-sum-exp. Stays
+  finite whatever the emission densities (an outlier row whose density
+  underflows in linear space is fine).
+- ``scaling``: messages are probabilities normalised to sum to one per row
+  (the row's scale ``c_t`` kept in log); emission densities are used in
+  linear space, so a row whose densities all underflow raises.
+
+All kernels are compiled with numba and trust their inputs (validation
+happens at the public boundary).
+
+Examples
+--------
+>>> import numpy as np
+>>> from suffstats.hmm._kernels import forward_log
+>>> ll = np.log(np.array([[0.5, 0.1], [0.2, 0.4]]))
+>>> alpha = np.empty_like(ll)
+>>> logA = np.log(np.array([[0.9, 0.1], [0.2, 0.8]]))
+>>> forward_log(np.log([0.5, 0.5]), logA, ll, np.zeros(2), True, alpha)
+>>> round(float(np.logaddexp.reduce(alpha[-1])), 6), round(float(np.log(0.073)), 6)  # log p(x1, x2)
+(-2.617296, -2.617296)
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["forward_log", "backward_log", "xi_log", "forward_scaling", "backward_scaling", "xi_scaling",
+           "viterbi_forward", "viterbi_backtrack"]
+
+_NEG_INF = -np.inf
+
+
+@numba.njit(cache=True, nogil=True)
+def _logsumexp(a):
+    m = _NEG_INF
+    for v in a:
+        if v > m:
+            m = v
+    if m == _NEG_INF:
+        return _NEG_INF
+    s = 0.0
+    for v in a:
+        s += np.exp(v - m)
+    return m + np.log(s)
+
+
+@numba.njit(cache=True, nogil=True)
+def forward_log(log_start, log_trans, ll, alpha_in, first, alpha):
+    """Log forward messages of a piece into ``alpha`` (n, K); ``alpha_in``: message of the row before (unused if first)."""
+    n, K = ll.shape
+    work = np.empty(K)
+    for t in range(n):
+        for j in range(K):
+            if t == 0 and first:
+                alpha[t, j] = log_start[j] + ll[t, j]
+            else:
+                for i in range(K):
+                    work[i] = (alpha[t - 1, i] if t > 0 else alpha_in[i]) + log_trans[i, j]
+                alpha[t, j] = _logsumexp(work) + ll[t, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def backward_log(log_trans, ll, ll_next, beta_next, last, beta):
+    """Log backward messages of a piece into ``beta`` (n, K); ``ll_next`` / ``beta_next``: the row after (unless last)."""
+    n, K = ll.shape
+    work = np.empty(K)
+    for t in range(n - 1, -1, -1):
+        for i in range(K):
+            if t == n - 1:
+                if last:
+                    beta[t, i] = 0.0
+                    continue
+                for j in range(K):
+                    work[j] = log_trans[i, j] + ll_next[j] + beta_next[j]
+            else:
+                for j in range(K):
+                    work[j] = log_trans[i, j] + ll[t + 1, j] + beta[t + 1, j]
+            beta[t, i] = _logsumexp(work)
+
+
+@numba.njit(cache=True, nogil=True)
+def xi_log(log_trans, alpha, beta, ll, ll_next, beta_next, last, log_prob, out):
+    """Add the piece's expected transition counts to ``out`` (K, K) (including the one into the next piece)."""
+    n, K = ll.shape
+    stop = n - 1 if last else n
+    for t in range(stop):
+        for i in range(K):
+            a = alpha[t, i]
+            if a == _NEG_INF:
+                continue
+            for j in range(K):
+                if t + 1 < n:
+                    v = a + log_trans[i, j] + ll[t + 1, j] + beta[t + 1, j] - log_prob
+                else:
+                    v = a + log_trans[i, j] + ll_next[j] + beta_next[j] - log_prob
+                out[i, j] += np.exp(v)
+
+
+@numba.njit(cache=True, nogil=True)
+def forward_scaling(start, trans, p, alpha_in, first, alpha, log_scale):
+    """Scaled forward messages (rows sum to one) into ``alpha``; ``log_scale[t]`` = log c_t; returns False on underflow."""
+    n, K = p.shape
+    for t in range(n):
+        s = 0.0
+        for j in range(K):
+            if t == 0 and first:
+                v = start[j]
+            else:
+                v = 0.0
+                for i in range(K):
+                    v += (alpha[t - 1, i] if t > 0 else alpha_in[i]) * trans[i, j]
+            v *= p[t, j]
+            alpha[t, j] = v
+            s += v
+        if s == 0.0 or not np.isfinite(s):
+            return False
+        for j in range(K):
+            alpha[t, j] /= s
+        log_scale[t] = np.log(s)
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def backward_scaling(trans, p, log_scale, p_next, beta_next, log_scale_next, last, beta):
+    """Scaled backward messages into ``beta`` (the row after the piece: ``p_next``, ``beta_next``, its scale)."""
+    n, K = p.shape
+    for t in range(n - 1, -1, -1):
+        for i in range(K):
+            if t == n - 1 and last:
+                beta[t, i] = 1.0
+                continue
+            v = 0.0
+            for j in range(K):
+                if t == n - 1:
+                    v += trans[i, j] * p_next[j] * beta_next[j]
+                else:
+                    v += trans[i, j] * p[t + 1, j] * beta[t + 1, j]
+            beta[t, i] = v / np.exp(log_scale_next if t == n - 1 else log_scale[t + 1])
+
+
+@numba.njit(cache=True, nogil=True)
+def xi_scaling(trans, alpha, beta, p, log_scale, p_next, beta_next, log_scale_next, last, out):
+    """Add the piece's expected transition counts to ``out`` (scaled messages)."""
+    n, K = p.shape
+    stop = n - 1 if last else n
+    for t in range(stop):
+        c = np.exp(log_scale_next if t == n - 1 else log_scale[t + 1])
+        for i in range(K):
+            a = alpha[t, i]
+            if a == 0.0:
+                continue
+            for j in range(K):
+                if t + 1 < n:
+                    out[i, j] += a * trans[i, j] * p[t + 1, j] * beta[t + 1, j] / c
+                else:
+                    out[i, j] += a * trans[i, j] * p_next[j] * beta_next[j] / c
+
+
+@numba.njit(cache=True, nogil=True)
+def viterbi_forward(log_start, log_trans, ll, delta_in, first, pointers):
+    """Viterbi scores over a piece; writes back-pointers (n, K) and returns the last row's scores."""
+    n, K = ll.shape
+    prev = delta_in.copy()
+    cur = np.empty(K)
+    for t in range(n):
+        for j in range(K):
+            if t == 0 and first:
+                cur[j] = log_start[j] + ll[t, j]
+                pointers[t, j] = -1
+            else:
+                best = _NEG_INF
+                arg = 0
+                for i in range(K):
+                    v = prev[i] + log_trans[i, j]
+                    if v > best:
+                        best = v
+                        arg = i
+                cur[j] = best + ll[t, j]
+                pointers[t, j] = arg
+        prev[:] = cur
+    return prev
+
+
+@numba.njit(cache=True, nogil=True)
+def viterbi_backtrack(pointers, last_state, path):
+    """Follow back-pointers from ``last_state`` at the piece's last row; returns the state before the piece."""
+    n = pointers.shape[0]
+    s = last_state
+    for t in range(n - 1, -1, -1):
+        path[t] = s
+        s = pointers[t, s]
+    return s
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky(A, L):
+    """Lower Cholesky factor of ``A`` into ``L``; False if ``A`` is not positive definite."""
+    d = A.shape[0]
+    for i in range(d):
+        for j in range(i + 1):
+            s = A[i, j]
+            for m in range(j):
+                s -= L[i, m] * L[j, m]
+            if i == j:
+                if not s > 0.0:
+                    return False
+                L[i, i] = np.sqrt(s)
+            else:
+                L[i, j] = s / L[j, j]
+        for j in range(i + 1, d):
+            L[i, j] = 0.0
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def gaussian_full_log_density(X, means, covars, jitter, out):
+    """Log-density of rows ``X`` (n, d) under Gaussians (K, d), (K, d, d) into ``out`` (n, K).
+
+    A covariance that is not numerically positive definite gets ``jitter`` on
+    its diagonal (hmmlearn's fallback); returns False if it still fails.
+    """
+    n, d = X.shape
+    K = means.shape[0]
+    L = np.empty((d, d))
+    z = np.empty(d)
+    log2pi = np.log(2.0 * np.pi)
+    for k in range(K):
+        if not _cholesky(covars[k], L):
+            A = covars[k].copy()
+            for i in range(d):
+                A[i, i] += jitter
+            if not _cholesky(A, L):
+                return False
+        logdet = 0.0
+        for i in range(d):
+            logdet += 2.0 * np.log(L[i, i])
+        for t in range(n):
+            q = 0.0
+            for i in range(d):
+                s = X[t, i] - means[k, i]
+                for j in range(i):
+                    s -= L[i, j] * z[j]
+                z[i] = s / L[i, i]
+                q += z[i] * z[i]
+            out[t, k] = -0.5 * (q + d * log2pi + logdet)
+    return True

@@ -1,0 +1,231 @@
+"""Exact forward-backward over a source, out of core: a forward sweep with checkpoints, then a backward sweep.
+
+A sequence is cut into *pieces* at sequence boundaries and at every
+:data:`~suffstats.data.BLOCK_ROWS`-th row of the data
+(:class:`~suffstats.fit.sequences.SequenceBoundaries`), so pieces -- and the
+order in which their statistics are added -- do not depend on how many rows
+are read at a time.
+
+1. **Forward sweep** (rows read ``batch_size`` at a time, in order, one batch
+   ahead on a background thread): a sequence that fits in one piece is done
+   at once (forward, backward, posteriors). For a longer sequence only the
+   forward recursion runs, carrying the message from piece to piece, and the
+   message *entering* each piece is kept: ``K`` floats per piece.
+2. **Backward sweep** for each longer sequence, last piece first: the piece's
+   rows are read again (:meth:`~suffstats.data.BatchSource.read`), its
+   emission densities and forward messages recomputed from the kept message,
+   and the backward recursion continues from the message the following piece
+   left. Posteriors and transition counts of the piece follow.
+
+Peak memory is ``O(batch_size * d + BLOCK_ROWS * K + n_pieces * K)``: one
+batch of rows, one piece's messages, and ``K`` floats per piece of a long
+sequence (a 10⁹-row sequence with ``K = 8`` keeps 16 MB of messages). The
+price is reading the rows of long sequences twice per pass; sequences that
+fit in a piece are read once. The arithmetic is the whole-sequence
+recursion's, message for message, so results are those of the in-memory
+algorithm and identical for every ``batch_size``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.blocks import BLOCK_ROWS, batch_ranges
+from ..data.prefetch import prefetch
+from ..fit.sequences import SequenceBoundaries
+from . import _kernels as k
+
+__all__ = ["Piece", "posterior_pass", "forward_pass", "viterbi_pass"]
+
+
+class Piece:
+    """What a pass hands its consumer for one piece: rows, posteriors, transition counts."""
+
+    __slots__ = ("sequence", "start", "stop", "first", "last", "X", "posteriors", "xi", "log_prob")
+
+    def __init__(self, sequence, start, stop, first, last, X, posteriors, xi, log_prob):
+        self.sequence, self.start, self.stop, self.first, self.last = sequence, start, stop, first, last
+        self.X, self.posteriors, self.xi, self.log_prob = X, posteriors, xi, log_prob
+
+
+def _boundaries(source, lengths):
+    return lengths if isinstance(lengths, SequenceBoundaries) else SequenceBoundaries(lengths, source.n_rows)
+
+
+def _batches(source, batch_size):
+    size = batch_size and -(-batch_size // BLOCK_ROWS) * BLOCK_ROWS
+    ranges = batch_ranges(source.n_rows, size)
+    batches = source.batches(ranges)
+    return prefetch(batches) if len(ranges) > 1 else batches
+
+
+def _walk(source, bounds, batch_size):
+    """``(sequence, start, stop, first, last, X)`` for every piece, in row order."""
+    batches = _batches(source, batch_size)
+    try:
+        for start, X in batches:
+            for seq, a, b, first, last in bounds.pieces(start, start + X.shape[0], BLOCK_ROWS):
+                yield seq, a, b, first, last, X[a - start:b - start]
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+
+
+class _Recursion:
+    """The model's parameters in the form the kernels take, for one implementation."""
+
+    def __init__(self, model):
+        self.model = model
+        self.log = model.implementation == "log"
+        K = model.n_components
+        self.K = K
+        with np.errstate(divide="ignore"):
+            self.log_start = np.log(model.startprob_)
+            self.log_trans = np.log(model.transmat_)
+        self.start = np.ascontiguousarray(model.startprob_, dtype=np.float64)
+        self.trans = np.ascontiguousarray(model.transmat_, dtype=np.float64)
+
+    def emissions(self, X, row_offset):
+        X = self.model._check_rows(X, row_offset)
+        ll = np.ascontiguousarray(self.model._compute_log_likelihood(X), dtype=np.float64)
+        return X, ll
+
+    def forward(self, ll, message, first, row_offset):
+        """Forward messages of a piece and its log-probability increment (scaling: Σ log c_t)."""
+        n = ll.shape[0]
+        alpha = np.empty((n, self.K))
+        message = np.zeros(self.K) if message is None else message
+        if self.log:
+            k.forward_log(self.log_start, self.log_trans, ll, message, first, alpha)
+            return alpha, None
+        log_scale = np.empty(n)
+        with np.errstate(under="ignore"):
+            p = np.exp(ll)
+        if not k.forward_scaling(self.start, self.trans, p, message, first, alpha, log_scale):
+            raise ValueError("the forward pass failed with underflow near row "
+                             f"{row_offset:,}-{row_offset + n - 1:,} (every state's probability is 0 in linear "
+                             "space); use implementation='log'")
+        return alpha, (p, log_scale)
+
+    def backward(self, ll, alpha, extra, first, last, after, sequence_log_prob):
+        """Posteriors (n, K), transition counts (K, K), and what the piece before needs (``after``)."""
+        n = ll.shape[0]
+        beta = np.empty((n, self.K))
+        xi = np.zeros((self.K, self.K))
+        if self.log:
+            ll_next, beta_next = after if after is not None else (np.zeros(self.K), np.zeros(self.K))
+            k.backward_log(self.log_trans, ll, ll_next, beta_next, last, beta)
+            k.xi_log(self.log_trans, alpha, beta, ll, ll_next, beta_next, last, sequence_log_prob, xi)
+            g = alpha + beta
+            m = np.max(g, axis=1, keepdims=True)
+            with np.errstate(under="ignore"):
+                post = np.exp(g - m)
+            post /= post.sum(axis=1, keepdims=True)
+            return post, xi, (ll[0].copy(), beta[0].copy())
+        p, log_scale = extra
+        p_next, beta_next, scale_next = after if after is not None else (np.zeros(self.K), np.zeros(self.K), 0.0)
+        k.backward_scaling(self.trans, p, log_scale, p_next, beta_next, scale_next, last, beta)
+        k.xi_scaling(self.trans, alpha, beta, p, log_scale, p_next, beta_next, scale_next, last, xi)
+        post = alpha * beta
+        post /= post.sum(axis=1, keepdims=True)
+        return post, xi, (p[0].copy(), beta[0].copy(), float(log_scale[0]))
+
+    def carried(self, alpha, extra, log_prob):
+        """The message for the next piece and the sequence's log-probability so far."""
+        if self.log:
+            return alpha[-1].copy(), None
+        return alpha[-1].copy(), log_prob + float(np.sum(extra[1]))
+
+    def sequence_log_prob(self, alpha, log_prob):
+        if self.log:
+            return float(k._logsumexp(alpha[-1]))
+        return log_prob
+
+
+def posterior_pass(model, source, lengths, batch_size, consume):
+    """Call ``consume(piece)`` for every piece with its posteriors; returns the total log-probability.
+
+    The order of the calls is fixed by the pieces (not by ``batch_size``):
+    sequences that fit in one piece in row order during the forward sweep,
+    then the pieces of each longer sequence, last piece first.
+    """
+    bounds = _boundaries(source, lengths)
+    rec = _Recursion(model)
+    total = 0.0
+    long_sequences = []  # (sequence, log_prob, [(start, stop, first, last, message in)])
+    message, running, kept = None, 0.0, None
+    for seq, a, b, first, last, X in _walk(source, bounds, batch_size):
+        X, ll = rec.emissions(X, a)
+        if first and last:
+            alpha, extra = rec.forward(ll, None, True, a)
+            _, seq_lp = rec.carried(alpha, extra, 0.0)
+            seq_lp = rec.sequence_log_prob(alpha, seq_lp)
+            post, xi, _ = rec.backward(ll, alpha, extra, True, True, None, seq_lp)
+            total += seq_lp
+            consume(Piece(seq, a, b, True, True, X, post, xi, seq_lp))
+            continue
+        if first:
+            message, running, kept = None, 0.0, []
+        kept.append((a, b, first, last, message))
+        alpha, extra = rec.forward(ll, message, first, a)
+        message, running = rec.carried(alpha, extra, running)
+        if last:
+            seq_lp = rec.sequence_log_prob(alpha, running)
+            total += seq_lp
+            long_sequences.append((seq, seq_lp, kept))
+    for seq, seq_lp, kept in long_sequences:
+        after = None
+        for a, b, first, last, message in reversed(kept):
+            X, ll = rec.emissions(source.read(a, b), a)
+            alpha, extra = rec.forward(ll, message, first, a)
+            post, xi, after = rec.backward(ll, alpha, extra, first, last, after, seq_lp)
+            consume(Piece(seq, a, b, first, last, X, post, xi, seq_lp))
+    return total
+
+
+def forward_pass(model, source, lengths, batch_size):
+    """The total log-probability of the sequences (the forward sweep alone: rows read once)."""
+    bounds = _boundaries(source, lengths)
+    rec = _Recursion(model)
+    total, message, running = 0.0, None, 0.0
+    for seq, a, b, first, last, X in _walk(source, bounds, batch_size):
+        _, ll = rec.emissions(X, a)
+        if first:
+            message, running = None, 0.0
+        alpha, extra = rec.forward(ll, message, first, a)
+        message, running = rec.carried(alpha, extra, running)
+        if last:
+            total += rec.sequence_log_prob(alpha, running)
+    return total
+
+
+def viterbi_pass(model, source, lengths, batch_size, out):
+    """Most likely state path into ``out`` (n,) and its total log-probability.
+
+    Back-pointers are kept for one sequence at a time (``n_rows * K`` bytes
+    for ``K`` < 128) and the path is traced back when the sequence ends.
+    """
+    bounds = _boundaries(source, lengths)
+    K = model.n_components
+    with np.errstate(divide="ignore"):
+        log_start, log_trans = np.log(model.startprob_), np.log(model.transmat_)
+    dtype = np.int8 if K < 128 else np.int32
+    total, delta, pointers = 0.0, None, []
+    for seq, a, b, first, last, X in _walk(source, bounds, batch_size):
+        X = model._check_rows(X, a)
+        ll = np.ascontiguousarray(model._compute_log_likelihood(X), dtype=np.float64)
+        if first:
+            delta, pointers = np.zeros(K), []
+        ptr = np.empty((b - a, K), dtype=np.int64)
+        delta = k.viterbi_forward(log_start, log_trans, ll, delta, first, ptr)
+        pointers.append((a, ptr.astype(dtype)))
+        if last:
+            state = int(np.argmax(delta))
+            total += float(delta[state])
+            for start, ptr in reversed(pointers):
+                path = np.empty(ptr.shape[0], dtype=np.int64)
+                state = int(k.viterbi_backtrack(ptr.astype(np.int64), state, path))
+                out[start:start + ptr.shape[0]] = path
+            pointers = []
+    return total

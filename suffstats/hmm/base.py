@@ -1,0 +1,440 @@
+"""The hidden Markov model base: hmmlearn's API over exact out-of-core Baum–Welch.
+
+:class:`~suffstats.hmm.BaseHMM` owns what every emission family shares: the start and
+transition probabilities, the EM loop and its :class:`ConvergenceMonitor`,
+scoring, decoding, sampling and the statistics protocol (``statistics`` /
+``summarize`` / ``from_summaries``). A subclass supplies the emission
+densities, their statistics and their M-step (see :class:`~suffstats.GaussianHMM`).
+
+The expected-count statistics of one pass -- expected first states, expected
+transitions, and the emission family's posterior-weighted statistics -- are a
+:class:`~suffstats.statistics.Composite` value: values of different pieces,
+batches or processes add with ``+``, and the M-step reads only the total.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import string
+import sys
+from collections import deque
+
+import numpy as np
+
+from ..data import as_source
+from ..fit.running_total import RunningTotal
+from ..fit.sequences import SequenceBoundaries
+from ..statistics import Additive, Composite
+from ._passes import forward_pass, posterior_pass, viterbi_pass
+
+__all__ = ["BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS"]
+
+_log = logging.getLogger(__name__)
+
+#: The decoders of :meth:`BaseHMM.decode`.
+DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
+IMPLEMENTATIONS = ("log", "scaling")
+
+
+def check_random_state(seed):
+    """A :class:`numpy.random.RandomState` from ``None``, an int or a ``RandomState`` (as scikit-learn's)."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, (int, np.integer)):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f"random_state must be None, an int or a numpy RandomState; got {seed!r}")
+
+
+class ConvergenceMonitor:
+    """The log-likelihood history of an EM run and whether it has converged (hmmlearn's names).
+
+    Parameters
+    ----------
+    tol : float
+        EM has converged when the gain in log-likelihood is below ``tol``.
+    n_iter : int
+        EM has converged (stopped) after ``n_iter`` iterations.
+    verbose : bool
+        Print each iteration to ``sys.stderr``.
+
+    Examples
+    --------
+    >>> from suffstats.hmm import ConvergenceMonitor
+    >>> m = ConvergenceMonitor(tol=0.1, n_iter=10, verbose=False)
+    >>> m.report(-10.0); m.report(-9.95)
+    >>> m.converged, m.iter, list(m.history)
+    (True, 2, [-10.0, -9.95])
+    """
+
+    _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol, n_iter, verbose):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history = deque()
+        self.iter = 0
+
+    def __repr__(self):
+        return (f"ConvergenceMonitor(tol={self.tol!r}, n_iter={self.n_iter!r}, verbose={self.verbose!r}, "
+                f"iter={self.iter}, history={list(self.history)!r})")
+
+    def _reset(self):
+        self.iter = 0
+        self.history.clear()
+
+    def report(self, log_prob):
+        """Record the log-likelihood of one iteration (printed when ``verbose``)."""
+        if self.verbose:
+            delta = log_prob - self.history[-1] if self.history else np.nan
+            print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta), file=sys.stderr)
+        precision = np.finfo(float).eps ** 0.5
+        if self.history and (log_prob - self.history[-1]) < -precision:
+            _log.warning(f"Model is not converging.  Current: {log_prob} is not greater than {self.history[-1]}. "
+                         f"Delta is {log_prob - self.history[-1]}")
+        self.history.append(log_prob)
+        self.iter += 1
+
+    @property
+    def converged(self):
+        """Whether EM has converged (or ran its ``n_iter`` iterations)."""
+        return (self.iter == self.n_iter
+                or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
+
+
+class BaseHMM:
+    """A hidden Markov model with dense transitions; subclasses add the emission family.
+
+    Parameters are those of hmmlearn's ``BaseHMM`` plus ``batch_size``; see
+    :class:`~suffstats.GaussianHMM` for their meaning.
+    """
+
+    #: Letters of ``params`` / ``init_params`` for the emission parameters.
+    _emission_letters = ""
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
+                 random_state=None, n_iter=10, tol=1e-2, verbose=False, params=string.ascii_letters,
+                 init_params=string.ascii_letters, implementation="log", batch_size=None):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.batch_size = batch_size
+        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+
+    # -- input ---------------------------------------------------------------------------------
+    def _source(self, X, lengths):
+        """The batch source of ``X`` and its sequence boundaries; errors name what is wrong."""
+        source = as_source(X)
+        if np.ndim(X) == 1 or (hasattr(X, "ndim") and X.ndim != 2):
+            raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {np.shape(X)}")
+        if source.n_rows == 0:
+            raise ValueError("X has no rows")
+        if lengths is not None and np.ndim(lengths) == 0:
+            lengths = [lengths]
+        return source, SequenceBoundaries(lengths, source.n_rows)
+
+    def _check_rows(self, X, row_offset):
+        """Rows as float64, refused with the row's index if not finite (overridden by discrete families)."""
+        X = np.asarray(X, dtype=np.float64)
+        bad = ~np.isfinite(X).all(axis=1)
+        if bad.any():
+            row = row_offset + int(np.flatnonzero(bad)[0])
+            raise ValueError(f"X[{row}] contains NaN or infinity")
+        return X
+
+    def _check_settings(self):
+        if self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}; got {self.implementation!r}")
+        for name in ("params", "init_params"):
+            value = getattr(self, name)
+            if value == string.ascii_letters:
+                continue
+            unknown = sorted(set(value) - set("st" + self._emission_letters))
+            if unknown:
+                raise ValueError(f"{name}={value!r} has unknown letters {unknown}; this model knows "
+                                 f"{'st' + self._emission_letters!r}")
+        if not (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1):
+            raise ValueError(f"n_components must be a positive integer; got {self.n_components!r}")
+
+    # -- initialisation and checks -----------------------------------------------------------
+    def _needs_init(self, code, name):
+        if code in self.init_params:
+            if hasattr(self, name):
+                _log.warning("Even though the %r attribute is set, it will be overwritten during initialization "
+                             "because 'init_params' contains %r", name, code)
+            return True
+        return not hasattr(self, name)
+
+    def _check_and_set_n_features(self, n_features):
+        if hasattr(self, "n_features"):
+            if self.n_features != n_features:
+                raise ValueError(f"Unexpected number of dimensions, got {n_features} but expected {self.n_features}")
+        else:
+            self.n_features = n_features
+
+    def _get_n_fit_scalars_per_param(self):
+        nc = self.n_components
+        return {"s": nc - 1, "t": nc * (nc - 1)}
+
+    def _init(self, X, lengths=None):
+        """Initialise the parameters named in ``init_params`` from ``X`` (hmmlearn's name)."""
+        source, bounds = self._source(X, lengths)
+        self._initialize(source, bounds)
+
+    def _initialize(self, source, bounds):
+        self._check_settings()
+        n_features = source.n_features
+        self._check_and_set_n_features(n_features)
+        init = 1.0 / self.n_components
+        random_state = check_random_state(self.random_state)
+        if self._needs_init("s", "startprob_"):
+            self.startprob_ = random_state.dirichlet(np.full(self.n_components, init))
+        if self._needs_init("t", "transmat_"):
+            self.transmat_ = random_state.dirichlet(np.full(self.n_components, init), size=self.n_components)
+        self._initialize_emissions(source, bounds, random_state)
+        per_param = self._get_n_fit_scalars_per_param()
+        n_scalars = sum(per_param.get(p, 0) for p in set(self.params))
+        if source.n_rows * n_features < n_scalars:
+            _log.warning("Fitting a model with %d free scalar parameters with only %d data points will result in "
+                         "a degenerate solution.", n_scalars, source.n_rows * n_features)
+
+    def _initialize_emissions(self, source, bounds, random_state):
+        """Initialise the emission parameters (subclasses)."""
+
+    def _check_sum_1(self, name):
+        s = getattr(self, name).sum(axis=-1)
+        if not np.allclose(s, 1):
+            raise ValueError(f"{name} must sum to 1 (got {s:.4f})" if s.ndim == 0
+                             else f"{name} rows must sum to 1 (got row sums of {s})")
+
+    def _check(self):
+        """Check the parameters (shapes, sums); raises ValueError naming the parameter."""
+        self._check_settings()
+        for name in ("startprob_", "transmat_"):
+            if not hasattr(self, name):
+                raise ValueError(f"this model has no {name}: fit it or set {name} first")
+        self.startprob_ = np.asarray(self.startprob_, dtype=np.float64)
+        if len(self.startprob_) != self.n_components:
+            raise ValueError("startprob_ must have length n_components")
+        self._check_sum_1("startprob_")
+        self.transmat_ = np.asarray(self.transmat_, dtype=np.float64)
+        if self.transmat_.shape != (self.n_components, self.n_components):
+            raise ValueError("transmat_ must have shape (n_components, n_components)")
+        self._check_sum_1("transmat_")
+        if (self.startprob_ < 0).any() or (self.transmat_ < 0).any():
+            raise ValueError("startprob_ and transmat_ must be non-negative")
+
+    # -- statistics ------------------------------------------------------------------------------
+    def _emission_statistics(self, X, posteriors):
+        raise NotImplementedError
+
+    def _piece_statistics(self, piece):
+        K = self.n_components
+        first = piece.first
+        head = Additive({"start": piece.posteriors[0] if first else np.zeros(K), "trans": piece.xi,
+                         "nobs": 1.0 if first else 0.0, "log_prob": piece.log_prob if first else 0.0})
+        return Composite([head, self._emission_statistics(piece.X, piece.posteriors)])
+
+    def _pass_statistics(self, source, bounds):
+        total = RunningTotal(weight_of=lambda v: float(v.parts[0].fields["nobs"]))
+
+        def consume(piece):
+            total.add(self._piece_statistics(piece))
+
+        log_prob = posterior_pass(self, source, bounds, self.batch_size, consume)
+        return total.to_statistics(), log_prob
+
+    def statistics(self, X, lengths=None):
+        """Expected-count statistics of sequences ``X`` under the current parameters; the model is unchanged.
+
+        Returns
+        -------
+        Composite
+            ``parts[0]``: expected first states ``start``, expected transitions
+            ``trans``, sequence count ``nobs`` and ``log_prob``; ``parts[1]``:
+            the emission family's statistics. Values add with ``+``.
+        """
+        self._check()
+        source, bounds = self._source(X, lengths)
+        self._check_and_set_n_features_readonly(source.n_features)
+        return self._pass_statistics(source, bounds)[0]
+
+    def _check_and_set_n_features_readonly(self, n_features):
+        expected = getattr(self, "n_features", n_features)
+        if expected != n_features:
+            raise ValueError(f"X has {n_features} features, but the model has {expected}")
+
+    def summarize(self, X, lengths=None):
+        """Add the statistics of sequences ``X`` to the pending total; returns their log-likelihood.
+
+        A loop of ``summarize`` calls followed by :meth:`from_summaries` is
+        one EM iteration over all the data it saw.
+        """
+        stats = self.statistics(X, lengths)
+        self._pending = stats if getattr(self, "_pending", None) is None else self._pending + stats
+        return float(stats.parts[0].fields["log_prob"])
+
+    def clear_summaries(self):
+        """Drop the pending statistics."""
+        self._pending = None
+
+    def from_summaries(self):
+        """The M-step on the pending statistics (then cleared); returns ``self``."""
+        if getattr(self, "_pending", None) is None:
+            raise ValueError("no pending statistics: call summarize first")
+        work = self._copy()
+        work._do_mstep(self._pending)
+        work._pending = None
+        self.__dict__.update(work.__dict__)
+        return self
+
+    def _copy(self):
+        memo = {}
+        if isinstance(self.random_state, np.random.RandomState):
+            memo[id(self.random_state)] = self.random_state
+        return copy.deepcopy(self, memo)
+
+    # -- EM -------------------------------------------------------------------------------------
+    def _do_mstep(self, stats):
+        head = stats.parts[0].fields
+        if "s" in self.params:
+            startprob = np.maximum(self.startprob_prior - 1 + head["start"], 0)
+            self.startprob_ = np.where(self.startprob_ == 0, 0, startprob)
+            self.startprob_ = self.startprob_ / self.startprob_.sum()
+        if "t" in self.params:
+            transmat = np.maximum(self.transmat_prior - 1 + head["trans"], 0)
+            transmat = np.where(self.transmat_ == 0, 0, transmat)
+            sums = transmat.sum(axis=1, keepdims=True)
+            self.transmat_ = np.where(sums == 0, transmat, transmat / np.where(sums == 0, 1, sums))
+        self._do_emission_mstep(stats.parts[1])
+
+    def _do_emission_mstep(self, stats):
+        raise NotImplementedError
+
+    def fit(self, X, lengths=None):
+        """Estimate the parameters by Baum–Welch (EM), initialising those in ``init_params``.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or batch source of shape (n_samples, n_features)
+            Observations of all sequences, one after another; read ``batch_size`` rows at a time.
+        lengths : array_like of int, optional
+            Rows of each sequence, summing to ``n_samples`` (``None``: one sequence).
+
+        Returns
+        -------
+        self
+        """
+        work = self._copy()
+        work._fit(X, lengths)
+        self.__dict__.update(work.__dict__)
+        return self
+
+    def _fit(self, X, lengths):
+        source, bounds = self._source(X, lengths)
+        self._initialize(source, bounds)
+        self._check()
+        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        for _ in range(self.n_iter):
+            stats, log_prob = self._pass_statistics(source, bounds)
+            self._do_mstep(stats)
+            self.monitor_.report(log_prob)
+            if self.monitor_.converged:
+                break
+            if (self.transmat_.sum(axis=1) == 0).any():
+                _log.warning("Some rows of transmat_ have zero sum because no transition from the state was "
+                             "ever observed.")
+
+    # -- inference ------------------------------------------------------------------------------
+    def _prepare(self, X, lengths):
+        self._check()
+        source, bounds = self._source(X, lengths)
+        self._check_and_set_n_features_readonly(source.n_features)
+        return source, bounds
+
+    def score(self, X, lengths=None):
+        """Log-likelihood of ``X`` under the model (sum over sequences)."""
+        source, bounds = self._prepare(X, lengths)
+        return forward_pass(self, source, bounds, self.batch_size)
+
+    def score_samples(self, X, lengths=None):
+        """Log-likelihood of ``X`` and the state posteriors, shape (n_samples, n_components)."""
+        source, bounds = self._prepare(X, lengths)
+        out = np.empty((source.n_rows, self.n_components))
+
+        def consume(piece):
+            out[piece.start:piece.stop] = piece.posteriors
+
+        log_prob = posterior_pass(self, source, bounds, self.batch_size, consume)
+        return log_prob, out
+
+    def predict_proba(self, X, lengths=None):
+        """State posteriors, shape (n_samples, n_components)."""
+        return self.score_samples(X, lengths)[1]
+
+    def decode(self, X, lengths=None, algorithm=None):
+        """Most likely states: ``(log_prob, state_sequence)``.
+
+        ``algorithm="viterbi"``: the most likely path and its log-probability;
+        ``"map"``: the most likely state of each row, with hmmlearn's
+        ``log_prob`` (the sum of the rows' largest posteriors).
+        """
+        algorithm = algorithm or self.algorithm
+        if algorithm not in DECODER_ALGORITHMS:
+            raise ValueError(f"Unknown decoder {algorithm!r}")
+        if algorithm == "map":
+            _, posteriors = self.score_samples(X, lengths)
+            return float(np.max(posteriors, axis=1).sum()), np.argmax(posteriors, axis=1)
+        source, bounds = self._prepare(X, lengths)
+        path = np.empty(source.n_rows, dtype=np.int64)
+        log_prob = viterbi_pass(self, source, bounds, self.batch_size, path)
+        return log_prob, path
+
+    def predict(self, X, lengths=None):
+        """Most likely state of each row (by ``algorithm``)."""
+        return self.decode(X, lengths)[1]
+
+    def sample(self, n_samples=1, random_state=None, currstate=None):
+        """Draw ``(X, state_sequence)`` from the model (hmmlearn's draws, for the same random state)."""
+        self._check()
+        random_state = check_random_state(self.random_state if random_state is None else random_state)
+        transmat_cdf = np.cumsum(self.transmat_, axis=1)
+        if currstate is None:
+            currstate = (np.cumsum(self.startprob_) > random_state.rand()).argmax()
+        states = [currstate]
+        X = [self._generate_sample_from_state(currstate, random_state)]
+        for _ in range(n_samples - 1):
+            currstate = (transmat_cdf[currstate] > random_state.rand()).argmax()
+            states.append(currstate)
+            X.append(self._generate_sample_from_state(currstate, random_state))
+        return np.atleast_2d(X), np.array(states, dtype=int)
+
+    def _generate_sample_from_state(self, state, random_state):
+        raise NotImplementedError
+
+    def get_stationary_distribution(self):
+        """The stationary distribution of the states (left eigenvector of ``transmat_`` for eigenvalue 1)."""
+        eigvals, eigvecs = np.linalg.eig(self.transmat_.T)
+        vec = np.real_if_close(eigvecs[:, np.argmax(eigvals)])
+        return vec / vec.sum()
+
+    def aic(self, X, lengths=None):
+        """Akaike information criterion: ``-2 log L + 2 p``."""
+        n_params = sum(self._get_n_fit_scalars_per_param().values())
+        return -2 * self.score(X, lengths) + 2 * n_params
+
+    def bic(self, X, lengths=None):
+        """Bayesian information criterion: ``-2 log L + p log n``."""
+        n_params = sum(self._get_n_fit_scalars_per_param().values())
+        return -2 * self.score(X, lengths) + n_params * np.log(as_source(X).n_rows)

@@ -1,0 +1,332 @@
+"""Markov chains of order k over categorical sequences, fitted exactly out of core from transition counts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._transaction import lock_of, transactional
+from .._validation import check_positive_int, check_weights, json_numbers
+from ..data import as_source
+from ..distributions._registry import SCHEMA_VERSION, register_builtin
+from ..fit.protocol import FitModel
+from ..fit.running_total import RunningTotal
+from ..fit.sequences import SequenceBoundaries, sequence_pass
+from ..fit.summaries import Summaries
+from ..statistics import Additive
+from ._codes import check_codes, check_table_size, max_codes
+from ._tables import check_prior, cpt_from_counts
+
+__all__ = ["MarkovChain"]
+
+DEFAULT_BATCH_ROWS = 1 << 18
+
+
+class MarkovChain(Summaries, FitModel):
+    """A k-th order Markov chain over sequences of category codes (0 to n_categories - 1).
+
+    Parameters
+    ----------
+    k : int
+        Order: each code depends on the ``k`` codes before it.
+    n_categories : int, optional
+        Number of categories; ``None``: read from the data (its largest
+        code + 1, one extra pass). ``summarize`` before a fit needs it.
+    pseudocount : float
+        Added to every count of every table.
+
+    Attributes
+    ----------
+    initial_probs_ : list of ndarray
+        ``initial_probs_[p]`` of shape ``(n_categories,) * (p + 1)``: the
+        distribution of a sequence's code at position ``p < k`` given the
+        codes before it (last axis).
+    transition_probs_ : ndarray of shape ``(n_categories,) * (k + 1)``
+        ``transition_probs_[x_{t-k}, ..., x_{t-1}]`` is the distribution of ``x_t``.
+    n_categories_ : int
+
+    Notes
+    -----
+    The statistics are counts: of each sequence's first ``k`` codes (with the
+    codes before them) and of every window of ``k + 1`` consecutive codes
+    inside a sequence. Sequences are read through
+    :mod:`suffstats.fit.sequences` in pieces cut at fixed blocks of rows, with
+    the last ``k`` codes carried between pieces, so ``fit`` over a memory map
+    gives the same bits for every ``batch_size``. A row's weight weights the
+    term of its code (give a sequence's rows one weight to weight the sequence).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from suffstats import MarkovChain
+    >>> chain = MarkovChain(1).fit([0, 1, 0, 1, 1, 0, 0, 1], lengths=[4, 4])
+    >>> chain.initial_probs_[0]
+    array([0.5, 0.5])
+    >>> chain.transition_probs_
+    array([[0.25, 0.75],
+           [1.  , 0.  ]])
+    >>> chain.log_probability([0, 1, 0, 1], lengths=[4]).round(4)
+    array([-1.2685])
+    """
+
+    _transactional = True
+    _block_rows = 1 << 16
+    inertia = 0.0
+
+    def __init__(self, k=1, *, n_categories=None, pseudocount=0.0):
+        self.k = check_positive_int(k, "k")
+        self.n_categories = check_positive_int(n_categories, "n_categories", allow_none=True)
+        check_prior(None, 0.0, pseudocount)
+        self.pseudocount = pseudocount
+        self._pending = None
+
+    # -- the fit-model hooks ------------------------------------------------------------------------
+    def _cards(self):
+        return getattr(self, "_fit_cards", None) or getattr(self, "n_categories_", None) or self.n_categories
+
+    def _check_fitted(self):
+        if self._cards() is None:
+            raise ValueError("MarkovChain needs n_categories (or a fit) before summarize: every batch must "
+                             "count into tables of the same size")
+        check_table_size((self._cards(),) * (self.k + 1), "the transition table")
+
+    def _validate_batch(self, X, w, row_offset):
+        codes = check_codes(X, (self._cards(),), row_offset=row_offset, n_columns=1)[:, 0]
+        if w is not None:
+            w = check_weights(w, codes.shape[0], row_offset=row_offset)
+        return codes, w
+
+    def _new_accumulator(self):
+        return RunningTotal()
+
+    def _accumulator_from_statistics(self, stats):
+        c, k = self._cards(), self.k
+        expected = {"weight": (), **{f"initial_{p}": (c,) * (p + 1) for p in range(k)}, "transitions": (c,) * (k + 1)}
+        fields = getattr(stats, "fields", None)
+        if not isinstance(stats, Additive) or {n: v.shape for n, v in fields.items()} != expected:
+            raise ValueError(f"statistics of another shape: this chain counts {', '.join(expected)} with shapes "
+                             f"{list(expected.values())}")
+        if not all(np.isfinite(v).all() and (v >= 0).all() for v in fields.values()):
+            raise ValueError("statistics with negative or non-finite counts cannot be absorbed")
+        return super()._accumulator_from_statistics(stats)
+
+    def _sequence_piece(self, acc, X, w, state, first, last, row_offset):
+        """Count one piece of a sequence; ``state`` is ``(last k codes, rows seen)`` of the sequence so far.
+
+        ``acc`` is a :class:`_BlockCounts` (pieces of one block are counted together, then added to the
+        running total as the block's value) or a plain running total (the piece is its own value).
+        """
+        x, w = self._validate_batch(X, w, row_offset)
+        c, k = self._cards(), self.k
+        before, seen = (np.zeros(0, np.intp), 0) if state is None else state
+        ext = np.concatenate([before, x])
+        offset = before.size
+        initial = []
+        for p in range(k):
+            j = p - seen  # the piece's row at position p of the sequence
+            if 0 <= j < x.size:
+                code = 0
+                for v in ext[offset + j - p:offset + j + 1]:
+                    code = code * c + int(v)
+                initial.append((p, code, 1.0 if w is None else float(w[j])))
+        start = max(k - seen, 0)  # first row of the piece with k codes before it
+        code = np.zeros(max(x.size - start, 0), dtype=np.intp)
+        for m in range(k + 1):
+            lo = offset + start - k + m
+            code = code * c + ext[lo:lo + code.size]
+        weights = None if w is None else w[start:]
+        total_weight = x.size if w is None else float(np.sum(w))
+        buffer = acc if isinstance(acc, _BlockCounts) else _BlockCounts(acc, self)
+        buffer.piece(row_offset // self._block_rows, initial, code, weights, total_weight)
+        if buffer is not acc:
+            buffer.finish()
+        return ext[-k:].copy(), seen + x.size
+
+    def _count_pass(self, source, bounds, sample_weight, batch_size=None):
+        """One pass over the sequences of ``source``: a running total with one value per block of rows."""
+        buffer = _BlockCounts(self._new_accumulator(), self)
+        sequence_pass(self, source, bounds, sample_weight, batch_size, acc=buffer)
+        return buffer.finish()
+
+    def _block_values(self, X, w, acc, row_offset=0):
+        """The rows as one sequence, in pieces of whole blocks (what ``statistics(X)`` counts)."""
+        total = self._count_pass(as_source(X, ndim=1), None, w)
+        return [] if not total.blocks else [total.to_statistics()]
+
+    def _maximize(self, acc, inertia):
+        stats = acc.to_statistics().fields
+        self.n_categories_ = self._cards()
+        self.initial_probs_ = [cpt_from_counts(stats[f"initial_{p}"], pseudocount=self.pseudocount)
+                               for p in range(self.k)]
+        self.transition_probs_ = cpt_from_counts(stats["transitions"], pseudocount=self.pseudocount)
+
+    def _fit_parameters(self):
+        return {"initial_probs": [t.tolist() for t in self.initial_probs_],
+                "transition_probs": self.transition_probs_.tolist()}
+
+    def _load_fit_parameters(self, params):
+        self.initial_probs_ = [np.asarray(t, dtype=np.float64) for t in params["initial_probs"]]
+        self.transition_probs_ = np.asarray(params["transition_probs"], dtype=np.float64)
+
+    # -- public --------------------------------------------------------------------------------------
+    @transactional
+    def fit(self, X, lengths=None, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS):
+        """Count every table in one pass over ``X`` (two when ``n_categories`` is not given); returns ``self``.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource of shape (n_rows,) or (n_rows, 1)
+            Codes of the sequences, one after another.
+        lengths : array_like of int, optional
+            Rows of each sequence, in order (hmmlearn's convention); ``None``:
+            one long sequence.
+        sample_weight : array_like of shape (n_rows,), optional
+        batch_size : int
+            Rows read at a time; the result does not depend on it.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        source = as_source(X, ndim=1)
+        bounds = SequenceBoundaries(lengths, source.n_rows)
+        if sample_weight is not None:
+            sample_weight = check_weights(sample_weight, source.n_rows)
+        self._fit_cards = self.n_categories or max_codes(source, batch_size, n_columns=1)[0]
+        try:
+            self._check_fitted()
+            acc = self._count_pass(source, bounds, sample_weight, batch_size)
+            self._pending = acc
+            self.from_summaries()
+        finally:
+            self._fit_cards = None
+        return self
+
+    def summarize(self, X, lengths=None, sample_weight=None):
+        """Add the counts of the sequences of ``X`` to the pending total (``lengths`` as in :meth:`fit`)."""
+        self._check_fitted()
+        source = as_source(np.asarray(X) if not hasattr(X, "shape") else X, ndim=1)
+        bounds = SequenceBoundaries(lengths, source.n_rows)
+        if sample_weight is not None:
+            sample_weight = check_weights(sample_weight, source.n_rows)
+        batch = self._count_pass(source, bounds, sample_weight)
+        with lock_of(self):
+            total = self._pending.copy() if self._pending is not None else self._new_accumulator()
+            total.merge(batch)
+            self._pending = total
+
+    def _require_fitted(self):
+        if getattr(self, "transition_probs_", None) is None:
+            raise ValueError("MarkovChain has no probabilities yet: fit it first")
+
+    def log_probability(self, X, lengths=None) -> np.ndarray:
+        """Log-probability of each sequence (one value per sequence)."""
+        self._require_fitted()
+        x = check_codes(X, (self.n_categories_,), n_columns=1)[:, 0]
+        bounds = SequenceBoundaries(lengths, x.size)
+        c, k = self.n_categories_, self.k
+        starts = np.repeat(bounds.starts[:-1], bounds.lengths)
+        position = np.arange(x.size) - starts
+        terms = np.empty(x.size)
+        with np.errstate(divide="ignore"):
+            for p in range(k):
+                rows = np.flatnonzero(position == p)
+                terms[rows] = np.log(self.initial_probs_[p][tuple(x[rows - p + m] for m in range(p + 1))])
+            rows = np.flatnonzero(position >= k)
+            terms[rows] = np.log(self.transition_probs_[tuple(x[rows - k + m] for m in range(k + 1))])
+        return np.add.reduceat(terms, bounds.starts[:-1])
+
+    def sample(self, n, length, random_state=None) -> np.ndarray:
+        """Draw ``n`` sequences of ``length`` codes; an array of shape ``(n, length)``."""
+        self._require_fitted()
+        n = check_positive_int(n, "n", minimum=0)
+        length = check_positive_int(length, "length")
+        rng = np.random.default_rng(random_state)
+        out = np.zeros((n, length), dtype=np.int64)
+        for t in range(length):
+            p = min(t, self.k)
+            table = self.initial_probs_[t] if t < self.k else self.transition_probs_
+            probs = np.broadcast_to(table[tuple(out[:, t - p + m] for m in range(p))], (n, self.n_categories_))
+            cum = np.cumsum(probs, axis=1)
+            out[:, t] = np.minimum((cum <= rng.random(n)[:, None] * cum[:, -1:]).sum(axis=1), self.n_categories_ - 1)
+        return out
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """JSON-safe description: order, settings and fitted tables."""
+        fitted = getattr(self, "transition_probs_", None) is not None
+        return {"schema": SCHEMA_VERSION, "family": "MarkovChain", "k": self.k, "n_categories": self.n_categories,
+                "pseudocount": float(self.pseudocount),
+                "fitted": None if not fitted else {"n_categories_": self.n_categories_,
+                                                    **self._fit_parameters()}}
+
+    @classmethod
+    def _from_dict(cls, data):
+        model = cls(data.get("k", 1), n_categories=data.get("n_categories"),
+                    pseudocount=data.get("pseudocount", 0.0))
+        fitted = data.get("fitted")
+        if fitted is None:
+            return model
+        if not isinstance(fitted, dict):
+            raise ValueError("'fitted' must be an object with n_categories_, initial_probs and transition_probs")
+        c = check_positive_int(fitted["n_categories_"], "fitted.n_categories_")
+        check_table_size((c,) * (model.k + 1), "fitted.transition_probs")
+        initial = fitted["initial_probs"]
+        if not isinstance(initial, list) or len(initial) != model.k:
+            raise ValueError(f"fitted.initial_probs must list {model.k} tables")
+        tables = [json_numbers(t, f"fitted.initial_probs[{p}]") for p, t in enumerate(initial)]
+        tables.append(json_numbers(fitted["transition_probs"], "fitted.transition_probs"))
+        for p, table in enumerate(tables):
+            name = f"fitted.initial_probs[{p}]" if p < model.k else "fitted.transition_probs"
+            if table is None or table.shape != (c,) * (p + 1):
+                raise ValueError(f"{name} must have shape {(c,) * (p + 1)}")
+            if (table < 0).any() or not np.allclose(table.sum(axis=-1), 1.0, atol=1e-9):
+                raise ValueError(f"{name} must hold non-negative rows summing to 1 along its last axis")
+        model.n_categories_, model.initial_probs_, model.transition_probs_ = c, tables[:-1], tables[-1]
+        return model
+
+    def __repr__(self):
+        return f"MarkovChain(k={self.k}, n_categories={getattr(self, 'n_categories_', self.n_categories)})"
+
+
+register_builtin(MarkovChain)
+
+
+class _BlockCounts:
+    """The pieces of one block of rows counted together, then added to a running total as the block's value.
+
+    Pieces arrive in row order (:func:`~suffstats.fit.sequences.sequence_pass`); when a piece of the next
+    block arrives, the codes gathered so far become one statistics value. Pieces are cut at blocks and
+    sequences only, so each block's value does not depend on how the rows were read.
+    """
+
+    def __init__(self, total, chain):
+        self.total, self.chain = total, chain
+        self.block, self.initial, self.codes, self.weights, self.weight = None, [], [], [], 0.0
+
+    def piece(self, block, initial, codes, weights, weight):
+        if self.block is not None and block != self.block:
+            self._flush()
+        self.block = block
+        self.initial.extend(initial)
+        self.codes.append(codes)
+        self.weights.append(np.ones(codes.size) if weights is None else np.asarray(weights, dtype=np.float64))
+        self.weight += weight
+
+    def _flush(self):
+        c, k = self.chain._cards(), self.chain.k
+        fields = {"weight": self.weight}
+        for p in range(k):
+            table = np.zeros(c ** (p + 1))
+            for q, code, w in self.initial:
+                if q == p:
+                    table[code] += w
+            fields[f"initial_{p}"] = table.reshape((c,) * (p + 1))
+        codes = np.concatenate(self.codes) if self.codes else np.zeros(0, np.intp)
+        weights = np.concatenate(self.weights) if self.weights else np.zeros(0)
+        fields["transitions"] = np.bincount(codes, weights=weights, minlength=c ** (k + 1)).astype(
+            np.float64).reshape((c,) * (k + 1))
+        self.total.add(Additive(fields))
+        self.block, self.initial, self.codes, self.weights, self.weight = None, [], [], [], 0.0
+
+    def finish(self):
+        """Add the last block's value; returns the running total."""
+        if self.block is not None:
+            self._flush()
+        return self.total
