@@ -39,6 +39,7 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=1
+        Number of mixture components of the model the holes are filled from.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
         ``"diag"`` and ``"spherical"`` components have independent
         coordinates: within a component a hole is filled by its mean.
@@ -117,7 +118,17 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         return arr
 
     def fit(self, X, y=None, sample_weight=None):
-        """Fit the mixture to ``X`` by exact EM with its holes marginalised; returns ``self``."""
+        """Fit the mixture to ``X`` by exact EM with its holes marginalised; returns ``self``.
+
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            Rows with holes (``missing_values``), read batch by batch.
+        y : ignored
+            Not used; present for scikit-learn's API.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row in the fit.
+        """
         if not isinstance(self.sample_posterior, (bool, np.bool_)):
             raise ValueError(f"sample_posterior must be True or False; got {self.sample_posterior!r}")
         mixture = GaussianMixture(
@@ -135,6 +146,7 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array, memory map, path or batch source
+            Rows with holes, read batch by batch.
         out : str, path-like or ndarray, optional
             Where to write the result: a ``.npy`` path (created as a float64
             memory map of the shape of ``X``) or a writable float array of that

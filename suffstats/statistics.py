@@ -82,7 +82,13 @@ class Statistics:
 
     @staticmethod
     def from_dict(data: Mapping) -> "Statistics":
-        """Rebuild a statistics value written by :meth:`to_dict`."""
+        """Rebuild a statistics value written by :meth:`to_dict`.
+
+        Parameters
+        ----------
+        data : Mapping
+            The plain description (its kind, fields and shapes are checked).
+        """
         kinds = KINDS
         if not isinstance(data, Mapping):
             raise ValueError(f"a statistics description must be a mapping; got {type(data).__name__}")
@@ -113,16 +119,34 @@ class Statistics:
 
     @staticmethod
     def describe_signature(sig) -> str:
-        """A signature of this kind in words, for messages."""
+        """A signature of this kind in words, for messages.
+
+        Parameters
+        ----------
+        sig : tuple
+            A signature of this kind, as :meth:`signature` returns it.
+        """
         return f"a {sig[0]}"
 
     @staticmethod
     def signature_matches(expected, got) -> bool:
-        """Whether signature ``got`` satisfies ``expected`` of this kind (``None`` dimensions match any)."""
+        """Whether signature ``got`` satisfies ``expected`` of this kind (``None`` dimensions match any).
+
+        Parameters
+        ----------
+        expected, got : tuple
+            Signatures of this kind, as :meth:`signature` returns them.
+        """
         return expected == got
 
     def check_numbers(self, where) -> None:
-        """Raise ``ValueError`` naming ``where`` and the field when a number cannot be a sum of rows."""
+        """Raise ``ValueError`` naming ``where`` and the field when a number cannot be a sum of rows.
+
+        Parameters
+        ----------
+        where : str
+            Where the value comes from, for the message (a file, a worker, a part).
+        """
 
     def is_finite(self) -> bool:
         """Whether every summed number is finite (no overflow, no NaN)."""
@@ -144,6 +168,15 @@ class Statistics:
         by ``atol + rtol * max(|entry|, max|field|)``, because the rounding of
         an entry near zero in a scatter matrix follows the matrix's largest
         entries, not its own size.
+
+        Parameters
+        ----------
+        other : Statistics
+            The value to compare with.
+        rtol : float, default=1e-12
+            Relative tolerance, at the scale of each field.
+        atol : float, default=0
+            Absolute tolerance.
         """
         a, b = self.canonical(), other.canonical()
         return a.keys() == b.keys() and all(
@@ -254,7 +287,19 @@ class Moments(Statistics):
 
     @classmethod
     def of(cls, X, weights=None, shift=None, layout="full") -> "Moments":
-        """Compute the moments of rows ``X`` (n, d) around ``shift`` in one pass, second moments in ``layout``."""
+        """Compute the moments of rows ``X`` (n, d) around ``shift`` in one pass, second moments in ``layout``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            The rows.
+        weights : array_like of shape (n,), optional
+            Weight of each row (default: 1).
+        shift : array_like of shape (d,), optional
+            The point the moments are taken around (default: the origin).
+        layout : {"full", "diag", "trace"}, default="full"
+            Second moments as a (d, d) matrix, their diagonal, or their trace.
+        """
         X = np.asarray(X, dtype=np.float64)
         w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=np.float64)
         shift = np.zeros(X.shape[1]) if shift is None else np.asarray(shift, dtype=np.float64)
@@ -264,7 +309,15 @@ class Moments(Statistics):
 
     @classmethod
     def empty(cls, shift, layout="full") -> "Moments":
-        """The identity value around ``shift``."""
+        """The identity value around ``shift``.
+
+        Parameters
+        ----------
+        shift : array_like of shape (d,)
+            The point the (zero) moments are taken around.
+        layout : {"full", "diag", "trace"}, default="full"
+            The layout of the second moments, as in :meth:`of`.
+        """
         shift = np.asarray(shift, dtype=np.float64)
         d = shift.shape[0]
         return cls(0.0, shift, np.zeros(d), np.zeros((d, d)[: LAYOUTS[layout]]))

@@ -168,6 +168,15 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
         """The statistics of labelled rows for this model's ``classes_``, as a value; the model is not changed.
 
         Values of disjoint parts of the data add with ``+``; :meth:`absorb` adds one to the model.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource of shape (n_samples, n_features)
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        y : array_like of shape (n_samples,)
+            The class label of each row.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row (an integer weight is the row repeated).
         """
         check_is_fitted(self, "classes_")
         stats, _ = self._pass(X, y, sample_weight, self.classes_)
@@ -193,8 +202,11 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
         Parameters
         ----------
         X : array_like, memory map, path or BatchSource of shape (n_samples, n_features)
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
         y : array_like, memory map or ``.npy`` path of shape (n_samples,)
+            The class label of each row.
         sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row (an integer weight is the row repeated).
         """
         source = as_source(X)
         labels = self._checked_labels(y, source.n_rows)
@@ -210,7 +222,19 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
 
     @transactional
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Add a batch of labelled rows; ``classes`` (every class) is required on the first call; returns ``self``."""
+        """Add a batch of labelled rows; ``classes`` (every class) is required on the first call; returns ``self``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+            The batch.
+        y : array_like of shape (n_samples,)
+            The class label of each row.
+        classes : array_like, optional
+            Every class label; required on the first call.
+        sample_weight : array_like of shape (n_samples,), optional
+            Weight of each row (an integer weight is the row repeated).
+        """
         first = getattr(self, "classes_", None) is None
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -277,22 +301,46 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
         return map_rows(X, self.n_features_in_, function, type(self).__name__)
 
     def predict_joint_log_proba(self, X):
-        """Joint log-probability ``log P(x, c)`` of each row and class, shape (n_samples, n_classes)."""
+        """Joint log-probability ``log P(x, c)`` of each row and class, shape (n_samples, n_classes).
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource of shape (n_samples, n_features)
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        """
         return self._map(X, self._joint_log_likelihood)
 
     def predict_log_proba(self, X):
-        """Log-probability of each class for each row."""
+        """Log-probability of each class for each row.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource of shape (n_samples, n_features)
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        """
         def log_proba(B):
             jll = self._joint_log_likelihood(B)
             return jll - logsumexp(jll, axis=1, keepdims=True)
         return self._map(X, log_proba)
 
     def predict_proba(self, X):
-        """Probability of each class for each row."""
+        """Probability of each class for each row.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource of shape (n_samples, n_features)
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        """
         return np.exp(self.predict_log_proba(X))
 
     def predict(self, X):
-        """The most probable class of each row."""
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource of shape (n_samples, n_features)
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        """
         best = self._map(X, lambda B: np.argmax(self._joint_log_likelihood(B), axis=1))
         return self.classes_[best]
 

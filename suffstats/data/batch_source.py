@@ -46,7 +46,14 @@ class BatchSource:
         return None
 
     def batches(self, ranges):
-        """Yield ``(start, rows)`` for each ``(start, stop)`` range, in order."""
+        """Yield ``(start, rows)`` for each ``(start, stop)`` range, in order.
+
+        Parameters
+        ----------
+        ranges : iterable of (int, int)
+            Half-open row ranges ``(start, stop)``; a stream ignores them and
+            yields one whole pass.
+        """
         for start, stop in ranges:
             yield start, self.read(start, stop)
 
@@ -113,15 +120,35 @@ class BatchSource:
         """Take the fingerprint that :meth:`check_unchanged` compares with (file sources call it when opened)."""
         self._opened = self.fingerprint()
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start:stop`` as an array (a view where the storage allows)."""
+        """Rows ``start:stop`` as an array (a view where the storage allows).
+
+        Parameters
+        ----------
+        start, stop : int
+            First row and one past the last row (``0 <= start <= stop <= n_rows``).
+        """
         raise NotImplementedError
 
     def take(self, rows: np.ndarray) -> np.ndarray:
-        """The rows at sorted indices ``rows``."""
+        """The rows at sorted indices ``rows``.
+
+        Parameters
+        ----------
+        rows : ndarray of int
+            Row indices in increasing order.
+        """
         raise NotImplementedError
 
     def sample_indices(self, size, rng) -> np.ndarray:
-        """Sorted indices of a uniform sample of ``size`` rows (all rows if fewer)."""
+        """Sorted indices of a uniform sample of ``size`` rows (all rows if fewer).
+
+        Parameters
+        ----------
+        size : int or None
+            Rows to draw without replacement; ``None`` for all rows.
+        rng : numpy.random.Generator
+            The generator drawing them.
+        """
         if size is None or size >= self.n_rows:
             return np.arange(self.n_rows)
         return np.sort(rng.choice(self.n_rows, size=size, replace=False))

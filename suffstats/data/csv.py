@@ -58,6 +58,17 @@ class CsvSource(StreamSource):
 
     @classmethod
     def from_path(cls, path, *, columns=None, suffix="csv", **_):
+        """The source :func:`~suffstats.data.as_source` makes for a ``.csv`` or ``.tsv`` path.
+
+        Parameters
+        ----------
+        path : str
+            The file.
+        columns : sequence of str or int, optional
+            Columns to read (default: all).
+        suffix : {"csv", "tsv"}, default="csv"
+            ``"tsv"`` reads tab-separated fields, ``"csv"`` comma-separated ones.
+        """
         return cls(path, columns=columns, delimiter="\t" if suffix == "tsv" else ",")
 
     def files(self):

@@ -52,6 +52,9 @@ class Beta(_SumFamily):
         ``new = inertia * old + (1 - inertia) * estimate``.
     frozen : bool, default=False
         A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+    missing : {"error", "marginalize"}, default="error"
+        What a NaN in the data means: refused, naming its row, or a value
+        missing at random (see :class:`Distribution`).
 
     Examples
     --------

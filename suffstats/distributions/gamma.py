@@ -42,6 +42,9 @@ class Gamma(_SumFamily):
         ``new = inertia * old + (1 - inertia) * estimate``.
     frozen : bool, default=False
         A frozen distribution ignores updates (``from_summaries`` keeps its parameters).
+    missing : {"error", "marginalize"}, default="error"
+        What a NaN in the data means: refused, naming its row, or a value
+        missing at random (see :class:`Distribution`).
 
     Examples
     --------

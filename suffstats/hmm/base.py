@@ -88,7 +88,13 @@ class ConvergenceMonitor:
         self.history.clear()
 
     def report(self, log_prob):
-        """Record the log-likelihood of one iteration (printed when ``verbose``)."""
+        """Record the log-likelihood of one iteration (printed when ``verbose``).
+
+        Parameters
+        ----------
+        log_prob : float
+            The iteration's log-likelihood.
+        """
         if self.verbose:
             delta = log_prob - self.history[-1] if self.history else np.nan
             print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta), file=sys.stderr)
@@ -109,8 +115,31 @@ class ConvergenceMonitor:
 class BaseHMM:
     """A hidden Markov model with dense transitions; subclasses add the emission family.
 
-    Parameters are those of hmmlearn's ``BaseHMM`` plus ``batch_size``; see
-    :class:`~suffstats.GaussianHMM` for their meaning.
+    Parameters are those of hmmlearn's ``BaseHMM`` plus ``batch_size``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of states.
+    startprob_prior, transmat_prior : float or array_like, default=1.0
+        Dirichlet priors of the start and transition probabilities.
+    algorithm : {"viterbi", "map"}, default="viterbi"
+        Decoder of :meth:`predict` / :meth:`decode`.
+    random_state : int, RandomState or None
+        Randomness of the initialisation and of :meth:`sample`.
+    n_iter : int, default=10
+        Maximum EM iterations.
+    tol : float, default=1e-2
+        EM stops when the log-likelihood gains less than ``tol``.
+    verbose : bool, default=False
+        Print each iteration to ``sys.stderr``.
+    params, init_params : str, default=all letters
+        Parameters updated by EM / initialised by ``fit``, one letter each
+        (``s`` startprob, ``t`` transmat, then the emission family's letters).
+    implementation : {"log", "scaling"}, default="log"
+        Forward-backward in log space, or with scaled messages.
+    batch_size : int, optional
+        Rows read at a time (``None``: all); the fit does not depend on it.
     """
 
     #: Letters of ``params`` / ``init_params`` for the emission parameters.
@@ -269,6 +298,13 @@ class BaseHMM:
     def statistics(self, X, lengths=None):
         """Expected-count statistics of sequences ``X`` under the current parameters; the model is unchanged.
 
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features), memory map, path or batch source
+            The rows of one or several sequences, one after another.
+        lengths : array_like of int, optional
+            Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+
         Returns
         -------
         Composite
@@ -375,12 +411,28 @@ class BaseHMM:
         return source, bounds
 
     def score(self, X, lengths=None):
-        """Log-likelihood of ``X`` under the model (sum over sequences)."""
+        """Log-likelihood of ``X`` under the model (sum over sequences).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features), memory map, path or batch source
+            The rows of one or several sequences, one after another.
+        lengths : array_like of int, optional
+            Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        """
         source, bounds = self._prepare(X, lengths)
         return forward_pass(self, source, bounds, self.batch_size)
 
     def score_samples(self, X, lengths=None):
-        """Log-likelihood of ``X`` and the state posteriors, shape (n_samples, n_components)."""
+        """Log-likelihood of ``X`` and the state posteriors, shape (n_samples, n_components).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features), memory map, path or batch source
+            The rows of one or several sequences, one after another.
+        lengths : array_like of int, optional
+            Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        """
         source, bounds = self._prepare(X, lengths)
         out = np.empty((source.n_rows, self.n_components))
 
@@ -391,7 +443,15 @@ class BaseHMM:
         return log_prob, out
 
     def predict_proba(self, X, lengths=None):
-        """State posteriors, shape (n_samples, n_components)."""
+        """State posteriors, shape (n_samples, n_components).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features), memory map, path or batch source
+            The rows of one or several sequences, one after another.
+        lengths : array_like of int, optional
+            Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        """
         return self.score_samples(X, lengths)[1]
 
     def decode(self, X, lengths=None, algorithm=None):
@@ -400,6 +460,15 @@ class BaseHMM:
         ``algorithm="viterbi"``: the most likely path and its log-probability;
         ``"map"``: the most likely state of each row, with hmmlearn's
         ``log_prob`` (the sum of the rows' largest posteriors).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features), memory map, path or batch source
+            The rows of one or several sequences, one after another.
+        lengths : array_like of int, optional
+            Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        algorithm : {"viterbi", "map"}, optional
+            The decoder (default: the model's ``algorithm``).
         """
         algorithm = algorithm or self.algorithm
         if algorithm not in DECODER_ALGORITHMS:
@@ -413,11 +482,29 @@ class BaseHMM:
         return log_prob, path
 
     def predict(self, X, lengths=None):
-        """Most likely state of each row (by ``algorithm``)."""
+        """Most likely state of each row (by ``algorithm``).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features), memory map, path or batch source
+            The rows of one or several sequences, one after another.
+        lengths : array_like of int, optional
+            Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        """
         return self.decode(X, lengths)[1]
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
-        """Draw ``(X, state_sequence)`` from the model (hmmlearn's draws, for the same random state)."""
+        """Draw ``(X, state_sequence)`` from the model (hmmlearn's draws, for the same random state).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Rows to draw.
+        random_state : int, RandomState or None
+            Randomness of the draw (default: the model's ``random_state``).
+        currstate : int, optional
+            The state of the first row (default: drawn from ``startprob_``).
+        """
         self._check()
         random_state = check_random_state(self.random_state if random_state is None else random_state)
         transmat_cdf = np.cumsum(self.transmat_, axis=1)
@@ -441,11 +528,27 @@ class BaseHMM:
         return vec / vec.sum()
 
     def aic(self, X, lengths=None):
-        """Akaike information criterion: ``-2 log L + 2 p``."""
+        """Akaike information criterion: ``-2 log L + 2 p``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features), memory map, path or batch source
+            The rows of one or several sequences, one after another.
+        lengths : array_like of int, optional
+            Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        """
         n_params = sum(self._get_n_fit_scalars_per_param().values())
         return -2 * self.score(X, lengths) + 2 * n_params
 
     def bic(self, X, lengths=None):
-        """Bayesian information criterion: ``-2 log L + p log n``."""
+        """Bayesian information criterion: ``-2 log L + p log n``.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features), memory map, path or batch source
+            The rows of one or several sequences, one after another.
+        lengths : array_like of int, optional
+            Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        """
         n_params = sum(self._get_n_fit_scalars_per_param().values())
         return -2 * self.score(X, lengths) + n_params * np.log(as_source(X).n_rows)

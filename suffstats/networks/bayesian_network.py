@@ -306,6 +306,11 @@ class BayesianNetwork(Summaries, FitModel):
     def log_probability(self, X) -> np.ndarray:
         """Log-probability of each row; unobserved values (NaN or -1) are summed out exactly.
 
+        Parameters
+        ----------
+        X : array_like of shape (n_rows, n_variables)
+            Codes of each row; NaN or -1 marks an unobserved value.
+
         Examples
         --------
         >>> import numpy as np
@@ -325,7 +330,13 @@ class BayesianNetwork(Summaries, FitModel):
         return log_evidence(self.cpts_, self.structure_, codes)
 
     def probability(self, X) -> np.ndarray:
-        """Probability of each row (see :meth:`log_probability`)."""
+        """Probability of each row (see :meth:`log_probability`).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_rows, n_variables)
+            Codes of each row; NaN or -1 marks an unobserved value.
+        """
         return np.exp(self.log_probability(X))
 
     def predict_proba(self, X) -> list:
@@ -355,12 +366,26 @@ class BayesianNetwork(Summaries, FitModel):
         return posteriors(self.cpts_, self.structure_, self.n_categories_, codes)
 
     def predict(self, X) -> np.ndarray:
-        """``X`` with each unobserved value replaced by its most probable code (per column, not jointly)."""
+        """``X`` with each unobserved value replaced by its most probable code (per column, not jointly).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_rows, n_variables)
+            Codes of each row; NaN or -1 marks an unobserved value.
+        """
         probs = self.predict_proba(X)
         return np.column_stack([p.argmax(axis=1) for p in probs])
 
     def sample(self, n, random_state=None) -> np.ndarray:
-        """Draw ``n`` rows of codes by ancestral sampling."""
+        """Draw ``n`` rows of codes by ancestral sampling.
+
+        Parameters
+        ----------
+        n : int
+            Number of rows.
+        random_state : int, numpy Generator or None
+            Seed or generator of the draw.
+        """
         self._require_fitted()
         n = check_positive_int(n, "n", minimum=0)
         rng = np.random.default_rng(random_state)

@@ -181,6 +181,7 @@ class MarkovChain(Summaries, FitModel):
             Rows of each sequence, in order (hmmlearn's convention); ``None``:
             one long sequence.
         sample_weight : array_like of shape (n_rows,), optional
+            Weight of each row's counts (an integer weight is the row repeated).
         batch_size : int
             Rows read at a time; the result does not depend on it.
         """
@@ -217,7 +218,15 @@ class MarkovChain(Summaries, FitModel):
             raise ValueError("MarkovChain has no probabilities yet: fit it first")
 
     def log_probability(self, X, lengths=None) -> np.ndarray:
-        """Log-probability of each sequence (one value per sequence)."""
+        """Log-probability of each sequence (one value per sequence).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_rows,) or (n_rows, 1)
+            Codes of the sequences, one after another.
+        lengths : array_like of int, optional
+            Rows of each sequence, in order; ``None``: one sequence.
+        """
         self._require_fitted()
         x = check_codes(X, (self.n_categories_,), n_columns=1)[:, 0]
         bounds = SequenceBoundaries(lengths, x.size)
@@ -234,7 +243,17 @@ class MarkovChain(Summaries, FitModel):
         return np.add.reduceat(terms, bounds.starts[:-1])
 
     def sample(self, n, length, random_state=None) -> np.ndarray:
-        """Draw ``n`` sequences of ``length`` codes; an array of shape ``(n, length)``."""
+        """Draw ``n`` sequences of ``length`` codes; an array of shape ``(n, length)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of sequences.
+        length : int
+            Codes per sequence.
+        random_state : int, numpy Generator or None
+            Seed or generator of the draw.
+        """
         self._require_fitted()
         n = check_positive_int(n, "n", minimum=0)
         length = check_positive_int(length, "length")
