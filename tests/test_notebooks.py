@@ -20,6 +20,7 @@ SMALL = {
     "choosing_k": 12_000,
     "your_own_loop": 20_000,
     "minibatch_vs_exact": 40_000,
+    "missing_values": 10_000,
 }
 
 
