@@ -26,6 +26,7 @@ SMALL = {
     "your_own_loop": 20_000,
     "minibatch_vs_exact": 40_000,
     "bayesian_network": 20_000,
+    "missing_values": 10_000,
 }
 
 
