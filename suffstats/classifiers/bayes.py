@@ -65,6 +65,7 @@ class BayesClassifier(Summaries, FitModel):
     inertia : float in [0, 1], default=0
         Weight of the old parameters in each update.
     verbose : int, default=0
+        Print one line per EM epoch when above 0.
     init_sample_size : int, default=100,000
         Rows sampled to initialise a mixture given without parameters.
     random_state : int, optional
@@ -262,6 +263,7 @@ class BayesClassifier(Summaries, FitModel):
         y : array_like, memory map or ``.npy`` path of shape (n_rows,)
             Class numbers ``0 .. k-1``, or ``-1`` for an unlabelled row.
         sample_weight : array_like of shape (n_rows,), optional
+            Weight of each row (an integer weight is the row repeated).
         """
         source = as_source(X, ndim=self.ndim)
         if self.ndim == 2 and self._n_features() not in (None, source.n_features):
@@ -297,26 +299,58 @@ class BayesClassifier(Summaries, FitModel):
         return map_rows(X, self._n_features(), function, type(self).__name__)
 
     def predict_log_proba(self, X):
-        """Log-posterior of each class for each row, shape (n_rows, k)."""
+        """Log-posterior of each class for each row, shape (n_rows, k).
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        """
         def log_proba(B):
             lp = self._class_log_prob(B)
             return lp - logsumexp(lp, axis=1, keepdims=True)
         return self._map(X, log_proba)
 
     def predict_proba(self, X):
-        """Posterior of each class for each row."""
+        """Posterior of each class for each row, shape (n_rows, k).
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        """
         return np.exp(self.predict_log_proba(X))
 
     def predict(self, X):
-        """The most probable class of each row (its number, from 0 to k-1)."""
+        """The most probable class of each row (its number, from 0 to k-1).
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        """
         return self._map(X, lambda B: np.argmax(self._class_log_prob(B), axis=1))
 
     def log_probability(self, X):
-        """``log p(x) = log Σ_c π_c p_c(x)`` of each row."""
+        """``log p(x) = log Σ_c π_c p_c(x)`` of each row.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        """
         return self._map(X, lambda B: logsumexp(self._class_log_prob(B), axis=1))
 
     def score(self, X, y):
-        """Accuracy of :meth:`predict` on labelled rows."""
+        """Accuracy of :meth:`predict` on labelled rows.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        y : array_like of shape (n_rows,)
+            Their class numbers.
+        """
         return float(np.mean(self.predict(X) == np.asarray(y)))
 
     # -- persistence -----------------------------------------------------------------------------------

@@ -46,7 +46,17 @@ class NaiveBayes(BayesClassifier):
 
     @transactional
     def fit(self, X, y, sample_weight=None):
-        """Fit as :meth:`BayesClassifier.fit`; a class given as a template gets one copy per feature of ``X``."""
+        """Fit as :meth:`BayesClassifier.fit`; a class given as a template gets one copy per feature of ``X``.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        y : array_like, memory map or ``.npy`` path of shape (n_rows,)
+            Class numbers ``0 .. k-1``, or ``-1`` for an unlabelled row.
+        sample_weight : array_like of shape (n_rows,), optional
+            Weight of each row (an integer weight is the row repeated).
+        """
         source = as_source(X)
         if self._templates:
             built = {c: IndependentComponents([_copy(t) for _ in range(source.n_features)])
