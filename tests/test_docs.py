@@ -200,11 +200,8 @@ def test_every_public_parameter_has_a_description_on_its_page(html, full_name):
     assert not undescribed, f"{full_name}: method parameters without a description on its page: {undescribed}"
 
 
-#: Methods whose parameters are still described in words rather than one by one (to be done; do not add to it):
-#: ``summarize`` and ``absorb`` (``suffstats.fit.summaries``), and the ``fit`` of the models other than
-#: GaussianMixture (its ``checkpoint`` arguments are described once, on ``GaussianMixture.fit``).
-METHODS_NOT_YET_DESCRIBED = {"summarize", "absorb", ("KMeans", "fit"), ("GeneralMixtureModel", "fit"),
-                             ("GaussianMixtureSearch", "fit")}
+#: Methods whose parameters are still described in words rather than one by one (keep it empty).
+METHODS_NOT_YET_DESCRIBED: set = set()
 
 
 def _public_methods(cls):

@@ -184,7 +184,13 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
 
     @transactional
     def absorb(self, stats: Statistics):
-        """Add statistics computed elsewhere (another process or worker) and update the parameters; returns ``self``."""
+        """Add statistics computed elsewhere (another process or worker) and update the parameters; returns ``self``.
+
+        Parameters
+        ----------
+        stats : Statistics
+            A value from :meth:`statistics` of an equal model (or a sum of such values).
+        """
         check_is_fitted(self, "classes_")
         if not isinstance(stats, Composite) or len(stats.parts) != len(self.classes_) + 1 or any(
                 not isinstance(p, Moments) or p.first.shape != (self.n_features_in_,) or p.layout != "diag"

@@ -62,6 +62,13 @@ class Summaries:
         size, then ``from_summaries``, gives ``fit`` bit for bit. A batch that
         fails validation leaves the pending total unchanged. Safe to call from
         several threads.
+
+        Parameters
+        ----------
+        X : array_like
+            The batch of rows.
+        sample_weight : array_like of shape (n_rows,), optional
+            Non-negative weights; integer weights equal repeated rows.
         """
         self._check_fitted()
         X, w = self._validate_batch(X, sample_weight, 0)
@@ -81,6 +88,11 @@ class Summaries:
     @transactional
     def absorb(self, stats: Statistics) -> None:
         """Add a statistics value computed elsewhere (another process, device, worker or checkpoint).
+
+        Parameters
+        ----------
+        stats : Statistics
+            A value from :meth:`statistics` (of this model or an equal one), or its sum with others.
 
         Raises
         ------

@@ -327,6 +327,13 @@ class BaseHMM:
 
         A loop of ``summarize`` calls followed by :meth:`from_summaries` is
         one EM iteration over all the data it saw.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows of the sequences, in order.
+        lengths : array_like of int, optional
+            Rows per sequence (``None``: one sequence).
         """
         stats = self.statistics(X, lengths)
         self._pending = stats if getattr(self, "_pending", None) is None else self._pending + stats

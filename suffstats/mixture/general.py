@@ -252,9 +252,21 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
     def fit(self, X, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Initialise unfitted components, then run EM; returns ``self``.
 
-        ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
         With ``n_init > 1``, components given without parameters are initialised
         ``n_init`` times and the run with the best log-likelihood is kept.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        sample_weight : array_like of shape (n_rows,), optional
+            Weight of each row (an integer weight is the row repeated).
+        checkpoint : str or path-like, optional
+            A file the fit state is written to; the same fit run again resumes from it bit for bit.
+        checkpoint_every : int, optional
+            Write it after this many batches (default: after every minute of work, and after each epoch).
+        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
+            Gather each epoch's statistics on this Dask cluster, bit for bit as the local fit.
         """
         source = as_source(X, ndim=self.ndim)
         if self.ndim == 2 and self._n_features() not in (None, source.n_features):

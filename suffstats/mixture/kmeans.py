@@ -168,7 +168,20 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Cluster ``X`` (array, memory map, path or batch source); returns ``self``.
 
-        ``checkpoint``, ``checkpoint_every`` and ``client`` are those of :meth:`GaussianMixture.fit`.
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        y : ignored
+            Present for scikit-learn's API.
+        sample_weight : array_like of shape (n_rows,), optional
+            Weight of each row (an integer weight is the row repeated).
+        checkpoint : str or path-like, optional
+            A file the fit state is written to; the same fit run again resumes from it bit for bit.
+        checkpoint_every : int, optional
+            Write it after this many batches (default: after every minute of work, and after each epoch).
+        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
+            Gather each epoch's statistics on this Dask cluster, bit for bit as the local fit.
         """
         return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 

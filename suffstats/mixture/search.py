@@ -176,9 +176,20 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
     def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
         """Fit every candidate, sharing each read of ``X``; returns ``self``.
 
-        ``checkpoint`` holds all candidates: a killed search resumes bit for bit.
-        ``client`` (a ``distributed.Client``) gathers each epoch's statistics of
-        every candidate on a Dask cluster, bit for bit as the local search.
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, read batch by batch (see :func:`suffstats.data.as_source`).
+        y : ignored
+            Present for scikit-learn's API.
+        sample_weight : array_like of shape (n_rows,), optional
+            Weight of each row (an integer weight is the row repeated).
+        checkpoint : str or path-like, optional
+            A file holding every candidate's state: a killed search resumes bit for bit.
+        checkpoint_every : int, optional
+            Write it after this many batches (default: after every minute of work, and after each epoch).
+        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
+            Gather each epoch's statistics of every candidate on a Dask cluster, bit for bit as the local search.
         """
         source = as_source(X)
         grid = self._grid(source.n_rows, source.n_features)

@@ -201,7 +201,17 @@ class MarkovChain(Summaries, FitModel):
         return self
 
     def summarize(self, X, lengths=None, sample_weight=None):
-        """Add the counts of the sequences of ``X`` to the pending total (``lengths`` as in :meth:`fit`)."""
+        """Add the counts of the sequences of ``X`` to the pending total.
+
+        Parameters
+        ----------
+        X : array_like, memory map or BatchSource
+            Category codes of the sequences, in order.
+        lengths : array_like of int, optional
+            Rows per sequence (``None``: one sequence), as in :meth:`fit`.
+        sample_weight : array_like of shape (n_rows,), optional
+            Weight of each row.
+        """
         self._check_fitted()
         source = as_source(np.asarray(X) if not hasattr(X, "shape") else X, ndim=1)
         bounds = SequenceBoundaries(lengths, source.n_rows)
