@@ -18,7 +18,7 @@ import math
 import os
 import tempfile
 
-from .data.files import FORMATS, format_class, input_files, split_location, suffix_of
+from .data.files import FORMATS, format_class, input_files, same_file, split_location, suffix_of
 
 
 class UsageError(Exception):
@@ -93,16 +93,6 @@ def choices(allowed):
 # -- checks made before any work ---------------------------------------------------------------
 def _is_pattern(path):
     return not os.path.exists(path) and glob.has_magic(path)
-
-
-def same_file(a, b):
-    """Whether paths ``a`` and ``b`` name one file (links and hard links included; either may not exist)."""
-    try:
-        if os.path.exists(a) and os.path.exists(b):
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def check_output(path, option, data):

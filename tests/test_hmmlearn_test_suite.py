@@ -9,13 +9,11 @@ subprocess. Tests of hmmlearn's internals are listed in ``EXCLUDED`` with the
 reason; none is skipped silently.
 """
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from .peer_suites import run_peer_tests
 
 hmmlearn = pytest.importorskip("hmmlearn")
 
@@ -54,25 +52,7 @@ def rewritten(tmp_path_factory):
 
 
 def _run(paths):
-    folder = paths[0].parent
-    report = folder / "report.json"
-    plugin = folder / "record_outcomes.py"
-    plugin.write_text(
-        "import json\nresults = {}\n"
-        "def pytest_runtest_logreport(report):\n"
-        "    if report.when == 'call' or report.outcome != 'passed':\n"
-        "        results[report.nodeid] = report.outcome\n"
-        f"def pytest_sessionfinish(session):\n    open({str(report)!r}, 'w').write(json.dumps(results))\n")
-    args = [sys.executable, "-m", "pytest", "-p", "record_outcomes", "-q", "--no-header", "-p", "no:cacheprovider",
-            "-W", "ignore::RuntimeWarning"]
-    if EXCLUDED:
-        args += ["-k", " and ".join(f"not {name}" for name in EXCLUDED)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(folder), str(Path(__file__).parents[1])]))
-    env.pop("PYTEST_XDIST_WORKER", None)
-    proc = subprocess.run(args + [str(p) for p in paths], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=900)
-    outcomes = json.loads(report.read_text()) if report.exists() else {}
-    return proc, outcomes
+    return run_peer_tests(paths, EXCLUDED, extra_args=("-W", "ignore::RuntimeWarning"))
 
 
 def test_hmmlearn_tests_pass(rewritten):

@@ -8,13 +8,11 @@ estimators, which this library does not provide: those tests are deselected,
 each with its reason in ``EXCLUDED``.
 """
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from .peer_suites import run_peer_tests
 import sklearn
 
 SOURCE = Path(sklearn.__file__).parent / "tests" / "test_naive_bayes.py"
@@ -55,25 +53,8 @@ def rewritten(tmp_path_factory):
 
 
 def _run(path, float32):
-    report = path.parent / f"report_{float32}.json"
-    deselect = " and ".join(f"not ({name})" for name in EXCLUDED)
-    # The suffstats of this checkout, not another one installed in the environment.
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(path.parent), str(Path(__file__).resolve().parents[1])]))
-    env["SKLEARN_RUN_FLOAT32_TESTS"] = "1" if float32 else "0"
-    env.pop("PYTEST_XDIST_WORKER", None)
-    plugin = path.parent / "record_nb_outcomes.py"
-    plugin.write_text(
-        "import json\nresults = {}\n"
-        "def pytest_runtest_logreport(report):\n"
-        "    if report.when == 'call' or report.outcome != 'passed':\n"
-        "        results[report.nodeid] = report.outcome\n"
-        f"def pytest_sessionfinish(session):\n    open({str(report)!r}, 'w').write(json.dumps(results))\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "sklearn.conftest", "-p", "record_nb_outcomes", "-q",
-         "--no-header", "-p", "no:cacheprovider", "-k", deselect, str(path)],
-        cwd=path.parent, env=env, capture_output=True, text=True, timeout=600)
-    outcomes = json.loads(report.read_text()) if report.exists() else {}
-    return proc, outcomes
+    return run_peer_tests([path], EXCLUDED, plugins=("sklearn.conftest",),
+                          extra_env={"SKLEARN_RUN_FLOAT32_TESTS": "1" if float32 else "0"}, timeout=600)
 
 
 def test_scikit_learn_gaussian_nb_tests_pass(rewritten):

@@ -7,14 +7,12 @@ memory, and pytest runs it in a subprocess with scikit-learn's fixtures
 Both modes run: the default, and ``SKLEARN_RUN_FLOAT32_TESTS=1``.
 """
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sklearn
+
+from .peer_suites import run_peer_tests
 
 # Subprocesses and whole builds: `pytest -m "not slow"` skips them while editing; CI runs everything.
 pytestmark = pytest.mark.slow
@@ -45,23 +43,8 @@ def rewritten(tmp_path_factory):
 
 
 def _run(path, float32):
-    report = path.parent / f"report_{float32}.json"
-    deselect = " and ".join(f"not {name}" for name in EXCLUDED)
-    env = dict(os.environ, SKLEARN_RUN_FLOAT32_TESTS="1" if float32 else "0")
-    env.pop("PYTEST_XDIST_WORKER", None)
-    plugin = path.parent / "record_outcomes.py"
-    plugin.write_text(
-        "import json\nresults = {}\n"
-        "def pytest_runtest_logreport(report):\n"
-        "    if report.when == 'call' or report.outcome != 'passed':\n"
-        "        results[report.nodeid] = report.outcome\n"
-        f"def pytest_sessionfinish(session):\n    open({str(report)!r}, 'w').write(json.dumps(results))\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "sklearn.conftest", "-p", "record_outcomes", "-q",
-         "--no-header", "-p", "no:cacheprovider", "-k", deselect, str(path)],
-        cwd=path.parent, env=dict(env, PYTHONPATH=str(path.parent)), capture_output=True, text=True, timeout=600)
-    outcomes = json.loads(report.read_text()) if report.exists() else {}
-    return proc, outcomes
+    return run_peer_tests([path], EXCLUDED, plugins=("sklearn.conftest",),
+                          extra_env={"SKLEARN_RUN_FLOAT32_TESTS": "1" if float32 else "0"}, timeout=600)
 
 
 @pytest.mark.parametrize("float32", [False, True], ids=["default", "float32"])

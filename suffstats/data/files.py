@@ -25,7 +25,7 @@ import importlib
 import os
 
 __all__ = ["path_source", "register_format", "format_class", "suffix_of", "split_location", "names_data",
-           "input_files", "FORMATS"]
+           "input_files", "same_file", "FORMATS"]
 
 #: Lower-case file suffix -> ``"module:Class"`` of its source.
 FORMATS: dict = {}
@@ -80,6 +80,16 @@ def names_data(path) -> bool:
     """Whether a string can name data: it exists, is a glob pattern, or ends in a registered suffix."""
     base, _ = split_location(path)
     return os.path.exists(base) or glob.has_magic(base) or suffix_of(base) in FORMATS
+
+
+def same_file(a, b) -> bool:
+    """Whether paths ``a`` and ``b`` name one file (links and hard links included; either may not exist)."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def input_files(path) -> list:

@@ -18,6 +18,7 @@ import os
 import time
 
 from .._json import atomic_write_text, parse_json
+from ..data.files import same_file
 
 __all__ = ["Checkpoint", "CHECKPOINT_VERSION", "CHECKPOINT_SECONDS"]
 
@@ -68,7 +69,7 @@ class Checkpoint:
         self.data = json.loads(json.dumps(data))
         self.settings = json.loads(json.dumps(settings))
         for name in data_files:
-            if _same_file(self.path, name):
+            if same_file(self.path, name):
                 raise ValueError(f"checkpoint {self.path} is the data file {name}; give the checkpoint its own path "
                                  "(the data is never written over)")
         _remove_stale_temporaries(self.path)
@@ -110,15 +111,6 @@ class Checkpoint:
         self._last_write = self.clock()
         payload = {"version": CHECKPOINT_VERSION, "data": self.data, "settings": self.settings, "state": state}
         atomic_write_text(self.path, json.dumps({"payload": payload, "sha256": _digest(payload)}))
-
-
-def _same_file(a, b) -> bool:
-    try:
-        if os.path.exists(a) and os.path.exists(b):
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _remove_stale_temporaries(path) -> None:

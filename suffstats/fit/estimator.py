@@ -15,9 +15,10 @@ import numpy as np
 
 from typing import NamedTuple
 
-from ..data.blocks import batch_ranges
+from ..data.blocks import BLOCK_ROWS, batch_ranges
 from .checkpoint import Checkpoint
 from .driver import EMHistory, EMSettings, FitState, epoch_ranges, run_em
+from .state import NOT_THIS_FIT
 
 __all__ = ["fit_model", "settings_fingerprint", "CheckpointProgress", "checkpoint_progress"]
 
@@ -77,6 +78,12 @@ def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, che
 
 
 
+def _epoch_rows(source, settings, cursor, block=BLOCK_ROWS) -> int:
+    """Rows of the epoch that starts at mini-batch ``cursor`` (every row in exact mode)."""
+    ranges = epoch_ranges(source.n_rows, settings, EMHistory(cursor=cursor), source.random_access, block)
+    return sum(stop - start for start, stop in ranges)
+
+
 def check_position(state, source, settings, block, where) -> None:
     """Refuse a loaded state whose place in the data cannot be: a cursor past the batches, rows past the epoch.
 
@@ -88,18 +95,16 @@ def check_position(state, source, settings, block, where) -> None:
     cursor = state.history.cursor
     if (exact and cursor != 0) or cursor >= n_batches:
         raise ValueError(f"{where}: field 'history.cursor' is {cursor}, but this fit has {n_batches} batch(es) "
-                         f"{'and reads whole epochs' if exact else ''}; it does not describe a fit of this model "
-                         "and data (remove it to start the fit over)")
+                         f"{'and reads whole epochs' if exact else ''}; {NOT_THIS_FIT}")
     if state.pending is None:
         return
-    rows = sum(b - a for a, b in epoch_ranges(source.n_rows, settings, EMHistory(cursor=cursor), source.random_access,
-                                              block))
+    rows = _epoch_rows(source, settings, cursor, block)
     done = state.rows_done
     aligned = not exact or done == rows or done % block == 0
     if done > rows or not aligned or (exact and state.pending.blocks != -(-done // block)):
         raise ValueError(f"{where}: field 'rows_done' is {done}, but an epoch of this fit has {rows} rows read in "
-                         f"blocks of {block}, and the pending statistics hold {state.pending.blocks} block(s); it "
-                         "does not describe a fit of this model and data (remove it to start the fit over)")
+                         f"blocks of {block}, and the pending statistics hold {state.pending.blocks} block(s); "
+                         f"{NOT_THIS_FIT}")
 
 
 class CheckpointProgress(NamedTuple):
@@ -145,6 +150,6 @@ def checkpoint_progress(model, X, checkpoint, checkpoint_every=None):
     history = state["history"]
     epochs = history["n_iter"]
     settings = EMSettings(batch_size=model.batch_size, batches_per_epoch=model.batches_per_epoch)
-    rows = sum(b - a for a, b in epoch_ranges(X.n_rows, settings, EMHistory(cursor=history["cursor"])))
+    rows = _epoch_rows(X, settings, history["cursor"])
     return CheckpointProgress(epochs_done=epochs, finished=bool(history["converged"] or epochs >= model.max_iter),
                               rows_done=state["rows_done"] if state["pending"] is not None else 0, epoch_rows=rows)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["EMHistory", "FitState", "history_from_dict"]
+__all__ = ["EMHistory", "FitState", "history_from_dict", "NOT_THIS_FIT"]
 
 
 @dataclass
@@ -97,7 +97,7 @@ class FitState:
         pending, best = data["pending"], data["best"]
         if (pending is None) != (rows_done == 0):
             raise ValueError(f"{where}: field 'rows_done' is {rows_done} but 'pending' "
-                             f"{'holds no' if pending is None else 'holds'} statistics; {_REMOVE}")
+                             f"{'holds no' if pending is None else 'holds'} statistics; {NOT_THIS_FIT}")
         if best is not None:
             best_fields = _Fields(best, where, "best")
             best_fields.keys("best", {"history", "parameters"})
@@ -113,18 +113,19 @@ class FitState:
                                      "pending")
             if not pending.blocks:
                 raise ValueError(f"{where}: field 'pending' holds no blocks though rows_done is {rows_done}; "
-                                 f"{_REMOVE}")
+                                 f"{NOT_THIS_FIT}")
         generator = np.random.default_rng()
         fields.checked(lambda: setattr(generator.bit_generator, "state", data["rng"]), "rng")
         if data["rng"].get("bit_generator") != type(rng.bit_generator).__name__:
             raise ValueError(f"{where}: field 'rng' is the state of a {data['rng'].get('bit_generator')!r} "
-                             f"generator, not {type(rng.bit_generator).__name__}; {_REMOVE}")
+                             f"generator, not {type(rng.bit_generator).__name__}; {NOT_THIS_FIT}")
         rng.bit_generator.state = data["rng"]
         return cls(init=init, rng=rng, history=history, rows_done=rows_done, pending=pending,
                    best=None if best is None else (best[0], data["best"]["parameters"]))
 
 
-_REMOVE = "it does not describe a fit of this model and data (remove it to start the fit over)"
+#: How a refusal of a loaded fit state ends.
+NOT_THIS_FIT = "it does not describe a fit of this model and data (remove it to start the fit over)"
 
 
 class _Fields:
@@ -137,16 +138,16 @@ class _Fields:
         return f"{self.prefix}.{key}" if self.prefix else key
 
     def fail(self, key, problem):
-        raise ValueError(f"{self.where}: field {self.name(key)!r} {problem}; {_REMOVE}")
+        raise ValueError(f"{self.where}: field {self.name(key)!r} {problem}; {NOT_THIS_FIT}")
 
     def keys(self, what, expected):
         if not isinstance(self.data, dict):
-            raise ValueError(f"{self.where}: {what} must be an object; got {type(self.data).__name__}; {_REMOVE}")
+            raise ValueError(f"{self.where}: {what} must be an object; got {type(self.data).__name__}; {NOT_THIS_FIT}")
         missing, extra = sorted(expected - set(self.data)), sorted(set(self.data) - expected)
         if missing:
             names = ", ".join(repr(self.name(k)) for k in missing)
             raise ValueError(f"{self.where}: {'field' if len(missing) == 1 else 'fields'} {names} "
-                             f"{'is' if len(missing) == 1 else 'are'} missing; {_REMOVE}")
+                             f"{'is' if len(missing) == 1 else 'are'} missing; {NOT_THIS_FIT}")
         if extra:
             self.fail(extra[0], "is not a field of a fit state")
 
