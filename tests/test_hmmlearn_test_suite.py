@@ -15,6 +15,9 @@ import pytest
 
 from .peer_suites import run_peer_tests
 
+# A peer's whole test file in a subprocess: `pytest -m "not slow"` skips it while editing; CI runs it.
+pytestmark = pytest.mark.slow
+
 hmmlearn = pytest.importorskip("hmmlearn")
 
 TESTS = Path(hmmlearn.__file__).parent / "tests"

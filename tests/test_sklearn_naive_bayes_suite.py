@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from .peer_suites import run_peer_tests
+
+# A peer's whole test file in a subprocess: `pytest -m "not slow"` skips it while editing; CI runs it.
+pytestmark = pytest.mark.slow
 import sklearn
 
 SOURCE = Path(sklearn.__file__).parent / "tests" / "test_naive_bayes.py"
