@@ -77,6 +77,8 @@ def check_batch(X, *, n_features=None, ndim=2, name="X", row_offset=0, allow_emp
                 f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}. Reshape your data either "
                 "using array.reshape(-1, 1) if it has a single feature or array.reshape(1, -1) if it is a single row."
             )
+        if arr.shape[1] == 0:
+            raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
         if n_features is not None and arr.shape[1] != n_features:
             raise ValueError(
                 f"{name} has {arr.shape[1]} features, but {owner} is expecting {n_features} features as input"

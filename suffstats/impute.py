@@ -6,8 +6,7 @@ import numbers
 import os
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from ._estimator import Estimator, TransformerMixin, check_fitted
 
 from .backends.gaussian_missing import conditional_draws, conditional_means
 from .data.blocks import batch_ranges
@@ -22,7 +21,7 @@ def _is_nan(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isnan(value)
 
 
-class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
+class GaussianMixtureImputer(TransformerMixin, Estimator):
     """Fill missing values with their conditional expectation under a Gaussian mixture fitted with holes.
 
     ``fit`` fits a :class:`~suffstats.GaussianMixture` with
@@ -157,7 +156,7 @@ class GaussianMixtureImputer(TransformerMixin, BaseEstimator):
         ndarray or numpy.memmap
             The filled rows (``out`` when given).
         """
-        check_is_fitted(self, "mixture_")
+        check_fitted(self, "mixture_")
         mixture = self.mixture_
         source = as_source(self._holes_as_nan(X))
         if source.n_rows == 0:

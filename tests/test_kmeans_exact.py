@@ -186,3 +186,17 @@ def test_predict_refuses_a_non_finite_value():
     X[2999, 1] = np.inf
     with pytest.raises(ValueError, match=r"at row 2999, column 1"):
         model.predict(X)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_kmeans_plusplus_seeds_the_centres_scikit_learn_seeds_from_the_same_draws(k, weighted):
+    from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
+
+    from suffstats.mixture._seeding import kmeans_plusplus
+
+    rng = np.random.default_rng(k)
+    X = rng.normal(size=(400, 3)) * [1.0, 10.0, 0.1]
+    w = rng.uniform(size=400) if weighted else None
+    ours = kmeans_plusplus(X, k, w, np.random.default_rng(5))
+    seed = int(np.random.default_rng(5).integers(np.iinfo(np.int32).max))
+    reference, _ = sklearn_kmeans_plusplus(X, k, sample_weight=w, random_state=seed)
+    np.testing.assert_array_equal(ours, reference)

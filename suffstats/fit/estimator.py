@@ -41,6 +41,10 @@ def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, che
     uninterrupted fit would. ``strategy`` gathers each epoch's statistics
     (default: :class:`~suffstats.fit.local.LocalAccumulation`).
     """
+    # Only in-memory weights are checked here; weights streamed with a source are checked per batch.
+    if isinstance(sample_weight, (np.ndarray, list, tuple)) and not np.any(sample_weight):
+        raise ValueError("sample_weight is zero for every row: sample weights must contain at least one non-zero "
+                         "number, or there is nothing to fit")
     random_state = getattr(model, "random_state", None)
     if checkpoint is not None and not (random_state is None or isinstance(random_state, (int, np.integer))):
         raise ValueError(f"a fit with a checkpoint needs random_state to be None or an integer; got a "

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
+from .._estimator import DensityMixin, Estimator, check_fitted, warn_not_converged
 
 from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_weights, json_numbers
@@ -26,7 +23,7 @@ from ._moments import ComponentMoments, estimate_gaussian
 from ._params import check_settings, check_warm_start, map_batches
 
 
-class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
+class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
     """Gaussian mixture fitted by exact EM over data of any size.
 
     The constructor, defaults, fitted attributes and methods are those of
@@ -249,7 +246,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         return weights, means, covariances
 
     def _check_fitted(self):
-        check_is_fitted(self, "means_")
+        check_fitted(self, "means_")
 
     def _validate_batch(self, X, w, row_offset):
         X = check_batch(X, n_features=getattr(self, "n_features_in_", None), row_offset=row_offset,
@@ -370,8 +367,8 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         self.converged_, self.n_iter_ = history.converged, history.n_iter
         self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
         if not self.converged_ and self.max_iter > 0:
-            warnings.warn("Best performing initialization did not converge. Try different init parameters, "
-                          "or increase max_iter, tol, or check for degenerate data.", ConvergenceWarning)
+            warn_not_converged("Best performing initialization did not converge. Try different init parameters, "
+                          "or increase max_iter, tol, or check for degenerate data.")
         return self
 
     def _checkpoint_fingerprint(self, sample_weight):
@@ -403,7 +400,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self, "means_")
+        check_fitted(self, "means_")
         return map_batches(self, X, lambda B: logsumexp(self._weighted_log_prob(B), axis=1))
 
     def score(self, X, y=None):
@@ -436,7 +433,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_components)
         """
-        check_is_fitted(self, "means_")
+        check_fitted(self, "means_")
 
         def proba(B):
             lp = self._weighted_log_prob(B)
@@ -457,7 +454,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         -------
         ndarray of int, shape (n_samples,)
         """
-        check_is_fitted(self, "means_")
+        check_fitted(self, "means_")
         return map_batches(self, X, lambda B: np.argmax(self._weighted_log_prob(B), axis=1))
 
     def bic(self, X):
@@ -504,7 +501,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features)
         labels : ndarray of int, shape (n_samples,)
         """
-        check_is_fitted(self, "means_")
+        check_fitted(self, "means_")
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer, at least 1.")
         rng = np.random.default_rng(self.random_state)
@@ -517,7 +514,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, BaseEstimator):
     # -- persistence ---------------------------------------------------------------------------------
     def to_dict(self):
         """JSON-safe description: fitted parameters, settings and schema version."""
-        check_is_fitted(self, "means_")
+        check_fitted(self, "means_")
         settings = {k: v for k, v in self.get_params().items()
                     if k not in ("weights_init", "means_init", "precisions_init", "callbacks", "random_state")}
         return {"schema": SCHEMA_VERSION, "family": "GaussianMixture", "settings": settings,

@@ -5,8 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from .._estimator import Estimator, TransformerMixin, check_fitted
 
 from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_weights, json_numbers
@@ -22,7 +21,7 @@ from ._params import check_settings, map_batches
 from ._seeding import SEED_METHODS, draw_sample, seed_centers
 
 
-class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
+class KMeans(MixtureEngine, TransformerMixin, Estimator):
     """K-means (Lloyd's algorithm) over data of any size, batch by batch.
 
     Statistics per cluster are the weight and ``Σw(x - c)`` around the current
@@ -109,7 +108,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         check_centers(params, self.n_clusters, self.n_features_in_)
 
     def _check_fitted(self):
-        check_is_fitted(self, "cluster_centers_")
+        check_fitted(self, "cluster_centers_")
 
     # The values of a batch are read once, by the kernel: its statistics are not finite whenever a
     # value is not, and the engine then names the row and column as check_batch would (a separate
@@ -248,7 +247,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_clusters)
         """
-        check_is_fitted(self, "cluster_centers_")
+        check_fitted(self, "cluster_centers_")
         kernels = get_backend(self.backend, "nearest-centre")
         return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)),
                            validate=self._validate_rows)
@@ -292,7 +291,7 @@ class KMeans(MixtureEngine, TransformerMixin, BaseEstimator):
     # -- persistence ---------------------------------------------------------------------------------
     def to_dict(self):
         """JSON-safe description: centres, settings and schema version (see :func:`suffstats.save`)."""
-        check_is_fitted(self, "cluster_centers_")
+        check_fitted(self, "cluster_centers_")
         settings = {k: v for k, v in self.get_params().items()
                     if k not in ("init", "callbacks", "random_state")}
         return {"schema": SCHEMA_VERSION, "family": "KMeans", "settings": settings,

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
+from .._estimator import DensityMixin, Estimator, check_fitted, warn_not_converged
 
 from .._transaction import transactional
 from .._validation import check_positive_int, check_weights
@@ -30,7 +27,7 @@ SHARED = ("tol", "reg_covar", "max_iter", "init_params", "verbose", "verbose_int
           "batches_per_epoch", "inertia", "lr_decay", "init_sample_size", "backend", "compute_dtype")
 
 
-class GaussianMixtureSearch(DensityMixin, BaseEstimator):
+class GaussianMixtureSearch(DensityMixin, Estimator):
     """Fit Gaussian mixtures for several ``n_components`` (and covariance types) in one shared pass per epoch.
 
     Every candidate -- one per number of components, covariance type and
@@ -228,7 +225,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         self.best_params_ = {key: self.results_[best][key]
                              for key in ("n_components", "covariance_type", "random_state")}
         if not all(h.converged for h in joint.histories) and self.max_iter > 0:
-            warnings.warn("some candidates did not converge; see results_['converged']", ConvergenceWarning)
+            warn_not_converged("some candidates did not converge; see results_['converged']")
         return self
 
     @staticmethod
@@ -257,7 +254,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         -------
         ndarray of int, shape (n_samples,)
         """
-        check_is_fitted(self, "best_estimator_")
+        check_fitted(self, "best_estimator_")
         return self.best_estimator_.predict(X)
 
     def predict_proba(self, X):
@@ -273,7 +270,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, n_components)
         """
-        check_is_fitted(self, "best_estimator_")
+        check_fitted(self, "best_estimator_")
         return self.best_estimator_.predict_proba(X)
 
     def score_samples(self, X):
@@ -289,7 +286,7 @@ class GaussianMixtureSearch(DensityMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self, "best_estimator_")
+        check_fitted(self, "best_estimator_")
         return self.best_estimator_.score_samples(X)
 
     def score(self, X, y=None):
