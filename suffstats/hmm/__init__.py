@@ -9,5 +9,6 @@ fitted model does not depend on how the rows were read.
 from .base import DECODER_ALGORITHMS, BaseHMM, ConvergenceMonitor
 from .discrete import CategoricalHMM, PoissonHMM
 from .gaussian import GaussianHMM
+from .gmm import GMMHMM
 
-__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GaussianHMM", "PoissonHMM"]
+__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM", "PoissonHMM"]

@@ -399,7 +399,12 @@ class BaseHMM:
         source, bounds = self._source(X, lengths)
         self._initialize(source, bounds)
         self._check()
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        # A monitor the user set (a subclass, as hmmlearn allows) is kept, reset, and told the current settings.
+        monitor = getattr(self, "monitor_", None)
+        if not all(callable(getattr(monitor, name, None)) for name in ("report", "_reset")):
+            self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        self.monitor_.tol, self.monitor_.n_iter, self.monitor_.verbose = self.tol, self.n_iter, self.verbose
+        self.monitor_._reset()
         for _ in range(self.n_iter):
             stats, log_prob = self._pass_statistics(source, bounds)
             self._do_mstep(stats)
