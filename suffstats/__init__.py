@@ -33,7 +33,7 @@ __all__ = [
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
     "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
     "GaussianMixtureImputer", "BayesianNetwork", "MarkovChain", "BayesClassifier", "GaussianNB", "NaiveBayes",
-    "CategoricalHMM", "GMMHMM", "GaussianHMM", "PoissonHMM",
+    "CategoricalHMM", "GMMHMM", "GaussianHMM", "HiddenMarkovModel", "PoissonHMM",
 ]
 
 # The estimators build on scikit-learn, whose import takes most of a second: they are imported when first used.
@@ -42,7 +42,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
                                      "GeneralMixtureModel", "KMeans")},
     **{name: ".networks" for name in ("BayesianNetwork", "MarkovChain")},
     **{name: ".classifiers" for name in ("BayesClassifier", "GaussianNB", "NaiveBayes")},
-    **{name: ".hmm" for name in ("CategoricalHMM", "GMMHMM", "GaussianHMM", "PoissonHMM")},
+    **{name: ".hmm" for name in ("CategoricalHMM", "GMMHMM", "GaussianHMM", "HiddenMarkovModel",
+                                 "PoissonHMM")},
     "GaussianMixtureImputer": ".impute",
 })
 # A model JSON naming one of them loads it.

@@ -9,6 +9,7 @@ fitted model does not depend on how the rows were read.
 from .base import DECODER_ALGORITHMS, BaseHMM, ConvergenceMonitor
 from .discrete import CategoricalHMM, PoissonHMM
 from .gaussian import GaussianHMM
+from .general import HiddenMarkovModel
 from .gmm import GMMHMM
 
-__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM", "PoissonHMM"]
+__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM", "HiddenMarkovModel", "PoissonHMM"]
