@@ -218,3 +218,35 @@ def test_default_initialisation_fits_and_converges():
     assert np.all(np.diff(model.monitor_.history) > -1e-6)
     order = np.argsort(model.means_[:, 0])
     np.testing.assert_allclose(model.means_[order], MEANS[np.argsort(MEANS[:, 0])], atol=0.1)
+
+
+def test_integer_sequence_weights_count_a_sequence_that_many_times():
+    X, _ = _data("diag")
+    starts = np.cumsum([0] + LENGTHS)
+    seqs = [X[a:b] for a, b in zip(starts[:-1], starts[1:])]
+    weights = [2, 1, 0, 3]
+    repeated = [seqs[i] for i, w in enumerate(weights) for _ in range(w)]
+    kw = dict(init_params="", n_iter=3, tol=0.0, batch_size=2000)
+    weighted = _set(GaussianHMM(K, "diag", **kw), "diag").fit(X, LENGTHS, sample_weight=weights)
+    copies = _set(GaussianHMM(K, "diag", **kw), "diag").fit(np.concatenate(repeated), [len(s) for s in repeated])
+    np.testing.assert_allclose(weighted.monitor_.history, copies.monitor_.history, rtol=1e-12)
+    for name in ("startprob_", "transmat_", "means_", "_covars_"):
+        np.testing.assert_allclose(getattr(weighted, name), getattr(copies, name), rtol=1e-10, atol=1e-14)
+    # summarize takes the same weights: a user's loop gives the fit's first step
+    looped = _set(GaussianHMM(K, "diag", init_params=""), "diag")
+    assert looped.summarize(X, LENGTHS, sample_weight=weights) == pytest.approx(weighted.monitor_.history[0])
+
+
+@pytest.mark.parametrize("weights, message", [
+    ([1, 1, 1], "3 weights, but there are 4 sequences"),
+    ([1, -1, 1, 1], r"sample_weight\[1\] is -1.0"),
+    ([1, np.nan, 1, 1], r"sample_weight\[1\] is nan"),
+    ([0, 0, 0, 0], "0 for every sequence"),
+])
+def test_bad_sequence_weights_are_refused_with_the_model_unchanged(weights, message):
+    X, _ = _data("diag")
+    model = _set(GaussianHMM(K, "diag", init_params="", n_iter=1), "diag").fit(X, LENGTHS)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, LENGTHS, sample_weight=weights)
+    _unchanged(model, before)

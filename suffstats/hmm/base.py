@@ -27,7 +27,9 @@ from ..fit.running_total import RunningTotal
 from ..fit.sequences import SequenceBoundaries
 from ..statistics import Additive, Composite
 from ..data.blocks import BLOCK_ROWS
+from ..distributions._registry import register_builtin
 from ._passes import _batches, forward_pass, posterior_pass, viterbi_pass
+from ._persistence import hmm_from_dict, hmm_to_dict
 
 __all__ = ["BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS"]
 
@@ -144,6 +146,20 @@ class BaseHMM:
 
     #: Letters of ``params`` / ``init_params`` for the emission parameters.
     _emission_letters = ""
+    #: Emission parameters written to JSON: name in the document -> attribute read.
+    _persisted: dict = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register_builtin(cls)  # a JSON naming the class loads it
+
+    def to_dict(self):
+        """JSON-safe description: settings and, once fitted, the parameters (see :func:`suffstats.to_json`)."""
+        return hmm_to_dict(self)
+
+    @classmethod
+    def _from_dict(cls, data):
+        return hmm_from_dict(cls, data)
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params=string.ascii_letters,
@@ -279,23 +295,52 @@ class BaseHMM:
     def _emission_statistics(self, X, posteriors):
         raise NotImplementedError
 
-    def _piece_statistics(self, piece):
+    def _piece_statistics(self, piece, weight=None):
         K = self.n_components
         first = piece.first
-        head = Additive({"start": piece.posteriors[0] if first else np.zeros(K), "trans": piece.xi,
-                         "nobs": 1.0 if first else 0.0, "log_prob": piece.log_prob if first else 0.0})
-        return Composite([head, self._emission_statistics(piece.X, piece.posteriors)])
+        posteriors, xi, log_prob = piece.posteriors, piece.xi, piece.log_prob
+        if weight is not None:  # a sequence of weight w counts as w copies of it
+            posteriors, xi, log_prob = posteriors * weight, xi * weight, log_prob * weight
+        head = Additive({"start": posteriors[0] if first else np.zeros(K), "trans": xi,
+                         "nobs": (1.0 if weight is None else weight) if first else 0.0,
+                         "log_prob": log_prob if first else 0.0})
+        return Composite([head, self._emission_statistics(piece.X, posteriors)])
 
-    def _pass_statistics(self, source, bounds):
+    def _pass_statistics(self, source, bounds, sample_weight=None):
+        """The pass's statistics and its log-likelihood (weighted by the sequences' weights, if any)."""
         total = RunningTotal(weight_of=lambda v: float(v.parts[0].fields["nobs"]))
 
         def consume(piece):
-            total.add(self._piece_statistics(piece))
+            weight = None if sample_weight is None else float(sample_weight[piece.sequence])
+            total.add(self._piece_statistics(piece, weight))
 
         log_prob = posterior_pass(self, source, bounds, self.batch_size, consume)
-        return total.to_statistics(), log_prob
+        stats = total.to_statistics()
+        if sample_weight is not None:
+            log_prob = float(stats.parts[0].fields["log_prob"])
+        return stats, log_prob
 
-    def statistics(self, X, lengths=None):
+    @staticmethod
+    def _sequence_weights(sample_weight, bounds):
+        """Per-sequence weights as float64, checked: one finite non-negative number per sequence, not all 0."""
+        if sample_weight is None:
+            return None
+        w = np.asarray(sample_weight)
+        if w.dtype.kind not in "biuf" or w.ndim != 1:
+            raise ValueError(f"sample_weight must be a 1-D array of numbers, one per sequence; got shape {w.shape} "
+                             f"and dtype {w.dtype}")
+        if w.shape[0] != bounds.n_sequences:
+            raise ValueError(f"sample_weight has {w.shape[0]} weights, but there are {bounds.n_sequences} sequences "
+                             "(one weight per sequence, in the order of lengths)")
+        w = w.astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+        if bad.size:
+            raise ValueError(f"sample_weight[{bad[0]}] is {w[bad[0]]}: weights must be finite and non-negative")
+        if not w.any():
+            raise ValueError("sample_weight is 0 for every sequence: nothing to fit")
+        return w
+
+    def statistics(self, X, lengths=None, sample_weight=None):
         """Expected-count statistics of sequences ``X`` under the current parameters; the model is unchanged.
 
         Parameters
@@ -304,6 +349,8 @@ class BaseHMM:
             The rows of one or several sequences, one after another.
         lengths : array_like of int, optional
             Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        sample_weight : array_like of shape (n_sequences,), optional
+            Weight of each sequence (an integer weight counts the sequence that many times).
 
         Returns
         -------
@@ -315,14 +362,14 @@ class BaseHMM:
         self._check()
         source, bounds = self._source(X, lengths)
         self._check_and_set_n_features_readonly(source.n_features)
-        return self._pass_statistics(source, bounds)[0]
+        return self._pass_statistics(source, bounds, self._sequence_weights(sample_weight, bounds))[0]
 
     def _check_and_set_n_features_readonly(self, n_features):
         expected = getattr(self, "n_features", n_features)
         if expected != n_features:
             raise ValueError(f"X has {n_features} features, but the model has {expected}")
 
-    def summarize(self, X, lengths=None):
+    def summarize(self, X, lengths=None, sample_weight=None):
         """Add the statistics of sequences ``X`` to the pending total; returns their log-likelihood.
 
         A loop of ``summarize`` calls followed by :meth:`from_summaries` is
@@ -334,8 +381,10 @@ class BaseHMM:
             Rows of the sequences, in order.
         lengths : array_like of int, optional
             Rows per sequence (``None``: one sequence).
+        sample_weight : array_like of shape (n_sequences,), optional
+            Weight of each sequence.
         """
-        stats = self.statistics(X, lengths)
+        stats = self.statistics(X, lengths, sample_weight)
         self._pending = stats if getattr(self, "_pending", None) is None else self._pending + stats
         return float(stats.parts[0].fields["log_prob"])
 
@@ -376,7 +425,7 @@ class BaseHMM:
     def _do_emission_mstep(self, stats):
         raise NotImplementedError
 
-    def fit(self, X, lengths=None):
+    def fit(self, X, lengths=None, sample_weight=None):
         """Estimate the parameters by Baum–Welch (EM), initialising those in ``init_params``.
 
         Parameters
@@ -385,18 +434,22 @@ class BaseHMM:
             Observations of all sequences, one after another; read ``batch_size`` rows at a time.
         lengths : array_like of int, optional
             Rows of each sequence, summing to ``n_samples`` (``None``: one sequence).
+        sample_weight : array_like of shape (n_sequences,), optional
+            Weight of each sequence: an integer weight counts the sequence that
+            many times, 0 leaves it out (the log-likelihoods in ``monitor_`` are weighted too).
 
         Returns
         -------
         self
         """
         work = self._copy()
-        work._fit(X, lengths)
+        work._fit(X, lengths, sample_weight)
         self.__dict__.update(work.__dict__)
         return self
 
-    def _fit(self, X, lengths):
+    def _fit(self, X, lengths, sample_weight=None):
         source, bounds = self._source(X, lengths)
+        sample_weight = self._sequence_weights(sample_weight, bounds)
         self._initialize(source, bounds)
         self._check()
         # A monitor the user set (a subclass, as hmmlearn allows) is kept, reset, and told the current settings.
@@ -406,7 +459,7 @@ class BaseHMM:
         self.monitor_.tol, self.monitor_.n_iter, self.monitor_.verbose = self.tol, self.n_iter, self.verbose
         self.monitor_._reset()
         for _ in range(self.n_iter):
-            stats, log_prob = self._pass_statistics(source, bounds)
+            stats, log_prob = self._pass_statistics(source, bounds, sample_weight)
             self._do_mstep(stats)
             self.monitor_.report(log_prob)
             if self.monitor_.converged:

@@ -51,6 +51,7 @@ class CategoricalHMM(BaseHMM):
     """
 
     _emission_letters = "e"
+    _persisted = {"emissionprob_": "emissionprob_"}
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
                  n_features=None, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
@@ -173,6 +174,7 @@ class PoissonHMM(BaseHMM):
     """
 
     _emission_letters = "l"
+    _persisted = {"lambdas_": "lambdas_"}
 
     def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
                  lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,

@@ -127,6 +127,7 @@ class GaussianHMM(BaseHMM):
     """
 
     _emission_letters = "mc"
+    _persisted = {"means_": "means_", "covars_": "_covars_"}
 
     def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
                  transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,

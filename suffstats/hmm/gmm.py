@@ -118,6 +118,7 @@ class GMMHMM(BaseHMM):
     """
 
     _emission_letters = "mcw"
+    _persisted = {"weights_": "weights_", "means_": "means_", "covars_": "covars_"}
 
     def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
                  weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
