@@ -1,5 +1,5 @@
-"""The ``suffstats`` command: ``fit`` a mixture to a file, ``select`` the number of components, ``impute`` missing
-values, or run the ``demo``.
+"""The ``suffstats`` command: ``fit`` a mixture to a file, ``fit-hmm`` a hidden Markov model, ``select`` the number
+of components, ``impute`` missing values, or run the ``demo``.
 
 Errors are reported as one line, ``suffstats: error: <message>``, on stderr:
 exit status 2 for a command line that cannot work (bad option values,
@@ -27,6 +27,7 @@ from ._cli_checks import (
     number,
     same_file,
 )
+from ._cli_hmm import add_fit_hmm
 from ._validation import MISSING_POLICIES
 from .data.source import as_source
 from .distributions.covariance import COVARIANCE_TYPES
@@ -192,7 +193,7 @@ def _parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="print the full traceback of an error")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,select,impute,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{fit,fit-hmm,select,impute,demo}")
 
     def command(name, help):
         return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=_Formatter)
@@ -224,6 +225,7 @@ def _parser():
     fit.add_argument("--missing", default="error", choices=list(MISSING_POLICIES),
                      help="NaN in the data: refused (error) or integrated out by exact EM (marginalize)")
     fit.set_defaults(run=_fit)
+    add_fit_hmm(command)
 
     impute = command("impute", "fill the NaN of a file with their conditional expectation under a Gaussian mixture "
                                "fitted with the holes marginalised, streaming to a .npy file")
