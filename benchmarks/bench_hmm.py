@@ -2,7 +2,11 @@
 
 Prints seconds per EM iteration and how far the two log-likelihood histories
 are apart (relative). Both fit the same one long sequence from the same
-starting parameters (``init_params=""``).
+starting parameters (``init_params=""``). ``GMMHMM`` starts its two
+Gaussians per state around the regimes' centres; ``HiddenMarkovModel`` rows
+give its states as ``MultivariateNormal`` (full) or ``IndependentComponents``
+of ``Normal`` (diag) distributions and compare with hmmlearn's ``GaussianHMM``
+without covariance prior (the same maximum-likelihood M-step).
 
     python bench_hmm.py --rows 1000000 --iters 3
 """
@@ -20,7 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from _common import CACHE  # noqa: E402
 
-from suffstats.hmm import CategoricalHMM, GaussianHMM  # noqa: E402
+from suffstats import IndependentComponents, MultivariateNormal, Normal  # noqa: E402
+from suffstats.hmm import CategoricalHMM, GaussianHMM, GMMHMM, HiddenMarkovModel  # noqa: E402
 
 
 def regimes(n, d, k, seed=0):
@@ -35,6 +40,13 @@ def regimes(n, d, k, seed=0):
     return path
 
 
+def regime_centers(n, d, k, seed=0):
+    """The regimes' centres of :func:`regimes` (the same draws)."""
+    rng = np.random.default_rng(seed)
+    rng.integers(0, k, n // 2000 + 1)
+    return rng.uniform(-5, 5, size=(k, d))
+
+
 def symbols(n, m, seed=0):
     os.makedirs(CACHE, exist_ok=True)
     path = os.path.join(CACHE, f"hmm-symbols-{n}-m{m}-s{seed}.npy")
@@ -45,9 +57,16 @@ def symbols(n, m, seed=0):
     return path
 
 
-def start(model, k, d, kind, rng):
+def start(model, k, d, kind, rng, centers=None):
     model.startprob_ = np.full(k, 1 / k)
     model.transmat_ = np.full((k, k), 0.1 / k) + np.eye(k) * 0.9
+    if kind == "gmm":
+        model.weights_ = np.full((k, 2), 0.5)
+        model.means_ = centers[:, None, :] + np.array([-0.5, 0.5])[None, :, None] * rng.uniform(0.5, 1, (k, 1, d))
+        model.covars_ = np.ones((k, 2, d)) if model.covariance_type == "diag" else np.tile(np.eye(d), (k, 2, 1, 1))
+        return model
+    if kind == "general":
+        return model  # its states carry their starting parameters
     if kind == "categorical":
         probs = rng.random((k, d))
         model.emissionprob_ = probs / probs.sum(axis=1, keepdims=True)
@@ -55,6 +74,17 @@ def start(model, k, d, kind, rng):
     model.means_ = rng.uniform(-5, 5, size=(k, d))
     model.covars_ = np.tile(np.eye(d), (k, 1, 1)) if model.covariance_type == "full" else np.ones((k, d))
     return model
+
+
+def _general(k, d, cov, args):
+    """A HiddenMarkovModel whose states start where :func:`start` starts a GaussianHMM (the same draws)."""
+    means = np.random.default_rng(1).uniform(-5, 5, size=(k, d))
+    if cov == "full":
+        states = [MultivariateNormal(means[j], np.eye(d), reg_covar=0.0) for j in range(k)]
+    else:
+        states = [IndependentComponents([Normal(m, 1.0) for m in means[j]]) for j in range(k)]
+    return HiddenMarkovModel(states, np.full(k, 1 / k), np.full((k, k), 0.1 / k) + np.eye(k) * 0.9, init_params="",
+                             n_iter=args.iters, tol=0.0, batch_size=args.batch_size)
 
 
 def main():
@@ -69,11 +99,26 @@ def main():
     except ImportError:
         peer = None
     cases = [("gaussian", "diag", 4), ("gaussian", "full", 4), ("gaussian", "diag", 16), ("gaussian", "full", 16),
-             ("categorical", None, 4)]
-    print(f"{'model':<26} {'rows':>10} {'suffstats s/iter':>17} {'hmmlearn s/iter':>16} {'speed-up':>9} "
+             ("categorical", None, 4), ("gmm", "diag", 4), ("gmm", "full", 4), ("general", "diag", 4),
+             ("general", "full", 4)]
+    print(f"{'model':<32} {'rows':>10} {'suffstats s/iter':>17} {'hmmlearn s/iter':>16} {'speed-up':>9} "
           f"{'max rel. Δ log-lik':>19}")
     for kind, cov, k in cases:
-        if kind == "gaussian":
+        centers = None
+        if kind == "gmm":
+            path, d = regimes(args.rows, args.features, k), args.features
+            centers = regime_centers(args.rows, d, k)
+            ours = GMMHMM(k, 2, covariance_type=cov, init_params="", n_iter=args.iters, tol=0.0,
+                          batch_size=args.batch_size)
+            ref = peer and peer.GMMHMM(k, 2, covariance_type=cov, init_params="", n_iter=args.iters, tol=0.0)
+            name = f"GMMHMM {cov} K={k} n_mix=2"
+        elif kind == "general":
+            path, d = regimes(args.rows, args.features, k), args.features
+            ours = _general(k, d, cov, args)
+            ref = peer and peer.GaussianHMM(k, cov, init_params="", n_iter=args.iters, tol=0.0, covars_prior=0.0,
+                                            covars_weight=0.0 if cov == "full" else 1.0)
+            name = f"HiddenMarkovModel {'MVN' if cov == 'full' else 'indep.'} K={k}"
+        elif kind == "gaussian":
             path, d = regimes(args.rows, args.features, k), args.features
             ours = GaussianHMM(k, cov, init_params="", n_iter=args.iters, tol=0.0, batch_size=args.batch_size)
             ref = peer and peer.GaussianHMM(k, cov, init_params="", n_iter=args.iters, tol=0.0)
@@ -83,24 +128,29 @@ def main():
             ours = CategoricalHMM(k, init_params="", n_iter=args.iters, tol=0.0, batch_size=args.batch_size)
             ref = peer and peer.CategoricalHMM(k, init_params="", n_iter=args.iters, tol=0.0)
             name = f"CategoricalHMM K={k}"
-        start(ours, k, d, kind, np.random.default_rng(1))
+        start(ours, k, d, kind, np.random.default_rng(1), centers)
         ours.n_iter = 1
         ours.fit(np.load(path, mmap_mode="r")[:5000])  # compile the kernels outside the timing
-        start(ours, k, d, kind, np.random.default_rng(1))
+        if kind == "general":
+            ours = _general(k, d, cov, args)
+        start(ours, k, d, kind, np.random.default_rng(1), centers)
         ours.n_iter = args.iters
         t = time.perf_counter()
         ours.fit(np.load(path, mmap_mode="r"))
         ours_s = (time.perf_counter() - t) / args.iters
         ref_s, delta = float("nan"), float("nan")
         if ref is not None:
-            start(ref, k, d, kind, np.random.default_rng(1))
+            if kind == "general":
+                start(ref, k, d, "gaussian", np.random.default_rng(1))  # the draws _general's states start from
+            else:
+                start(ref, k, d, kind, np.random.default_rng(1), centers)
             X = np.load(path)
             t = time.perf_counter()
             ref.fit(X)
             ref_s = (time.perf_counter() - t) / args.iters
             a, b = np.array(ours.monitor_.history), np.array(ref.monitor_.history)
             delta = float(np.max(np.abs(a - b) / np.abs(b)))
-        print(f"{name:<26} {args.rows:>10,} {ours_s:>17.3f} {ref_s:>16.3f} {ref_s / ours_s:>8.2f}x {delta:>19.1e}")
+        print(f"{name:<32} {args.rows:>10,} {ours_s:>17.3f} {ref_s:>16.3f} {ref_s / ours_s:>8.2f}x {delta:>19.1e}")
 
 
 if __name__ == "__main__":
