@@ -42,6 +42,10 @@ def _fit_hmm(args):
     from . import hmm
 
     check_output(args.out, "--out", args.data)
+    if args.checkpoint is not None:
+        check_output(args.checkpoint, "--checkpoint", args.data)
+        if same_file(args.out, args.checkpoint):
+            raise UsageError(f"--out and --checkpoint name the same file ({args.out})")
     X = as_source(args.data, columns=check_columns(args))
     lengths = _lengths(args.lengths, args.out)
     settings = dict(n_iter=args.n_iter, tol=args.tol, random_state=args.seed, batch_size=args.batch_size,
@@ -53,7 +57,7 @@ def _fit_hmm(args):
     model = getattr(hmm, MODELS[args.model])(args.states, **settings)
     sequences = "one sequence" if lengths is None else f"{len(lengths):,} sequences"
     print(f"fitting a {MODELS[args.model]} with {args.states} states to {X.describe()} ({sequences})", flush=True)
-    model.fit(X, lengths)
+    model.fit(X, lengths, checkpoint=args.checkpoint)
     save(model, args.out)
     history = model.monitor_.history
     print(f"converged: {model.monitor_.converged} after {model.monitor_.iter} iterations; "
@@ -82,6 +86,8 @@ def add_fit_hmm(command):
     p.add_argument("--batch-size", type=int_at_least(1), default=100_000,
                    help="rows read at a time (the fit does not depend on it)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the initialisation")
+    p.add_argument("--checkpoint", default=None,
+                   help="checkpoint file: written after every iteration, resumed from if present (default: none)")
     p.add_argument("--out", required=True, help="where to write the model JSON (required)")
     p.add_argument("--quiet", action="store_true", help="no per-iteration log")
-    p.set_defaults(run=_fit_hmm, checkpoint=None)
+    p.set_defaults(run=_fit_hmm)

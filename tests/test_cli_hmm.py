@@ -56,3 +56,16 @@ def test_bad_lengths_and_outputs_are_one_line_with_the_exit_code(capsys, files):
     assert code == 2
     assert not (folder / "m.json").exists()
     np.testing.assert_array_equal(np.load(folder / "x.npy"), X)
+
+
+def test_a_checkpoint_resumes_to_the_same_model(capsys, files):
+    X, folder = files
+    argv = ["fit-hmm", folder / "x.npy", "--states", 2, "--n-iter", 4, "--tol", 0, "--quiet",
+            "--checkpoint", folder / "fit.ckpt"]
+    assert run(capsys, *argv, "--out", folder / "a.json")[0] == 0
+    assert (folder / "fit.ckpt").exists()
+    # Run again: the checkpoint holds the finished fit, which is written out without another iteration.
+    assert run(capsys, *argv, "--out", folder / "b.json")[0] == 0
+    assert (folder / "a.json").read_text() == (folder / "b.json").read_text()
+    code, _, err = run(capsys, *argv[:-1], folder / "a.json", "--out", folder / "a.json")
+    assert code == 2 and "same file" in err

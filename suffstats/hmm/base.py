@@ -30,6 +30,7 @@ from ..data.blocks import BLOCK_ROWS
 from ..distributions._registry import register_builtin
 from ._passes import _batches, forward_pass, posterior_pass, viterbi_pass
 from ._persistence import hmm_from_dict, hmm_to_dict
+from ._resume import open_checkpoint, resume, save_iteration
 
 __all__ = ["BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS"]
 
@@ -425,7 +426,7 @@ class BaseHMM:
     def _do_emission_mstep(self, stats):
         raise NotImplementedError
 
-    def fit(self, X, lengths=None, sample_weight=None):
+    def fit(self, X, lengths=None, sample_weight=None, checkpoint=None):
         """Estimate the parameters by Baum–Welch (EM), initialising those in ``init_params``.
 
         Parameters
@@ -437,31 +438,42 @@ class BaseHMM:
         sample_weight : array_like of shape (n_sequences,), optional
             Weight of each sequence: an integer weight counts the sequence that
             many times, 0 leaves it out (the log-likelihoods in ``monitor_`` are weighted too).
+        checkpoint : str or path-like, optional
+            A file the model and its history are written to after every
+            iteration; the same fit run again (same data, lengths, weights,
+            settings and starting parameters) resumes from it and ends with the
+            bits of an uninterrupted fit. A checkpoint of another fit is refused.
 
         Returns
         -------
         self
         """
         work = self._copy()
-        work._fit(X, lengths, sample_weight)
+        work._fit(X, lengths, sample_weight, checkpoint)
         self.__dict__.update(work.__dict__)
         return self
 
-    def _fit(self, X, lengths, sample_weight=None):
+    def _fit(self, X, lengths, sample_weight=None, checkpoint=None):
         source, bounds = self._source(X, lengths)
         sample_weight = self._sequence_weights(sample_weight, bounds)
-        self._initialize(source, bounds)
-        self._check()
+        checkpoint = open_checkpoint(self, source, bounds, sample_weight, checkpoint)  # fingerprints the start
         # A monitor the user set (a subclass, as hmmlearn allows) is kept, reset, and told the current settings.
         monitor = getattr(self, "monitor_", None)
         if not all(callable(getattr(monitor, name, None)) for name in ("report", "_reset")):
             self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         self.monitor_.tol, self.monitor_.n_iter, self.monitor_.verbose = self.tol, self.n_iter, self.verbose
         self.monitor_._reset()
-        for _ in range(self.n_iter):
+        resumed = resume(self, checkpoint)
+        if not resumed:
+            self._initialize(source, bounds)
+        self._check()
+        if resumed and self.monitor_.converged:
+            return
+        for _ in range(self.n_iter - self.monitor_.iter):
             stats, log_prob = self._pass_statistics(source, bounds, sample_weight)
             self._do_mstep(stats)
             self.monitor_.report(log_prob)
+            save_iteration(self, checkpoint)
             if self.monitor_.converged:
                 break
             if (self.transmat_.sum(axis=1) == 0).any():
