@@ -197,3 +197,28 @@ def test_hostile_input_is_refused_naming_the_problem_with_the_model_unchanged():
             np.array([1.0, -1.0, 2.0]))
     with pytest.raises(ValueError, match="unknown letters"):
         HiddenMarkovModel([Normal(), Normal()], params="stm").fit(np.arange(10.0))
+
+
+def test_mixture_states_take_one_em_step_as_hmmlearns_gmmhmm():
+    """Mixture states are GMMHMM's states; hmmlearn's covariance is the scatter around the E-step's means, so after
+    one step it exceeds the exact maximum-likelihood variance by exactly the square of the means' move."""
+    from suffstats import GeneralMixtureModel
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.where(rng.random(3000) < 0.5, rng.normal(0, 1, 3000), rng.normal(5, 1, 3000)),
+                        rng.normal(20, 1, 3000)])
+    means, start, trans = np.array([[0.5, 4.5], [19.0, 21.0]]), np.array([0.5, 0.5]), np.array([[0.99, 0.01],
+                                                                                                 [0.01, 0.99]])
+    states = [GeneralMixtureModel([Normal(m, 1.0) for m in row], weights=[0.5, 0.5]) for row in means]
+    ours = HiddenMarkovModel(states, start, trans, init_params="", n_iter=1).fit(x, [4000, 2000])
+    ref = hmm.GMMHMM(2, 2, covariance_type="diag", init_params="", n_iter=1)
+    ref.startprob_, ref.transmat_, ref.weights_ = start, trans, np.full((2, 2), 0.5)
+    ref.means_, ref.covars_ = means[..., None], np.ones((2, 2, 1))
+    ref.fit(x[:, None], [4000, 2000])
+    assert ours.monitor_.history[0] == pytest.approx(ref.monitor_.history[0], rel=1e-12)
+    assert _rel(ours.transmat_, ref.transmat_) < 1e-10
+    assert _rel([d.weights for d in ours.distributions], ref.weights_) < 1e-10
+    new_means = np.array([[c.mean for c in d.distributions] for d in ours.distributions])
+    assert _rel(new_means, ref.means_[..., 0]) < 1e-10
+    variances = np.array([[c.std ** 2 for c in d.distributions] for d in ours.distributions])
+    assert _rel(variances + (new_means - means) ** 2, ref.covars_[..., 0]) < 1e-9

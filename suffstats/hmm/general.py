@@ -18,7 +18,9 @@ import numpy as np
 
 from .._validation import check_batch, check_missing_policy
 from ..data import as_source
+from ..fit.running_total import RunningTotal
 from ..fit.sequences import SequenceBoundaries
+from ..mixture._engine import MixtureEngine
 from ..statistics import Composite
 from .base import BaseHMM
 
@@ -202,17 +204,31 @@ class HiddenMarkovModel(BaseHMM):
         observed = self._observed(X)
         if observed is not None:
             X, posteriors = X[observed], posteriors[observed]
-        return Composite(d._component_statistics(X, np.ascontiguousarray(posteriors[:, k]))
+        return Composite(_state_statistics(d, X, np.ascontiguousarray(posteriors[:, k]))
                          for k, d in enumerate(self.distributions))
 
     def _do_emission_mstep(self, stats):
         if "e" not in self.params:
             return
         for d, part in zip(self.distributions, stats.parts):
-            if not d.frozen and d._total_weight(part) > 0:
-                d._update(d._estimate(part), 0.0)
+            _update_state(d, part)
 
     def _generate_sample_from_state(self, state, random_state):
         rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
         row = np.asarray(self.distributions[state]._sample(1, rng), dtype=np.float64)
         return row.reshape(-1)
+
+
+def _state_statistics(d, X, w):
+    """A state's posterior-weighted statistics: a mixture's E-step, or a distribution's component statistics."""
+    if isinstance(d, MixtureEngine):
+        return d._e_step_block(X, w)
+    return d._component_statistics(X, w)
+
+
+def _update_state(d, stats):
+    """A state's M-step (a frozen state, or one that received no weight, keeps its parameters)."""
+    if isinstance(d, MixtureEngine):
+        d._maximize(RunningTotal().from_value(stats), 0.0)
+    elif not d.frozen and d._total_weight(stats) > 0:
+        d._update(d._estimate(stats), 0.0)
