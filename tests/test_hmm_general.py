@@ -222,3 +222,23 @@ def test_mixture_states_take_one_em_step_as_hmmlearns_gmmhmm():
     assert _rel(new_means, ref.means_[..., 0]) < 1e-10
     variances = np.array([[c.std ** 2 for c in d.distributions] for d in ours.distributions])
     assert _rel(variances + (new_means - means) ** 2, ref.covars_[..., 0]) < 1e-9
+
+
+def test_integer_sequence_weights_count_a_sequence_that_many_times():
+    X = _holes(_gaussian_data(), seed=2)
+    starts = np.cumsum([0] + LENGTHS)
+    seqs = [X[a:b] for a, b in zip(starts[:-1], starts[1:])]
+    weights = [2, 0, 1, 3]
+    repeated = [seqs[i] for i, w in enumerate(weights) for _ in range(w)]
+
+    def model():
+        states = [IndependentComponents([Normal(m, 1.5) for m in MEANS[k] + 0.5]) for k in range(K)]
+        return HiddenMarkovModel(states, **UNIFORM, missing="marginalize", init_params="", n_iter=3, tol=0.0)
+
+    weighted = model().fit(X, LENGTHS, sample_weight=weights)
+    copies = model().fit(np.concatenate(repeated), [len(s) for s in repeated])
+    np.testing.assert_allclose(weighted.monitor_.history, copies.monitor_.history, rtol=1e-12)
+    np.testing.assert_allclose(weighted.transmat_, copies.transmat_, rtol=1e-10)
+    for a, b in zip(weighted.distributions, copies.distributions):
+        for c, e in zip(a.distributions, b.distributions):
+            np.testing.assert_allclose([c.mean, c.std], [e.mean, e.std], rtol=1e-10)

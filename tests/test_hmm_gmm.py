@@ -151,3 +151,17 @@ def test_hostile_input_is_refused_naming_the_problem_with_the_model_unchanged():
     broken.covars_ = COVARS["full"][:, :, :1, :1]
     with pytest.raises(ValueError, match="covars_ must have shape"):
         broken.score(X)
+
+
+def test_integer_sequence_weights_count_a_sequence_that_many_times():
+    X, _ = _data("full")
+    starts = np.cumsum([0] + LENGTHS)
+    seqs = [X[a:b] for a, b in zip(starts[:-1], starts[1:])]
+    weights = [1, 3, 2, 0]
+    repeated = [seqs[i] for i, w in enumerate(weights) for _ in range(w)]
+    kw = dict(covariance_type="full", init_params="", n_iter=3, tol=0.0)
+    weighted = _set(GMMHMM(K, M, **kw), "full").fit(X, LENGTHS, sample_weight=weights)
+    copies = _set(GMMHMM(K, M, **kw), "full").fit(np.concatenate(repeated), [len(s) for s in repeated])
+    np.testing.assert_allclose(weighted.monitor_.history, copies.monitor_.history, rtol=1e-12)
+    for name in ("startprob_", "transmat_", "weights_", "means_", "covars_"):
+        np.testing.assert_allclose(getattr(weighted, name), getattr(copies, name), rtol=1e-9, atol=1e-13)
