@@ -47,7 +47,8 @@ def test_multivariate_normal_states_fit_as_hmmlearns_full_gaussian_hmm(implement
     X = _gaussian_data()
     kw = dict(init_params="", n_iter=4, tol=0.0, implementation=implementation)
     ref = hmm.GaussianHMM(K, "full", covars_prior=0.0, covars_weight=0.0, **kw)
-    ref.startprob_, ref.transmat_, ref.means_, ref.covars_ = UNIFORM["startprob"], UNIFORM["transmat"], MEANS + .5, COVARS * 1.5
+    ref.startprob_, ref.transmat_ = UNIFORM["startprob"], UNIFORM["transmat"]
+    ref.means_, ref.covars_ = MEANS + 0.5, COVARS * 1.5
     ref.fit(X, LENGTHS)
     states = [MultivariateNormal(MEANS[k] + 0.5, COVARS[k] * 1.5, reg_covar=0.0) for k in range(K)]
     ours = HiddenMarkovModel(states, **UNIFORM, batch_size=2500, **kw).fit(X, LENGTHS)

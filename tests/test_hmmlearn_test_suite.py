@@ -1,4 +1,4 @@
-"""hmmlearn's own tests of ``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM`` and ``GMMHMM``, run against ``suffstats.hmm``.
+"""hmmlearn's own tests of ``GaussianHMM``, ``CategoricalHMM``, ``PoissonHMM`` and ``GMMHMM``, run against suffstats.
 
 The test files are read from the installed hmmlearn at test time (nothing is
 copied into this repository), their one import of the models (``from .. import

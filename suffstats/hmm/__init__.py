@@ -12,4 +12,5 @@ from .gaussian import GaussianHMM
 from .general import HiddenMarkovModel
 from .gmm import GMMHMM
 
-__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM", "HiddenMarkovModel", "PoissonHMM"]
+__all__ = ["BaseHMM", "CategoricalHMM", "ConvergenceMonitor", "GMMHMM", "GaussianHMM", "HiddenMarkovModel",
+           "PoissonHMM"]

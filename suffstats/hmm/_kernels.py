@@ -37,7 +37,7 @@ import numba
 import numpy as np
 
 __all__ = ["forward_log", "backward_log", "xi_log", "forward_scaling", "backward_scaling", "xi_scaling",
-           "viterbi_forward", "viterbi_backtrack"]
+           "viterbi_forward", "viterbi_backtrack", "gaussian_full_log_density", "gaussian_diag_log_density"]
 
 _NEG_INF = -np.inf
 
@@ -291,3 +291,30 @@ def gaussian_full_log_density(X, means, covars, jitter, out):
                 q += z[i] * z[i]
             out[t, k] = -0.5 * (q + d * log2pi + logdet)
     return True
+
+
+@numba.njit(cache=True, nogil=True)
+def gaussian_diag_log_density(X, means, covars, out):
+    """Log-density of rows ``X`` (n, d) under diagonal Gaussians: means (K, d), variances (K, d), into ``out`` (n, K).
+
+    Each row's squared distance is summed from ``(x - mu)^2 / var`` (no expansion of the square, so data far
+    from the origin loses no digits).
+    """
+    n, d = X.shape
+    K = means.shape[0]
+    log2pi = np.log(2.0 * np.pi)
+    const = np.empty(K)
+    inv = np.empty((K, d))
+    for k in range(K):
+        c = d * log2pi
+        for j in range(d):
+            c += np.log(covars[k, j])
+            inv[k, j] = 1.0 / covars[k, j]
+        const[k] = c
+    for t in range(n):
+        for k in range(K):
+            q = 0.0
+            for j in range(d):
+                z = X[t, j] - means[k, j]
+                q += z * z * inv[k, j]
+            out[t, k] = -0.5 * (q + const[k])

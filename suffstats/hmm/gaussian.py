@@ -6,7 +6,7 @@ import numpy as np
 from scipy import linalg
 
 from ..statistics import Composite, Moments
-from ._kernels import gaussian_full_log_density
+from ._kernels import gaussian_diag_log_density, gaussian_full_log_density
 from .base import BaseHMM
 
 __all__ = ["GaussianHMM"]
@@ -202,9 +202,8 @@ class GaussianHMM(BaseHMM):
         if self.covariance_type in ("diag", "spherical"):
             cv = self._covars_ if self.covariance_type == "diag" else np.repeat(self._covars_[:, None], d, axis=1)
             out = np.empty((n, self.n_components))
-            for k in range(self.n_components):
-                z = X - means[k]
-                out[:, k] = -0.5 * (d * np.log(2 * np.pi) + np.sum(np.log(cv[k])) + np.sum(z * z / cv[k], axis=1))
+            gaussian_diag_log_density(np.ascontiguousarray(X), np.ascontiguousarray(means, dtype=np.float64),
+                                      np.ascontiguousarray(cv, dtype=np.float64), out)
             return out
         covars = self._covars_ if self.covariance_type == "full" else np.broadcast_to(
             self._covars_, (self.n_components, d, d))

@@ -18,7 +18,7 @@ from scipy.special import logsumexp
 
 from ..data.blocks import BLOCK_ROWS
 from ..statistics import Composite, Moments
-from ._kernels import gaussian_full_log_density
+from ._kernels import gaussian_diag_log_density, gaussian_full_log_density
 from .base import BaseHMM
 
 __all__ = ["GMMHMM"]
@@ -272,10 +272,7 @@ class GMMHMM(BaseHMM):
         if self.covariance_type in ("diag", "spherical"):
             cv = self.covars_ if self.covariance_type == "diag" else np.repeat(self.covars_[..., None], nf, axis=-1)
             cv = np.maximum(cv.reshape(nc * nm, nf), np.finfo(float).tiny)
-            log_det = np.log(cv).sum(axis=1)
-            for j in range(nc * nm):
-                z = X - means[j]
-                out[:, j] = -0.5 * (nf * np.log(2 * np.pi) + log_det[j] + np.sum(z * z / cv[j], axis=1))
+            gaussian_diag_log_density(np.ascontiguousarray(X), np.ascontiguousarray(means), cv, out)
         else:
             covars = _component_covars(self.covars_, self.covariance_type, nm, nf).reshape(nc * nm, nf, nf)
             if not gaussian_full_log_density(np.ascontiguousarray(X), np.ascontiguousarray(means),
@@ -354,7 +351,8 @@ class GMMHMM(BaseHMM):
         else:
             second = second.reshape(nc, nm, nf, nf)
             cross = offset[..., :, None] * first[..., None, :]
-            c_n = second + cross + np.swapaxes(cross, -1, -2) + offset[..., :, None] * offset[..., None, :] * w[..., None]
+            c_n = (second + cross + np.swapaxes(cross, -1, -2)
+                   + offset[..., :, None] * offset[..., None, :] * w[..., None])
             dots = centered[..., :, None] * centered[..., None, :]
             psis_t = np.swapaxes(priors["covars_prior"], -1, -2)
             nus = priors["covars_weight"]
