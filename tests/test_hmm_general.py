@@ -243,3 +243,22 @@ def test_integer_sequence_weights_count_a_sequence_that_many_times():
     for a, b in zip(weighted.distributions, copies.distributions):
         for c, e in zip(a.distributions, b.distributions):
             np.testing.assert_allclose([c.mean, c.std], [e.mean, e.std], rtol=1e-10)
+
+
+def test_probabilities_given_to_the_constructor_are_where_every_fit_starts():
+    X = _gaussian_data()
+    start, trans = np.array([0.2, 0.3, 0.5]), np.full((K, K), 0.1) + 0.7 * np.eye(K)
+
+    def states():
+        return [MultivariateNormal(MEANS[k] + 0.5, COVARS[k]) for k in range(K)]
+
+    given = HiddenMarkovModel(states(), start, trans, n_iter=2, tol=0.0).fit(X, LENGTHS)  # init_params "ste"
+    explicit = HiddenMarkovModel(states(), init_params="", n_iter=2, tol=0.0)
+    explicit.startprob_, explicit.transmat_ = start.copy(), trans.copy()
+    explicit.fit(X, LENGTHS)
+    np.testing.assert_array_equal(given.transmat_, explicit.transmat_)
+    assert list(given.monitor_.history) == list(explicit.monitor_.history)
+    again = HiddenMarkovModel(states(), start, trans, n_iter=2, tol=0.0)
+    again.fit(X, LENGTHS)
+    with pytest.raises(ValueError, match="startprob_ must sum to 1"):
+        HiddenMarkovModel(states(), [0.5, 0.6, 0.1], trans).fit(X, LENGTHS)

@@ -30,8 +30,6 @@ def _settings(model):
         value = getattr(model, name, None)
         if name == "random_state" and not isinstance(value, (int, np.integer, type(None))):
             value = None  # a generator's state is not a setting worth keeping
-        elif name in ("startprob", "transmat"):
-            value = getattr(model, name + "_", None)  # the states' model: its start and transitions as they are
         if isinstance(value, np.ndarray):
             value = value.tolist()
         elif isinstance(value, np.generic):

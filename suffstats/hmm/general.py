@@ -38,8 +38,8 @@ class HiddenMarkovModel(BaseHMM):
         parameters are initialised from k-means clusters of a sample of rows
         (as :class:`~suffstats.GeneralMixtureModel` does); frozen ones are not updated.
     startprob, transmat : array_like, optional
-        Initial start and transition probabilities (default: drawn from
-        ``random_state``, as hmmlearn does, when ``s`` / ``t`` are in ``init_params``).
+        Start and transition probabilities a fit starts from (default: drawn
+        from ``random_state`` as hmmlearn does, when ``s`` / ``t`` are in ``init_params``).
     missing : {"error", "marginalize"}, default="error"
         What a NaN in the data means: refused (naming its row) or a value
         missing at random, integrated out exactly. Multivariate states must
@@ -107,10 +107,12 @@ class HiddenMarkovModel(BaseHMM):
                                  f"[{unable[0]}] ({type(distributions[unable[0]]).__name__}) does not "
                                  "(MultivariateNormal and IndependentComponents do)")
         self.init_sample_size = init_sample_size
-        if startprob is not None:
-            self.startprob_ = np.asarray(startprob, dtype=np.float64)
-        if transmat is not None:
-            self.transmat_ = np.asarray(transmat, dtype=np.float64)
+        self.startprob = None if startprob is None else np.asarray(startprob, dtype=np.float64)
+        self.transmat = None if transmat is None else np.asarray(transmat, dtype=np.float64)
+        if self.startprob is not None:
+            self.startprob_ = self.startprob.copy()
+        if self.transmat is not None:
+            self.transmat_ = self.transmat.copy()
 
     # -- input -------------------------------------------------------------------------------
     def _source(self, X, lengths):
@@ -156,6 +158,13 @@ class HiddenMarkovModel(BaseHMM):
     def _get_n_fit_scalars_per_param(self):
         return {**super()._get_n_fit_scalars_per_param(),
                 "e": sum(d.n_parameters for d in self.distributions if d.fitted)}
+
+    def _needs_init(self, code, name):
+        given = {"s": self.startprob, "t": self.transmat}.get(code)
+        if given is not None:  # a fit starts from the probabilities given to the constructor
+            setattr(self, name, given.copy())
+            return False
+        return super()._needs_init(code, name)
 
     def _initialize_emissions(self, source, bounds, random_state):
         if "e" not in self.init_params or all(d.fitted for d in self.distributions):
