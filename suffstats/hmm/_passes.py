@@ -52,16 +52,22 @@ def _boundaries(source, lengths):
     return lengths if isinstance(lengths, SequenceBoundaries) else SequenceBoundaries(lengths, source.n_rows)
 
 
-def _batches(source, batch_size):
+def _batches(source, batch_size, rows=None):
     size = batch_size and -(-batch_size // BLOCK_ROWS) * BLOCK_ROWS
-    ranges = batch_ranges(source.n_rows, size)
+    if rows is None:
+        ranges = batch_ranges(source.n_rows, size)
+    elif not size:
+        ranges = [tuple(rows)]
+    else:  # a window of the rows, cut where the whole data's batches are cut (so pieces are the same)
+        cuts = [rows[0], *range((rows[0] // size + 1) * size, rows[1], size), rows[1]]
+        ranges = list(zip(cuts[:-1], cuts[1:]))
     batches = source.batches(ranges)
     return prefetch(batches) if len(ranges) > 1 else batches
 
 
-def _walk(source, bounds, batch_size):
-    """``(sequence, start, stop, first, last, X)`` for every piece, in row order."""
-    batches = _batches(source, batch_size)
+def _walk(source, bounds, batch_size, rows=None):
+    """``(sequence, start, stop, first, last, X)`` for every piece of ``rows`` (default: all), in row order."""
+    batches = _batches(source, batch_size, rows)
     try:
         for start, X in batches:
             for seq, a, b, first, last in bounds.pieces(start, start + X.shape[0], BLOCK_ROWS):
@@ -143,19 +149,22 @@ class _Recursion:
         return log_prob
 
 
-def posterior_pass(model, source, lengths, batch_size, consume):
+def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_probs=None):
     """Call ``consume(piece)`` for every piece with its posteriors; returns the total log-probability.
 
     The order of the calls is fixed by the pieces (not by ``batch_size``):
     sequences that fit in one piece in row order during the forward sweep,
-    then the pieces of each longer sequence, last piece first.
+    then the pieces of each longer sequence, last piece first. ``rows``
+    (a range of whole sequences) restricts the pass to those rows;
+    ``log_probs`` (a list) receives each sequence's log-probability, in order.
     """
     bounds = _boundaries(source, lengths)
     rec = _Recursion(model)
     total = 0.0
+    log_probs = [] if log_probs is None else log_probs
     long_sequences = []  # (sequence, log_prob, [(start, stop, first, last, message in)])
     message, running, kept = None, 0.0, None
-    for seq, a, b, first, last, X in _walk(source, bounds, batch_size):
+    for seq, a, b, first, last, X in _walk(source, bounds, batch_size, rows):
         X, ll = rec.emissions(X, a)
         if first and last:
             alpha, extra = rec.forward(ll, None, True, a)
@@ -163,6 +172,7 @@ def posterior_pass(model, source, lengths, batch_size, consume):
             seq_lp = rec.sequence_log_prob(alpha, seq_lp)
             post, xi, _ = rec.backward(ll, alpha, extra, True, True, None, seq_lp)
             total += seq_lp
+            log_probs.append(seq_lp)
             consume(Piece(seq, a, b, True, True, X, post, xi, seq_lp))
             continue
         if first:
@@ -173,6 +183,7 @@ def posterior_pass(model, source, lengths, batch_size, consume):
         if last:
             seq_lp = rec.sequence_log_prob(alpha, running)
             total += seq_lp
+            log_probs.append(seq_lp)
             long_sequences.append((seq, seq_lp, kept))
     for seq, seq_lp, kept in long_sequences:
         after = None

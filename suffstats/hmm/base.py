@@ -30,6 +30,8 @@ from ..data.blocks import BLOCK_ROWS
 from ..distributions._registry import register_builtin
 from ._passes import _batches, forward_pass, posterior_pass, viterbi_pass
 from ._persistence import hmm_from_dict, hmm_to_dict
+from ..data.reopen import reopener
+from ._dask import dask_pass_statistics
 from ._resume import open_checkpoint, resume, save_iteration
 
 __all__ = ["BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS"]
@@ -426,7 +428,7 @@ class BaseHMM:
     def _do_emission_mstep(self, stats):
         raise NotImplementedError
 
-    def fit(self, X, lengths=None, sample_weight=None, checkpoint=None):
+    def fit(self, X, lengths=None, sample_weight=None, checkpoint=None, client=None):
         """Estimate the parameters by Baum–Welch (EM), initialising those in ``init_params``.
 
         Parameters
@@ -443,19 +445,26 @@ class BaseHMM:
             iteration; the same fit run again (same data, lengths, weights,
             settings and starting parameters) resumes from it and ends with the
             bits of an uninterrupted fit. A checkpoint of another fit is refused.
+        client : distributed.Client, optional
+            Run each iteration's forward-backward on this Dask cluster, runs of
+            whole sequences per task, read by the workers themselves (``X`` a
+            file they can open, or a ``dask.array``); the fit is the local one,
+            bit for bit.
 
         Returns
         -------
         self
         """
         work = self._copy()
-        work._fit(X, lengths, sample_weight, checkpoint)
+        work._fit(X, lengths, sample_weight, checkpoint, client)
         self.__dict__.update(work.__dict__)
         return self
 
-    def _fit(self, X, lengths, sample_weight=None, checkpoint=None):
+    def _fit(self, X, lengths, sample_weight=None, checkpoint=None, client=None):
         source, bounds = self._source(X, lengths)
         sample_weight = self._sequence_weights(sample_weight, bounds)
+        if client is not None:
+            reopener(source)  # data the workers cannot open is refused before any work
         checkpoint = open_checkpoint(self, source, bounds, sample_weight, checkpoint)  # fingerprints the start
         # A monitor the user set (a subclass, as hmmlearn allows) is kept, reset, and told the current settings.
         monitor = getattr(self, "monitor_", None)
@@ -470,7 +479,10 @@ class BaseHMM:
         if resumed and self.monitor_.converged:
             return
         for _ in range(self.n_iter - self.monitor_.iter):
-            stats, log_prob = self._pass_statistics(source, bounds, sample_weight)
+            if client is None:
+                stats, log_prob = self._pass_statistics(source, bounds, sample_weight)
+            else:
+                stats, log_prob = dask_pass_statistics(self, source, bounds, sample_weight, client)
             self._do_mstep(stats)
             self.monitor_.report(log_prob)
             save_iteration(self, checkpoint)
