@@ -293,3 +293,28 @@ def test_kmeans_over_all_rows_asks_for_complete_rows():
     X = _data(n=300)
     with pytest.raises(ValueError, match="init_params='kmeans_full' needs complete rows .*row"):
         GaussianMixture(2, init_params="kmeans_full", missing="marginalize", random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_block_statistics_with_integer_weights_are_those_of_repeated_rows(covariance_type):
+    from suffstats.backends.gaussian_missing import incomplete_block
+
+    X = _data(n=60, seed=17, offset=1e3)
+    X = X[np.isnan(X).any(axis=1)]
+    start = _start(X, 3, covariance_type, seed=2)
+    model = _fit(_model(covariance_type, start, 0), X)
+    w = np.random.default_rng(3).integers(0, 4, X.shape[0])
+    args = (model.means_, model.precisions_cholesky_, np.log(model.weights_), covariance_type)
+    weighted = incomplete_block(X, w.astype(float), *args)
+    repeated = incomplete_block(np.repeat(X, w, axis=0), None, *args)
+    for a, b in zip(weighted, repeated):
+        assert_close(a, b, 1e-12)
+    # And the compiled pass agrees with the per-row expectations used for imputation.
+    from suffstats.backends.gaussian_missing import _e_step, _second_moments
+    from suffstats.backends.gaussian_math import layout_of
+
+    Z, _, log_norm, resp, conditional = _e_step(X, args[0], args[1], covariance_type, args[2], w, True)
+    assert_close(weighted[1], w @ log_norm, 1e-12)
+    assert_close(weighted[2], resp.sum(axis=0), 1e-12)
+    assert_close(weighted[3], np.einsum("nj,jnd->jd", resp, Z), 1e-12)
+    assert_close(weighted[4], _second_moments(Z, resp, conditional, layout_of(covariance_type)), 1e-12)

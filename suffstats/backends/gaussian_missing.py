@@ -250,12 +250,80 @@ def _second_moments(Z, resp, conditional, layout):
     return (diag if layout == "diag" else diag.sum(axis=1)) + conditional
 
 
+@njit(nogil=True, cache=True)
+def _diagonal_block(X, w, means, prec, log_weights, first, second, nk):
+    """One fused pass over rows with holes under diagonal precisions ``prec`` (k, d); returns ``Σw·log p(x_o)``.
+
+    Adds ``Σw·r_j`` to ``nk``, ``Σw·r_j·(x_o - μ_o)`` (zero at the holes: the conditional mean of a hole is
+    ``μ_m``) to ``first`` and, per coordinate, ``Σw·r_j·(x_t - μ_jt)²`` where observed and ``Σw·r_j·σ²_jt``
+    where missing to ``second``. A row costs ``O(k·d)``, nothing is allocated per row.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    log_prec = np.log(prec)
+    variance = 1.0 / (prec * prec)
+    log_prob = np.empty(k)
+    total = 0.0
+    for i in range(n):
+        observed = 0
+        for t in range(d):
+            if not np.isnan(X[i, t]):
+                observed += 1
+        top = -np.inf
+        for j in range(k):
+            quad = 0.0
+            log_det_j = 0.0
+            for t in range(d):
+                x = X[i, t]
+                if not np.isnan(x):
+                    z = (x - means[j, t]) * prec[j, t]
+                    quad += z * z
+                    log_det_j += log_prec[j, t]
+            log_prob[j] = -0.5 * (observed * LOG_2PI + quad) + log_det_j + log_weights[j]
+            top = max(top, log_prob[j])
+        if not np.isfinite(top):
+            top = 0.0
+        s = 0.0
+        for j in range(k):
+            s += np.exp(log_prob[j] - top)
+        log_norm = np.log(s) + top
+        total += w[i] * log_norm
+        for j in range(k):
+            r = np.exp(log_prob[j] - log_norm) * w[i]
+            nk[j] += r
+            if r == 0.0:
+                continue
+            for t in range(d):
+                x = X[i, t]
+                if np.isnan(x):
+                    second[j, t] += r * variance[j, t]
+                else:
+                    z = x - means[j, t]
+                    first[j, t] += r * z
+                    second[j, t] += r * z * z
+    return total
+
+
 def incomplete_block(X, w, means, prec_chol, log_weights, covariance_type):
     """Expected-statistics E-step of one block of incomplete rows, in the backends' block layout.
 
     Returns ``(Σw, Σw·log p(x_o), Σw·r_j, Σw·r_j·ẑ_j, Σw·r_j·(ẑ_jẑ_jᵀ + Cov_j[x_m | x_o]))``,
-    the last in the covariance type's layout, moments around ``means``.
+    the last in the covariance type's layout, moments around ``means``. Diagonal and spherical
+    components take one compiled pass (:func:`_diagonal_block`), full and tied ones the Schur
+    complement pass and two BLAS products per component.
     """
+    layout = layout_of(covariance_type)
+    if layout != "full":
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        n, d = X.shape
+        k = means.shape[0]
+        weights = np.ones(n) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+        first, second, nk = np.zeros((k, d)), np.zeros((k, d)), np.zeros(k)
+        log_likelihood = _diagonal_block(X, weights, np.ascontiguousarray(means, dtype=np.float64),
+                                         np.ascontiguousarray(_diag_precisions(prec_chol, covariance_type, d)),
+                                         np.ascontiguousarray(log_weights, dtype=np.float64), first, second, nk)
+        weight = float(n) if w is None else float(np.sum(w))
+        return weight, float(log_likelihood), nk, first, second if layout == "diag" else second.sum(axis=1)
     Z, _, log_norm, resp, conditional = _e_step(X, means, prec_chol, covariance_type, log_weights, w, True)
     first = np.einsum("nj,jnd->jd", resp, Z)
     second = _second_moments(Z, resp, conditional, layout_of(covariance_type))
