@@ -318,3 +318,18 @@ def test_block_statistics_with_integer_weights_are_those_of_repeated_rows(covari
     assert_close(weighted[2], resp.sum(axis=0), 1e-12)
     assert_close(weighted[3], np.einsum("nj,jnd->jd", resp, Z), 1e-12)
     assert_close(weighted[4], _second_moments(Z, resp, conditional, layout_of(covariance_type)), 1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_blocks_of_several_chunks_equal_the_textbook_em(covariance_type):
+    from suffstats.backends.gaussian_missing import CHUNK_ROWS
+
+    # One block of three chunks, the last short (offset 100 as above: the reference sums raw moments).
+    X = _data(n=2 * CHUNK_ROWS + 77, d=5, fraction=0.3, seed=19, offset=100.0)
+    start = _start(X, 2, covariance_type, seed=6)
+    model = _fit(_model(covariance_type, start, 2), X)
+    weights, means, covariance, log_likelihoods = reference_em(X, *start, covariance_type, 2, 1e-6)
+    assert_close(model.weights_, weights, 1e-10)
+    assert_close(model.means_, means, 1e-10)
+    assert_close(model.covariances_, covariance, 1e-10)
+    assert_close(np.array(model.lower_bounds_) * X.shape[0], log_likelihoods, 1e-10)

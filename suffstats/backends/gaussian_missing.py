@@ -19,6 +19,13 @@ the expected sufficient statistics of exact EM for data missing at random
 independent coordinates: the conditional mean is ``μ_m`` and the conditional
 variances are the component's.
 
+A block's statistics come from one compiled pass: under full and tied
+precisions over chunks of :data:`CHUNK_ROWS` rows (the completed rows of a
+chunk stay in cache between its two BLAS products per component), under
+diagonal and spherical ones row by row with nothing allocated. With 10% of 50
+coordinates missing a block costs about twice the complete-row kernel's time
+(full) and three times (diagonal); see ``benchmarks/bench_missing.py``.
+
 These kernels take rows of which none is complete and none is entirely
 missing (the caller routes complete rows to the backend's kernels and gives
 rows with no observed value no weight); they run on the CPU in float64.
@@ -43,49 +50,58 @@ def precisions(prec_chol, covariance_type, n_features, n_components):
 
 
 @njit(nogil=True, cache=True)
-def _cholesky_solve(A, m, y):
+def _cholesky_solve(A, m, y, inverse_diagonal):
     """In place on the leading ``m × m`` of ``A`` and ``m`` of ``y``: ``A`` becomes its lower Cholesky factor
-    ``L`` and ``y`` becomes ``A⁻¹ y``; returns ``log det A``."""
+    ``L`` and ``y`` becomes ``A⁻¹ y``; ``inverse_diagonal`` gets ``1 / L_cc``; returns ``log det A``."""
+    # log det A = 2 Σ log L_cc, taken as the log of running products (one log per few factors, not one each),
+    # folded into the sum before a product could leave the range of normal numbers.
     log_det_a = 0.0
+    product = 1.0
     for c in range(m):
         s = A[c, c]
         for t in range(c):
             s -= A[c, t] * A[c, t]
         s = np.sqrt(s)
         A[c, c] = s
-        log_det_a += 2.0 * np.log(s)
+        inverse_s = 1.0 / s  # one division per column, products after it
+        inverse_diagonal[c] = inverse_s
+        product *= s
+        if not 1e-100 < product < 1e100:
+            log_det_a += np.log(product)
+            product = 1.0
         for r in range(c + 1, m):
             v = A[r, c]
             for t in range(c):
                 v -= A[r, t] * A[c, t]
-            A[r, c] = v / s
+            A[r, c] = v * inverse_s
+    log_det_a = 2.0 * (log_det_a + np.log(product))
     for r in range(m):  # L u = y
         v = y[r]
         for t in range(r):
             v -= A[r, t] * y[t]
-        y[r] = v / A[r, r]
+        y[r] = v * inverse_diagonal[r]
     for r in range(m - 1, -1, -1):  # Lᵀ x = u
         v = y[r]
         for t in range(r + 1, m):
             v -= A[t, r] * y[t]
-        y[r] = v / A[r, r]
+        y[r] = v * inverse_diagonal[r]
     return log_det_a
 
 
 @njit(nogil=True, cache=True)
-def _add_inverse_upper(L, m, Li, r, miss, out):
+def _add_inverse_upper(L, inverse_diagonal, m, Li, r, miss, out):
     """``out[miss[a], miss[c]] += r·((L Lᵀ)⁻¹)[a, c]`` for ``a <= c`` (the upper triangle: ``miss`` ascends).
 
-    ``L`` is lower-triangular (its leading ``m × m``); ``Li`` is a buffer for ``L⁻¹``, and
-    ``(L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹``.
+    ``L`` is lower-triangular (its leading ``m × m``) with ``inverse_diagonal`` holding ``1 / L_cc``;
+    ``Li`` is a buffer for ``L⁻¹``, and ``(L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹``.
     """
     for c in range(m):
-        Li[c, c] = 1.0 / L[c, c]
+        Li[c, c] = inverse_diagonal[c]
         for row in range(c + 1, m):
             v = 0.0
             for t in range(c, row):
                 v -= L[row, t] * Li[t, c]
-            Li[row, c] = v / L[row, row]
+            Li[row, c] = v * inverse_diagonal[row]
     for a in range(m):
         for c in range(a, m):
             v = 0.0
@@ -123,6 +139,7 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
     b = np.empty(d)
     y = np.empty(d)
     C = np.empty((k, d, d))
+    C_inverse_diagonal = np.empty((k, d))
     for i in range(n):
         nm = 0
         for t in range(d):
@@ -139,9 +156,9 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
             for a in range(nm):
                 b[a] = v[miss[a]]
                 y[a] = b[a]
-                for c in range(nm):
+                for c in range(a + 1):  # the factorisation reads the lower triangle only
                     A[a, c] = L[miss[a], miss[c]]
-            log_det_a = _cholesky_solve(A, nm, y)
+            log_det_a = _cholesky_solve(A, nm, y, C_inverse_diagonal[j])
             for a in range(nm):
                 z[miss[a]] = -y[a]
                 quad -= b[a] * y[a]
@@ -163,7 +180,61 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
             r = np.exp(log_prob[i, j] + log_weights[j] - log_norm[i]) * w[i]
             resp[i, j] = r
             if accumulate and r != 0.0:
-                _add_inverse_upper(C[j], nm, A, r, miss, conditional[j])
+                _add_inverse_upper(C[j], C_inverse_diagonal[j], nm, A, r, miss, conditional[j])
+
+
+#: Rows of a block taken at a time by the fused pass: their completed rows stay in cache between the products.
+CHUNK_ROWS = 256
+
+
+@njit(nogil=True, cache=True)
+def _full_block(X, w, means, prec, log_det_chol, log_weights, first, second, nk):
+    """The expected-statistics E-step of rows with holes under full precisions, ``CHUNK_ROWS`` rows at a time.
+
+    Per chunk: the centred rows with zeros at the holes, their products with each precision (BLAS), the
+    Schur complement pass of :func:`_complete_full` (holes filled, responsibilities, conditional
+    covariances), then ``Σw·r_j·ẑ_j`` and ``Σw·r_j·ẑ_jẑ_jᵀ`` added to ``first`` and ``second``. The
+    conditional covariances are added to ``second`` at the end. Returns ``Σw·log p(x_o)``.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    chunk = min(CHUNK_ROWS, n)
+    Z = np.empty((k, chunk, d))
+    V = np.empty((k, chunk, d))
+    log_prob = np.empty((chunk, k))
+    log_norm = np.empty(chunk)
+    resp = np.empty((chunk, k))
+    scaled = np.empty((chunk, d))
+    root = np.empty(chunk)
+    conditional = np.zeros((k, d, d))
+    total = 0.0
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        m = stop - start
+        Xc = X[start:stop]
+        _centre_with_holes(Xc, means, Z)  # rows past m (a last, shorter chunk) are left as they were
+        for j in range(k):
+            V[j, :m] = np.dot(Z[j, :m], prec[j])
+        _complete_full(Xc, prec, log_det_chol, log_weights, w[start:stop], Z, V, log_prob, log_norm, resp,
+                       conditional, True)
+        for i in range(m):
+            total += w[start + i] * log_norm[i]
+        for j in range(k):
+            for i in range(m):
+                r = resp[i, j]
+                nk[j] += r
+                root[i] = np.sqrt(r)
+                for t in range(d):
+                    first[j, t] += r * Z[j, i, t]
+                    scaled[i, t] = root[i] * Z[j, i, t]
+            second[j] += np.dot(scaled[:m].T, scaled[:m])
+    for j in range(k):  # the conditional covariances, kept in the upper triangle, mirrored
+        for a in range(d):
+            for c in range(a, d):
+                second[j, a, c] += conditional[j, a, c]
+                if c != a:
+                    second[j, c, a] += conditional[j, a, c]
+    return total
 
 
 def _diag_precisions(prec_chol, covariance_type, n_features):
@@ -185,12 +256,13 @@ def _e_step(X, means, prec_chol, covariance_type, log_weights, w=None, accumulat
     means = np.ascontiguousarray(means, dtype=np.float64)
     log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
     weights = np.ones(n) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    holes = np.isnan(X)
     if layout_of(covariance_type) == "full":
         prec = precisions(prec_chol, covariance_type, d, k)
         Z = np.empty((k, n, d))
         _centre_with_holes(X, means, Z)  # (k, n, d), zeros at the holes
-        V = np.stack([Z[j] @ prec[j] for j in range(k)])
+        V = np.empty((k, n, d))
+        for j in range(k):
+            np.matmul(Z[j], prec[j], out=V[j])
         log_prob, log_norm, resp = np.empty((n, k)), np.empty(n), np.empty((n, k))
         conditional = np.zeros((k, d, d))
         _complete_full(X, prec, np.ascontiguousarray(log_det(covariance_type, prec_chol, d, k), dtype=np.float64),
@@ -199,6 +271,7 @@ def _e_step(X, means, prec_chol, covariance_type, log_weights, w=None, accumulat
             return Z, log_prob, log_norm, resp, None
         lower = np.tril(np.swapaxes(conditional, 1, 2), -1)  # the upper triangle, mirrored
         return Z, log_prob, log_norm, resp, conditional + lower
+    holes = np.isnan(X)
     p = _diag_precisions(prec_chol, covariance_type, d)
     Z = np.where(holes[None], 0.0, X[None] - means[:, None, :])  # the conditional mean of a hole is μ_m
     Y = Z * p[:, None, :]
@@ -309,28 +382,29 @@ def incomplete_block(X, w, means, prec_chol, log_weights, covariance_type):
 
     Returns ``(Σw, Σw·log p(x_o), Σw·r_j, Σw·r_j·ẑ_j, Σw·r_j·(ẑ_jẑ_jᵀ + Cov_j[x_m | x_o]))``,
     the last in the covariance type's layout, moments around ``means``. Diagonal and spherical
-    components take one compiled pass (:func:`_diagonal_block`), full and tied ones the Schur
-    complement pass and two BLAS products per component.
+    components take one compiled pass (:func:`_diagonal_block`), full and tied ones a compiled pass
+    over chunks of rows with two BLAS products per component and chunk (:func:`_full_block`).
     """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    n, d = X.shape
+    k = means.shape[0]
     layout = layout_of(covariance_type)
-    if layout != "full":
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        n, d = X.shape
-        k = means.shape[0]
-        weights = np.ones(n) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-        first, second, nk = np.zeros((k, d)), np.zeros((k, d)), np.zeros(k)
-        log_likelihood = _diagonal_block(X, weights, np.ascontiguousarray(means, dtype=np.float64),
+    weights = np.ones(n) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    means, log_weights = (np.ascontiguousarray(a, dtype=np.float64) for a in (means, log_weights))
+    first, nk = np.zeros((k, d)), np.zeros(k)
+    if layout == "full":
+        second = np.zeros((k, d, d))
+        log_likelihood = _full_block(X, weights, means, precisions(prec_chol, covariance_type, d, k),
+                                     np.ascontiguousarray(log_det(covariance_type, prec_chol, d, k), dtype=np.float64),
+                                     log_weights, first, second, nk)
+    else:
+        second = np.zeros((k, d))
+        log_likelihood = _diagonal_block(X, weights, means,
                                          np.ascontiguousarray(_diag_precisions(prec_chol, covariance_type, d)),
-                                         np.ascontiguousarray(log_weights, dtype=np.float64), first, second, nk)
-        weight = float(n) if w is None else float(np.sum(w))
-        return weight, float(log_likelihood), nk, first, second if layout == "diag" else second.sum(axis=1)
-    Z, _, log_norm, resp, conditional = _e_step(X, means, prec_chol, covariance_type, log_weights, w, True)
-    first = np.einsum("nj,jnd->jd", resp, Z)
-    second = _second_moments(Z, resp, conditional, layout_of(covariance_type))
-    n = Z.shape[1]
+                                         log_weights, first, second, nk)
+        second = second if layout == "diag" else second.sum(axis=1)
     weight = float(n) if w is None else float(np.sum(w))
-    log_likelihood = float(np.sum(log_norm) if w is None else np.sum(w * log_norm))
-    return weight, log_likelihood, resp.sum(axis=0), first, second
+    return weight, float(log_likelihood), nk, first, second
 
 
 def conditional_draws(X, means, prec_chol, covariance_type, log_weights, rng):
