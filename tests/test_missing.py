@@ -333,3 +333,26 @@ def test_blocks_of_several_chunks_equal_the_textbook_em(covariance_type):
     assert_close(model.means_, means, 1e-10)
     assert_close(model.covariances_, covariance, 1e-10)
     assert_close(np.array(model.lower_bounds_) * X.shape[0], log_likelihoods, 1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_rows_sharing_a_pattern_of_holes_equal_the_textbook_em(covariance_type):
+    # Three patterns repeated over 600 rows in random order (grouped, sharing factorisations), a few others.
+    X = _data(n=600, d=5, fraction=0.0, seed=20, offset=100.0)
+    rng = np.random.default_rng(21)
+    patterns = np.array([[1, 0, 0, 1, 0], [0, 1, 1, 0, 0], [0, 0, 0, 0, 1]], dtype=bool)
+    which = rng.integers(0, 4, X.shape[0])
+    holes = np.where(which[:, None] < 3, patterns[np.minimum(which, 2)], rng.random(X.shape) < 0.3)
+    holes[holes.all(axis=1), 0] = False
+    X[holes] = np.nan
+    start = _start(X, 2, covariance_type, seed=8)
+    model = _fit(_model(covariance_type, start, 2), X)
+    weights, means, covariance, log_likelihoods = reference_em(X, *start, covariance_type, 2, 1e-6)
+    assert_close(model.weights_, weights, 1e-10)
+    assert_close(model.means_, means, 1e-10)
+    assert_close(model.covariances_, covariance, 1e-10)
+    assert_close(np.array(model.lower_bounds_) * X.shape[0], log_likelihoods, 1e-10)
+    for batch_size in (97, 256):
+        other = _fit(_model(covariance_type, start, 2, batch_size=batch_size), X)
+        for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
+            assert np.array_equal(getattr(model, name), getattr(other, name)), (batch_size, name)

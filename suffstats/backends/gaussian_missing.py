@@ -50,9 +50,9 @@ def precisions(prec_chol, covariance_type, n_features, n_components):
 
 
 @njit(nogil=True, cache=True)
-def _cholesky_solve(A, m, y, inverse_diagonal):
-    """In place on the leading ``m × m`` of ``A`` and ``m`` of ``y``: ``A`` becomes its lower Cholesky factor
-    ``L`` and ``y`` becomes ``A⁻¹ y``; ``inverse_diagonal`` gets ``1 / L_cc``; returns ``log det A``."""
+def _cholesky(A, m, inverse_diagonal):
+    """In place on the leading ``m × m`` of ``A`` (its lower triangle): ``A`` becomes its lower Cholesky factor
+    ``L`` and ``inverse_diagonal`` gets ``1 / L_cc``; returns ``log det A``."""
     # log det A = 2 Σ log L_cc, taken as the log of running products (one log per few factors, not one each),
     # folded into the sum before a product could leave the range of normal numbers.
     log_det_a = 0.0
@@ -74,18 +74,22 @@ def _cholesky_solve(A, m, y, inverse_diagonal):
             for t in range(c):
                 v -= A[r, t] * A[c, t]
             A[r, c] = v * inverse_s
-    log_det_a = 2.0 * (log_det_a + np.log(product))
+    return 2.0 * (log_det_a + np.log(product))
+
+
+@njit(nogil=True, cache=True)
+def _solve(L, m, y, inverse_diagonal):
+    """``y ← (L Lᵀ)⁻¹ y`` on the leading ``m`` entries, ``L`` from :func:`_cholesky`."""
     for r in range(m):  # L u = y
         v = y[r]
         for t in range(r):
-            v -= A[r, t] * y[t]
+            v -= L[r, t] * y[t]
         y[r] = v * inverse_diagonal[r]
     for r in range(m - 1, -1, -1):  # Lᵀ x = u
         v = y[r]
         for t in range(r + 1, m):
-            v -= A[t, r] * y[t]
+            v -= L[t, r] * y[t]
         y[r] = v * inverse_diagonal[r]
-    return log_det_a
 
 
 @njit(nogil=True, cache=True)
@@ -130,24 +134,50 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
     component this fills the holes of ``Z[j]`` with ``-Λ_mm⁻¹ b`` and writes the marginal log-density; then the
     row's responsibilities (times its weight ``w``) and log-normaliser, and, when ``accumulate``, adds
     ``r_j·Λ_mm⁻¹`` at the missing coordinates of the upper triangle of ``conditional[j]`` (the caller
-    mirrors it). A row costs ``O(d + k·m³)``.
+    mirrors it). A run of rows with the same holes shares one factorisation of each ``Λ_mm`` and adds
+    ``(Σ r_j)·Λ_mm⁻¹`` once: a row costs ``O(d + k·m²)`` within a run, ``O(d + k·m³)`` at its start.
     """
     n, d = X.shape
     k = prec.shape[0]
     miss = np.empty(d, np.int64)
-    A = np.empty((d, d))
+    run_miss = np.empty(d, np.int64)
+    run_m = -1
     b = np.empty(d)
     y = np.empty(d)
+    Li = np.empty((d, d))
     C = np.empty((k, d, d))
     C_inverse_diagonal = np.empty((k, d))
+    log_det_a = np.empty(k)
+    run_resp = np.zeros(k)
     for i in range(n):
         nm = 0
         for t in range(d):
             if np.isnan(X[i, t]):
                 miss[nm] = t
                 nm += 1
+        same = nm == run_m
+        if same:
+            for a in range(nm):
+                if miss[a] != run_miss[a]:
+                    same = False
+                    break
+        if not same:  # a new run: close the last one, factorise each Λ_mm of this one
+            if accumulate:
+                for j in range(k):
+                    if run_resp[j] != 0.0:
+                        _add_inverse_upper(C[j], C_inverse_diagonal[j], run_m, Li, run_resp[j], run_miss,
+                                           conditional[j])
+                    run_resp[j] = 0.0
+            for j in range(k):
+                L = prec[j]
+                for a in range(nm):
+                    for c in range(a + 1):  # the factorisation reads the lower triangle only
+                        C[j, a, c] = L[miss[a], miss[c]]
+                log_det_a[j] = _cholesky(C[j], nm, C_inverse_diagonal[j])
+            for a in range(nm):
+                run_miss[a] = miss[a]
+            run_m = nm
         for j in range(k):
-            L = prec[j]
             z = Z[j, i]
             v = V[j, i]
             quad = 0.0
@@ -156,17 +186,11 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
             for a in range(nm):
                 b[a] = v[miss[a]]
                 y[a] = b[a]
-                for c in range(a + 1):  # the factorisation reads the lower triangle only
-                    A[a, c] = L[miss[a], miss[c]]
-            log_det_a = _cholesky_solve(A, nm, y, C_inverse_diagonal[j])
+            _solve(C[j], nm, y, C_inverse_diagonal[j])
             for a in range(nm):
                 z[miss[a]] = -y[a]
                 quad -= b[a] * y[a]
-            log_prob[i, j] = -0.5 * ((d - nm) * LOG_2PI + quad) + log_det_chol[j] - 0.5 * log_det_a
-            if accumulate:
-                for a in range(nm):
-                    for c in range(a + 1):
-                        C[j, a, c] = A[a, c]  # keep the factor: the responsibilities come after every component
+            log_prob[i, j] = -0.5 * ((d - nm) * LOG_2PI + quad) + log_det_chol[j] - 0.5 * log_det_a[j]
         top = -np.inf
         for j in range(k):
             top = max(top, log_prob[i, j] + log_weights[j])
@@ -179,8 +203,11 @@ def _complete_full(X, prec, log_det_chol, log_weights, w, Z, V, log_prob, log_no
         for j in range(k):
             r = np.exp(log_prob[i, j] + log_weights[j] - log_norm[i]) * w[i]
             resp[i, j] = r
-            if accumulate and r != 0.0:
-                _add_inverse_upper(C[j], C_inverse_diagonal[j], nm, A, r, miss, conditional[j])
+            run_resp[j] += r
+    if accumulate:
+        for j in range(k):
+            if run_resp[j] != 0.0:
+                _add_inverse_upper(C[j], C_inverse_diagonal[j], run_m, Li, run_resp[j], run_miss, conditional[j])
 
 
 #: Rows of a block taken at a time by the fused pass: their completed rows stay in cache between the products.
@@ -235,6 +262,31 @@ def _full_block(X, w, means, prec, log_det_chol, log_weights, first, second, nk)
                 if c != a:
                     second[j, c, a] += conditional[j, a, c]
     return total
+
+
+@njit(nogil=True, cache=True)
+def _pattern_keys(X):
+    """A 64-bit key of each row's pattern of holes (FNV-1a over the missing columns; equal patterns, equal keys)."""
+    n, d = X.shape
+    keys = np.empty(n, np.uint64)
+    for i in range(n):
+        h = np.uint64(14695981039346656037)
+        for t in range(d):
+            if np.isnan(X[i, t]):
+                h = (h ^ np.uint64(t + 1)) * np.uint64(1099511628211)
+        keys[i] = h
+    return keys
+
+
+def _grouped_by_pattern(X, w):
+    """``X`` and ``w`` with rows of the same holes next to each other, when at least a quarter of the rows repeat
+    a pattern (then they share factorisations); else as they were. Depends only on the rows given."""
+    keys = _pattern_keys(X)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    if 4 * int(np.count_nonzero(sorted_keys[1:] == sorted_keys[:-1])) < X.shape[0]:
+        return X, w
+    return X[order], w[order]
 
 
 def _diag_precisions(prec_chol, covariance_type, n_features):
@@ -393,6 +445,7 @@ def incomplete_block(X, w, means, prec_chol, log_weights, covariance_type):
     means, log_weights = (np.ascontiguousarray(a, dtype=np.float64) for a in (means, log_weights))
     first, nk = np.zeros((k, d)), np.zeros(k)
     if layout == "full":
+        X, weights = _grouped_by_pattern(X, weights)  # the sums do not depend on the order of the rows
         second = np.zeros((k, d, d))
         log_likelihood = _full_block(X, weights, means, precisions(prec_chol, covariance_type, d, k),
                                      np.ascontiguousarray(log_det(covariance_type, prec_chol, d, k), dtype=np.float64),
