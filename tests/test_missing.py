@@ -322,7 +322,7 @@ def test_block_statistics_with_integer_weights_are_those_of_repeated_rows(covari
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 def test_blocks_of_several_chunks_equal_the_textbook_em(covariance_type):
-    from suffstats.backends.gaussian_missing import CHUNK_ROWS
+    from suffstats.backends.gaussian_missing_kernels import CHUNK_ROWS
 
     # One block of three chunks, the last short (offset 100 as above: the reference sums raw moments).
     X = _data(n=2 * CHUNK_ROWS + 77, d=5, fraction=0.3, seed=19, offset=100.0)
