@@ -7,6 +7,8 @@ timed as in ``bench_em.py`` (``per_iteration``: set-up removed by differencing
 complete / error        no NaN, ``missing="error"`` (today's path)
 complete / marginalize  no NaN, ``missing="marginalize"`` (must cost the same: same kernels)
 MCAR p / marginalize    a fraction p of the values removed completely at random
+patterns / marginalize  every row missing one of 5 fixed sets of d/5 columns (repeated patterns:
+                        rows with the same holes share their factorisations)
 
 Run with ``--n 2000000 --d 50 --k 3`` for the case of the missing-values issue
 (a 2M x 50 memory map, k = 3, full covariance).
@@ -39,6 +41,27 @@ def with_holes(path, fraction, seed=1):
         for start in range(0, X.shape[0], 200_000):
             block = np.array(X[start:start + 200_000])
             block[rng.random(block.shape) < fraction] = np.nan
+            out[start:start + block.shape[0]] = block
+        out.flush()
+        del out
+        os.replace(out_path + ".tmp.npy", out_path)
+    return out_path
+
+
+def with_patterns(path, n_patterns=5, seed=2):
+    """A copy of the memory map at ``path`` where each row misses one of ``n_patterns`` disjoint column sets."""
+    out_path = path.replace(".npy", f"-patterns{n_patterns}.npy")
+    if not os.path.exists(out_path):
+        X = np.load(path, mmap_mode="r")
+        d = X.shape[1]
+        out = np.lib.format.open_memmap(out_path + ".tmp.npy", mode="w+", dtype=np.float64, shape=X.shape)
+        rng = np.random.default_rng(seed)
+        sets = np.array_split(np.arange(d), n_patterns)
+        for start in range(0, X.shape[0], 200_000):
+            block = np.array(X[start:start + 200_000])
+            which = rng.integers(0, n_patterns, block.shape[0])
+            for p, columns in enumerate(sets):
+                block[np.ix_(which == p, columns)] = np.nan
             out[start:start + block.shape[0]] = block
         out.flush()
         del out
@@ -114,6 +137,7 @@ def main(argv=None):
     cases = [("complete / error", complete, "error"), ("complete / marginalize", complete, "marginalize")]
     cases += [(f"MCAR {p:g} / marginalize", np.load(with_holes(path, p), mmap_mode="r"), "marginalize")
               for p in args.fractions]
+    cases.append(("patterns / marginalize", np.load(with_patterns(path), mmap_mode="r"), "marginalize"))
     rows, base = [], None
     for name, data, missing in cases:
         seconds, model = per_iteration(fit(data, missing), args.iters, args.repeats)
