@@ -356,3 +356,21 @@ def test_rows_sharing_a_pattern_of_holes_equal_the_textbook_em(covariance_type):
         other = _fit(_model(covariance_type, start, 2, batch_size=batch_size), X)
         for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
             assert np.array_equal(getattr(model, name), getattr(other, name)), (batch_size, name)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_block_with_few_complete_rows_in_one_pass_equals_the_textbook_em(covariance_type):
+    X = _data(n=300, d=10, fraction=0.3, seed=23, offset=100.0)
+    complete = int((~np.isnan(X).any(axis=1)).sum())
+    assert 0 < 8 * complete <= X.shape[0]  # complete rows, few: the block takes the missing-value pass whole
+    start = _start(X, 2, covariance_type, seed=9)
+    model = _fit(_model(covariance_type, start, 2), X)
+    weights, means, covariance, log_likelihoods = reference_em(X, *start, covariance_type, 2, 1e-6)
+    assert_close(model.weights_, weights, 1e-10)
+    assert_close(model.means_, means, 1e-10)
+    assert_close(model.covariances_, covariance, 1e-10)
+    assert_close(np.array(model.lower_bounds_) * X.shape[0], log_likelihoods, 1e-10)
+    # And the same bits for any batch size (blocks, not batches, decide how rows are taken).
+    other = _fit(_model(covariance_type, start, 2, batch_size=37), X)
+    for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
+        assert np.array_equal(getattr(model, name), getattr(other, name)), name

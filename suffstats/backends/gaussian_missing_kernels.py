@@ -16,7 +16,8 @@ from numba import njit
 
 from .gaussian_math import LOG_2PI
 
-__all__ = ["CHUNK_ROWS", "centre_with_holes", "complete_full", "full_block", "grouped_by_pattern", "diagonal_block"]
+__all__ = ["CHUNK_ROWS", "centre_with_holes", "complete_full", "full_block", "grouped_by_pattern", "diagonal_block",
+           "hole_counts"]
 
 
 @njit(nogil=True, cache=True)
@@ -272,23 +273,29 @@ def diagonal_block(X, w, means, prec, log_weights, first, second, nk):
     log_prec = np.log(prec)
     variance = 1.0 / (prec * prec)
     log_prob = np.empty(k)
+    seen = np.empty(d)  # 1 where the row has a value, 0 at a hole: the loops below have no branch
+    values = np.empty(d)  # the row with zeros at its holes
+    z = np.empty(d)
     total = 0.0
     for i in range(n):
-        observed = 0
         for t in range(d):
-            if not np.isnan(X[i, t]):
-                observed += 1
+            x = X[i, t]
+            observed = x == x
+            seen[t] = 1.0 if observed else 0.0
+            values[t] = x if observed else 0.0
+        count = 0.0
+        for t in range(d):
+            count += seen[t]
         top = -np.inf
         for j in range(k):
+            for t in range(d):
+                z[t] = seen[t] * ((values[t] - means[j, t]) * prec[j, t])
             quad = 0.0
             log_det_j = 0.0
             for t in range(d):
-                x = X[i, t]
-                if not np.isnan(x):
-                    z = (x - means[j, t]) * prec[j, t]
-                    quad += z * z
-                    log_det_j += log_prec[j, t]
-            log_prob[j] = -0.5 * (observed * LOG_2PI + quad) + log_det_j + log_weights[j]
+                quad += z[t] * z[t]
+                log_det_j += seen[t] * log_prec[j, t]
+            log_prob[j] = -0.5 * (count * LOG_2PI + quad) + log_det_j + log_weights[j]
             top = max(top, log_prob[j])
         if not np.isfinite(top):
             top = 0.0
@@ -303,11 +310,22 @@ def diagonal_block(X, w, means, prec, log_weights, first, second, nk):
             if r == 0.0:
                 continue
             for t in range(d):
-                x = X[i, t]
-                if np.isnan(x):
-                    second[j, t] += r * variance[j, t]
-                else:
-                    z = x - means[j, t]
-                    first[j, t] += r * z
-                    second[j, t] += r * z * z
+                zt = seen[t] * (values[t] - means[j, t])
+                first[j, t] += r * zt
+                second[j, t] += r * (zt * zt + (1.0 - seen[t]) * variance[j, t])
     return total
+
+
+@njit(nogil=True, cache=True)
+def hole_counts(X):
+    """The number of NaN in each row of ``X`` (one pass, no temporary mask)."""
+    n, d = X.shape
+    counts = np.zeros(n, np.int64)
+    for i in range(n):
+        c = 0
+        for t in range(d):
+            x = X[i, t]
+            if x != x:
+                c += 1
+        counts[i] = c
+    return counts
