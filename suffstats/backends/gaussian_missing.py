@@ -24,12 +24,13 @@ A block's statistics come from one compiled pass
 precisions over chunks of rows, rows with the same holes grouped when
 patterns repeat so that they share factorisations; under diagonal and
 spherical ones row by row. With 10% of 50 coordinates missing at random a
-block costs about twice the complete-row kernel's time (full) and three times
-(diagonal); see ``benchmarks/bench_missing.py``.
+block costs about twice the complete-row kernel's time (full and diagonal;
+measured per block, one thread); see ``benchmarks/bench_missing.py``.
 
-These kernels take rows of which none is complete and none is entirely
-missing (the caller routes complete rows to the backend's kernels and gives
-rows with no observed value no weight); they run on the CPU in float64.
+These kernels take rows of which none is entirely missing (the caller gives
+rows with no observed value no weight, and routes complete rows to the
+backend's kernels unless they are few; a complete row is the same formulas
+with nothing to integrate out); they run on the CPU in float64.
 """
 
 from __future__ import annotations
