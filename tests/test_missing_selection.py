@@ -123,3 +123,9 @@ def test_command_line_select_with_missing(tmp_path, capsys):
     assert saved["settings"]["n_components"] == 2
     code = cli.main(["select", str(tmp_path / "in.npy"), "--out", str(tmp_path / "m2.json"), "--quiet"])
     assert code == 1 and "row" in capsys.readouterr().err
+
+
+def test_search_says_it_takes_nan_only_when_it_marginalises():
+    pytest.importorskip("sklearn")
+    assert GaussianMixtureSearch(missing="marginalize").__sklearn_tags__().input_tags.allow_nan
+    assert not GaussianMixtureSearch().__sklearn_tags__().input_tags.allow_nan

@@ -131,6 +131,11 @@ class GaussianMixtureSearch(DensityMixin, Estimator):
         self.compute_dtype = compute_dtype
         self.missing = missing
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
+
     # -- candidates -------------------------------------------------------------------------
     def _grid(self, n_rows, n_features):
         """Every candidate ``(k, covariance_type, init, seed)``, checked against the data before any work."""
