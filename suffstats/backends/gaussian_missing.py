@@ -140,8 +140,8 @@ def incomplete_block(X, w, means, prec_chol, log_weights, covariance_type):
 
     Returns ``(Σw, Σw·log p(x_o), Σw·r_j, Σw·r_j·ẑ_j, Σw·r_j·(ẑ_jẑ_jᵀ + Cov_j[x_m | x_o]))``,
     the last in the covariance type's layout, moments around ``means``. Diagonal and spherical
-    components take one compiled pass (:func:`diagonal_block`), full and tied ones a compiled pass
-    over chunks of rows with two BLAS products per component and chunk (:func:`full_block`).
+    components take one compiled pass (``gaussian_missing_kernels.diagonal_block``), full and tied ones a compiled pass
+    over chunks of rows with two BLAS products per component and chunk (``gaussian_missing_kernels.full_block``).
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     n, d = X.shape

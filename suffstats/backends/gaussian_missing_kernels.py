@@ -50,7 +50,7 @@ def _cholesky(A, m, inverse_diagonal):
 
 @njit(nogil=True, cache=True)
 def _solve(L, m, y, inverse_diagonal):
-    """``y ← (L Lᵀ)⁻¹ y`` on the leading ``m`` entries, ``L`` from :func:`_cholesky`."""
+    """``y ← (L Lᵀ)⁻¹ y`` on the leading ``m`` entries, ``L`` from ``_cholesky``."""
     for r in range(m):  # L u = y
         v = y[r]
         for t in range(r):
@@ -190,7 +190,7 @@ def full_block(X, w, means, prec, log_det_chol, log_weights, first, second, nk):
     """The expected-statistics E-step of rows with holes under full precisions, ``CHUNK_ROWS`` rows at a time.
 
     Per chunk: the centred rows with zeros at the holes, their products with each precision (BLAS), the
-    Schur complement pass of :func:`complete_full` (holes filled, responsibilities, conditional
+    Schur complement pass of ``complete_full`` (holes filled, responsibilities, conditional
     covariances), then ``Σw·r_j·ẑ_j`` and ``Σw·r_j·ẑ_jẑ_jᵀ`` added to ``first`` and ``second``. The
     conditional covariances are added to ``second`` at the end. Returns ``Σw·log p(x_o)``.
     """
