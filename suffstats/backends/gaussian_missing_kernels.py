@@ -196,7 +196,7 @@ def full_block(X, w, means, prec, log_det_chol, log_weights, first, second, nk):
     """
     n, d = X.shape
     k = means.shape[0]
-    chunk = min(CHUNK_ROWS, n)
+    chunk = max(1, min(CHUNK_ROWS, n))  # no rows: no chunk, and a step of at least 1
     Z = np.empty((k, chunk, d))
     V = np.empty((k, chunk, d))
     log_prob = np.empty((chunk, k))
