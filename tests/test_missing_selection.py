@@ -46,6 +46,8 @@ def test_bic_and_aic_use_the_observed_log_likelihood_and_the_rows_with_a_value(c
     assert_close(model.aic(X), -2 * total + 2 * p, 1e-11)
     observed = X[~np.isnan(X).all(axis=1)]
     assert_close(model.bic(X), model.bic(observed), 1e-13)
+    with pytest.raises(ValueError, match="none of the 7 rows has an observed value"):
+        model.bic(X[np.isnan(X).all(axis=1)])
     assert_close(model.predict_proba(X), np.exp(reference - logsumexp(reference, axis=1, keepdims=True)), 1e-10)
     assert np.array_equal(model.predict(X), np.argmax(reference, axis=1))
 

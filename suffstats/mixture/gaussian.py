@@ -473,7 +473,10 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
             return np.column_stack([logsumexp(self._weighted_log_prob(B), axis=1), ~np.isnan(B).all(axis=1)])
 
         out = map_batches(self, X, scored)
-        return float(np.sum(out[:, 0], dtype=np.float64)), int(np.sum(out[:, 1]))
+        n = int(np.sum(out[:, 1]))
+        if n == 0:
+            raise ValueError(f"none of the {out.shape[0]} rows has an observed value: the criterion is undefined")
+        return float(np.sum(out[:, 0], dtype=np.float64)), n
 
     def bic(self, X):
         """Bayesian information criterion (lower is better).
