@@ -7,8 +7,9 @@ its incomplete rows through :mod:`suffstats.backends.gaussian_missing`
 (marginal log-densities and conditional expected moments), and the two sums
 are added; when complete rows are few (an eighth of the block or less, as
 with holes spread at random over many columns) and no row is entirely
-missing, the whole block takes the missing-value pass, without copies. The split depends only on the block's rows, so the total is the
-same for every batch size, thread count or worker.
+missing, the whole block takes the missing-value pass, without copies. The
+split depends only on the block's rows, so the total is the same for every
+batch size, thread count or worker.
 
 A row with every value missing carries no information about the parameters:
 it is given zero weight (it adds nothing to any statistic, nor to the row
@@ -39,7 +40,10 @@ def zero_block(k, d, layout):
 
 
 def marginal_block(kernel, X, w, means, prec_chol, log_weights, covariance_type, layout):
-    """Statistics of one block with holes: complete rows by ``kernel(X, w)``, incomplete ones by expectation."""
+    """Statistics of one block with holes: complete rows by ``kernel(X, w)``, incomplete ones by expectation.
+
+    A block whose complete rows are an eighth or less (and none entirely missing) goes whole to the expectation.
+    """
     count = hole_counts(X) if X.dtype == np.float64 and X.ndim == 2 else np.isnan(X).sum(axis=1)
     if not count.any():
         return kernel(X, w)
