@@ -7,9 +7,15 @@ timed as in ``bench_em.py`` (``per_iteration``: set-up removed by differencing
 complete / error        no NaN, ``missing="error"`` (today's path)
 complete / marginalize  no NaN, ``missing="marginalize"`` (must cost the same: same kernels)
 MCAR p / marginalize    a fraction p of the values removed completely at random
+patterns / marginalize  every row missing one of 5 fixed sets of d/5 columns (repeated patterns:
+                        rows with the same holes share their factorisations)
 
 Run with ``--n 2000000 --d 50 --k 3`` for the case of the missing-values issue
 (a 2M x 50 memory map, k = 3, full covariance).
+
+``--blocks`` instead times one block of rows per covariance type on one
+thread: the complete-row kernel against the missing-value pass on the same
+rows with holes (the kernels' cost, free of reading and of other load).
 
 ``--quality`` instead compares imputers on data sets that ship with
 scikit-learn (standardised, a fraction of the values removed completely at
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 import warnings
 
 import numpy as np
@@ -44,6 +51,76 @@ def with_holes(path, fraction, seed=1):
         del out
         os.replace(out_path + ".tmp.npy", out_path)
     return out_path
+
+
+def with_patterns(path, n_patterns=5, seed=2):
+    """A copy of the memory map at ``path`` where each row misses one of ``n_patterns`` disjoint column sets."""
+    out_path = path.replace(".npy", f"-patterns{n_patterns}.npy")
+    if not os.path.exists(out_path):
+        X = np.load(path, mmap_mode="r")
+        d = X.shape[1]
+        out = np.lib.format.open_memmap(out_path + ".tmp.npy", mode="w+", dtype=np.float64, shape=X.shape)
+        rng = np.random.default_rng(seed)
+        sets = np.array_split(np.arange(d), n_patterns)
+        for start in range(0, X.shape[0], 200_000):
+            block = np.array(X[start:start + 200_000])
+            which = rng.integers(0, n_patterns, block.shape[0])
+            for p, columns in enumerate(sets):
+                block[np.ix_(which == p, columns)] = np.nan
+            out[start:start + block.shape[0]] = block
+        out.flush()
+        del out
+        os.replace(out_path + ".tmp.npy", out_path)
+    return out_path
+
+
+def per_block(d, k, fractions, repeats=15, seed=0):
+    """Milliseconds for one block of rows (one thread): the complete-row kernel against the same rows with holes."""
+    from threadpoolctl import threadpool_limits
+
+    from suffstats.backends import get_backend
+    from suffstats.data.blocks import BLOCK_ROWS
+    from suffstats.mixture._missing import marginal_block
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(BLOCK_ROWS, d))
+    means = 0.1 * rng.normal(size=(k, d))
+    A = rng.normal(size=(d, d))
+    P = np.linalg.cholesky(np.linalg.inv(A @ A.T / d + np.eye(d)))
+    log_weights = np.log(np.full(k, 1.0 / k))
+    kernels = get_backend("numba", "gaussian")
+    holes = {f"MCAR {p:g}": rng.random(X.shape) < p for p in fractions}
+    sets = np.array_split(np.arange(d), 5)
+    which = rng.integers(0, 5, BLOCK_ROWS)
+    holes["5 patterns"] = np.zeros(X.shape, dtype=bool)
+    for p, columns in enumerate(sets):
+        holes["5 patterns"][np.ix_(which == p, columns)] = True
+
+    def best(f):
+        f()
+        times = []
+        for _ in range(repeats):
+            tic = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - tic)
+        return 1e3 * min(times)
+
+    rows = []
+    with threadpool_limits(1):
+        for covariance_type, layout in (("full", "full"), ("diag", "diag"), ("spherical", "trace")):
+            prec = {"full": np.stack([P] * k), "diag": np.ones((k, d)), "spherical": np.ones(k)}[covariance_type]
+
+            def block(B, w, prec=prec, covariance_type=covariance_type):
+                return kernels.gaussian_block(B, w, means, prec, log_weights, covariance_type, np.float64)
+
+            complete = best(lambda: block(X, None))
+            for name, mask in holes.items():
+                Xm = np.where(mask, np.nan, X)
+                seconds = best(lambda: marginal_block(block, Xm, None, means, prec, log_weights, covariance_type,
+                                                      layout))
+                rows.append([covariance_type, name, complete, seconds, seconds / complete])
+    print(f"One block of {BLOCK_ROWS} rows x {d}, k={k}, one thread (best of {repeats})")
+    print(table(rows, ["covariance", "holes", "complete ms", "with holes ms", "x complete"]))
 
 
 def quality(fractions, seed=0):
@@ -94,9 +171,14 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=65_536)
     parser.add_argument("--quality", action="store_true", help="compare imputers on scikit-learn's data sets")
+    parser.add_argument("--blocks", action="store_true",
+                        help="time one block of rows per covariance type instead (kernel cost, one thread)")
     args = parser.parse_args(argv)
     if args.quality:
         quality(args.fractions)
+        return
+    if args.blocks:
+        per_block(args.d, args.k, args.fractions)
         return
 
     import suffstats as ss
@@ -114,6 +196,7 @@ def main(argv=None):
     cases = [("complete / error", complete, "error"), ("complete / marginalize", complete, "marginalize")]
     cases += [(f"MCAR {p:g} / marginalize", np.load(with_holes(path, p), mmap_mode="r"), "marginalize")
               for p in args.fractions]
+    cases.append(("patterns / marginalize", np.load(with_patterns(path), mmap_mode="r"), "marginalize"))
     rows, base = [], None
     for name, data, missing in cases:
         seconds, model = per_iteration(fit(data, missing), args.iters, args.repeats)

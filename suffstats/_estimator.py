@@ -128,6 +128,15 @@ class TransformerMixin:
     def fit_transform(self, X, y=None, **fit_params):
         """Fit to ``X``, then transform it.
 
+        Parameters
+        ----------
+        X : array, memory map, path or batch source
+            The rows to fit and then transform.
+        y : ignored
+            Not used; present for scikit-learn's API.
+        **fit_params
+            Passed to ``fit``.
+
         Returns
         -------
         ndarray

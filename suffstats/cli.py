@@ -114,7 +114,7 @@ def _select(args):
         validation_fraction=args.validation_fraction,
         batch_size=args.batch_size, batches_per_epoch=args.batches_per_epoch, max_iter=args.max_iter, tol=args.tol,
         init_params=args.init, random_state=args.seed, verbose=0 if args.quiet else 2, verbose_interval=1,
-        progress=not args.quiet)
+        progress=not args.quiet, missing=args.missing)
     print(f"trying {len(args.components) * len(args.covariance) * args.n_init} candidates on {X.describe()}",
           flush=True)
     search.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
@@ -217,13 +217,13 @@ def _parser():
         p.add_argument("--seed", type=int, default=0, help="random seed")
         p.add_argument("--out", required=True, help="where to write the model JSON (required)")
         p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch log")
+        p.add_argument("--missing", default="error", choices=list(MISSING_POLICIES),
+                       help="NaN in the data: refused (error) or integrated out by exact EM (marginalize)")
 
     fit = command("fit", "fit a Gaussian mixture to a file out of core")
     data_and_em_arguments(fit)
     fit.add_argument("--components", type=int_at_least(1), default=8, help="mixture components")
     fit.add_argument("--covariance", default="full", choices=list(COVARIANCE_TYPES), help="covariance type")
-    fit.add_argument("--missing", default="error", choices=list(MISSING_POLICIES),
-                     help="NaN in the data: refused (error) or integrated out by exact EM (marginalize)")
     fit.set_defaults(run=_fit)
     add_fit_hmm(command)
 

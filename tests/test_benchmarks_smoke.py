@@ -22,6 +22,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ["bench_hmm.py", "--rows", "20000", "--iters", "1", "--batch-size", "5000"],
     ["bench_select.py", "--rows", "20000", "--features", "4", "--max-k", "3", "--n-init", "2", "--max-iter", "5"],
     ["bench_missing.py", "--n", "6000", "--d", "5", "--iters", "2", "--repeats", "1", "--batch-size", "2000"],
+    ["bench_missing.py", "--blocks", "--d", "5", "--fractions", "0.1"],
 ])
 def test_benchmark_script_runs(args, tmp_path):
     result = subprocess.run([sys.executable, *args], cwd=BENCH, capture_output=True, text=True, timeout=600,
@@ -29,4 +30,4 @@ def test_benchmark_script_runs(args, tmp_path):
                                  "PYTHONPATH": str(BENCH.parent)})  # this checkout's suffstats
     assert result.returncode == 0, result.stderr[-3000:]
     assert any(header in result.stdout for header in ("s/iter", "summarize ms", "init / epoch", "bytes / shared",
-                                                       "speed-up", "theta_ rel. diff"))
+                                                       "speed-up", "theta_ rel. diff", "with holes ms"))

@@ -293,3 +293,84 @@ def test_kmeans_over_all_rows_asks_for_complete_rows():
     X = _data(n=300)
     with pytest.raises(ValueError, match="init_params='kmeans_full' needs complete rows .*row"):
         GaussianMixture(2, init_params="kmeans_full", missing="marginalize", random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_block_statistics_with_integer_weights_are_those_of_repeated_rows(covariance_type):
+    from suffstats.backends.gaussian_missing import incomplete_block
+
+    X = _data(n=60, seed=17, offset=1e3)
+    X = X[np.isnan(X).any(axis=1)]
+    start = _start(X, 3, covariance_type, seed=2)
+    model = _fit(_model(covariance_type, start, 0), X)
+    w = np.random.default_rng(3).integers(0, 4, X.shape[0])
+    args = (model.means_, model.precisions_cholesky_, np.log(model.weights_), covariance_type)
+    weighted = incomplete_block(X, w.astype(float), *args)
+    repeated = incomplete_block(np.repeat(X, w, axis=0), None, *args)
+    for a, b in zip(weighted, repeated):
+        assert_close(a, b, 1e-12)
+    # And the compiled pass agrees with the per-row expectations used for imputation.
+    from suffstats.backends.gaussian_missing import _e_step, _second_moments
+    from suffstats.backends.gaussian_math import layout_of
+
+    Z, _, log_norm, resp, conditional = _e_step(X, args[0], args[1], covariance_type, args[2], w, True)
+    assert_close(weighted[1], w @ log_norm, 1e-12)
+    assert_close(weighted[2], resp.sum(axis=0), 1e-12)
+    assert_close(weighted[3], np.einsum("nj,jnd->jd", resp, Z), 1e-12)
+    assert_close(weighted[4], _second_moments(Z, resp, conditional, layout_of(covariance_type)), 1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_blocks_of_several_chunks_equal_the_textbook_em(covariance_type):
+    from suffstats.backends.gaussian_missing_kernels import CHUNK_ROWS
+
+    # One block of three chunks, the last short (offset 100 as above: the reference sums raw moments).
+    X = _data(n=2 * CHUNK_ROWS + 77, d=5, fraction=0.3, seed=19, offset=100.0)
+    start = _start(X, 2, covariance_type, seed=6)
+    model = _fit(_model(covariance_type, start, 2), X)
+    weights, means, covariance, log_likelihoods = reference_em(X, *start, covariance_type, 2, 1e-6)
+    assert_close(model.weights_, weights, 1e-10)
+    assert_close(model.means_, means, 1e-10)
+    assert_close(model.covariances_, covariance, 1e-10)
+    assert_close(np.array(model.lower_bounds_) * X.shape[0], log_likelihoods, 1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_rows_sharing_a_pattern_of_holes_equal_the_textbook_em(covariance_type):
+    # Three patterns repeated over 600 rows in random order (grouped, sharing factorisations), a few others.
+    X = _data(n=600, d=5, fraction=0.0, seed=20, offset=100.0)
+    rng = np.random.default_rng(21)
+    patterns = np.array([[1, 0, 0, 1, 0], [0, 1, 1, 0, 0], [0, 0, 0, 0, 1]], dtype=bool)
+    which = rng.integers(0, 4, X.shape[0])
+    holes = np.where(which[:, None] < 3, patterns[np.minimum(which, 2)], rng.random(X.shape) < 0.3)
+    holes[holes.all(axis=1), 0] = False
+    X[holes] = np.nan
+    start = _start(X, 2, covariance_type, seed=8)
+    model = _fit(_model(covariance_type, start, 2), X)
+    weights, means, covariance, log_likelihoods = reference_em(X, *start, covariance_type, 2, 1e-6)
+    assert_close(model.weights_, weights, 1e-10)
+    assert_close(model.means_, means, 1e-10)
+    assert_close(model.covariances_, covariance, 1e-10)
+    assert_close(np.array(model.lower_bounds_) * X.shape[0], log_likelihoods, 1e-10)
+    for batch_size in (97, 256):
+        other = _fit(_model(covariance_type, start, 2, batch_size=batch_size), X)
+        for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
+            assert np.array_equal(getattr(model, name), getattr(other, name)), (batch_size, name)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_block_with_few_complete_rows_in_one_pass_equals_the_textbook_em(covariance_type):
+    X = _data(n=300, d=10, fraction=0.3, seed=23, offset=100.0)
+    complete = int((~np.isnan(X).any(axis=1)).sum())
+    assert 0 < 8 * complete <= X.shape[0]  # complete rows, few: the block takes the missing-value pass whole
+    start = _start(X, 2, covariance_type, seed=9)
+    model = _fit(_model(covariance_type, start, 2), X)
+    weights, means, covariance, log_likelihoods = reference_em(X, *start, covariance_type, 2, 1e-6)
+    assert_close(model.weights_, weights, 1e-10)
+    assert_close(model.means_, means, 1e-10)
+    assert_close(model.covariances_, covariance, 1e-10)
+    assert_close(np.array(model.lower_bounds_) * X.shape[0], log_likelihoods, 1e-10)
+    # And the same bits for any batch size (blocks, not batches, decide how rows are taken).
+    other = _fit(_model(covariance_type, start, 2, batch_size=37), X)
+    for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
+        assert np.array_equal(getattr(model, name), getattr(other, name)), name

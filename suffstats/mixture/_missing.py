@@ -5,8 +5,11 @@ call, hence the same bits and the same speed as with ``missing="error"``. A
 block with holes is split: its complete rows through the backend's kernel,
 its incomplete rows through :mod:`suffstats.backends.gaussian_missing`
 (marginal log-densities and conditional expected moments), and the two sums
-are added. The split depends only on the block's rows, so the total is the
-same for every batch size, thread count or worker.
+are added; when complete rows are few (an eighth of the block or less, as
+with holes spread at random over many columns) and no row is entirely
+missing, the whole block takes the missing-value pass, without copies. The
+split depends only on the block's rows, so the total is the same for every
+batch size, thread count or worker.
 
 A row with every value missing carries no information about the parameters:
 it is given zero weight (it adds nothing to any statistic, nor to the row
@@ -25,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends.gaussian_missing import incomplete_block, incomplete_log_prob
+from ..backends.gaussian_missing_kernels import hole_counts
 
 __all__ = ["marginal_block", "marginal_log_prob", "fill_sample", "fill_nearest", "zero_block"]
 
@@ -36,12 +40,18 @@ def zero_block(k, d, layout):
 
 
 def marginal_block(kernel, X, w, means, prec_chol, log_weights, covariance_type, layout):
-    """Statistics of one block with holes: complete rows by ``kernel(X, w)``, incomplete ones by expectation."""
-    holes = np.isnan(X)
-    if not holes.any():
+    """Statistics of one block with holes: complete rows by ``kernel(X, w)``, incomplete ones by expectation.
+
+    A block whose complete rows are an eighth or less (and none entirely missing) goes whole to the expectation.
+    """
+    count = hole_counts(X) if X.dtype == np.float64 and X.ndim == 2 else np.isnan(X).sum(axis=1)
+    if not count.any():
         return kernel(X, w)
-    count = holes.sum(axis=1)
     complete, partial = count == 0, (count > 0) & (count < X.shape[1])
+    if 8 * int(np.count_nonzero(complete)) <= X.shape[0] and not (count == X.shape[1]).any():
+        # Holes spread at random leave few complete rows: the whole block in one pass, no copy of it
+        # (a row without holes is the same formulas with nothing to integrate out).
+        return incomplete_block(X, w, means, prec_chol, log_weights, covariance_type)
     total = zero_block(means.shape[0], X.shape[1], layout)
     if complete.any():
         total = _add(total, kernel(X[complete], None if w is None else w[complete]))

@@ -457,8 +457,33 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         check_fitted(self, "means_")
         return map_batches(self, X, lambda B: np.argmax(self._weighted_log_prob(B), axis=1))
 
+    def _log_likelihood_and_rows(self, X):
+        """Total log-likelihood of ``X`` and the rows it counts: those with an observed value.
+
+        A row with every value missing (``missing="marginalize"``) has a
+        marginal density of 1 and carries no information: it counts neither in
+        the log-likelihood nor in the number of rows of the penalty, as in the fit.
+        """
+        check_fitted(self, "means_")
+        if self.missing == "error":
+            n = as_source(X).n_rows
+            return self.score(X) * n, n
+
+        def scored(B):
+            return np.column_stack([logsumexp(self._weighted_log_prob(B), axis=1), ~np.isnan(B).all(axis=1)])
+
+        out = map_batches(self, X, scored)
+        n = int(np.sum(out[:, 1]))
+        if n == 0:
+            raise ValueError(f"none of the {out.shape[0]} rows has an observed value: the criterion is undefined")
+        return float(np.sum(out[:, 0], dtype=np.float64)), n
+
     def bic(self, X):
         """Bayesian information criterion (lower is better).
+
+        With ``missing="marginalize"`` the log-likelihood is that of the observed
+        values (each row's marginal density) and ``n`` counts the rows with at
+        least one observed value.
 
         Parameters
         ----------
@@ -470,12 +495,15 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         -------
         float
         """
-        n = as_source(X).n_rows
-        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+        total, n = self._log_likelihood_and_rows(X)
+        return -2 * total + self._n_parameters() * np.log(n)
 
     def aic(self, X):
         """Akaike information criterion (lower is better).
 
+        With ``missing="marginalize"`` the log-likelihood is that of the observed
+        values (each row's marginal density).
+
         Parameters
         ----------
         X : array, memory map, path or batch source
@@ -486,7 +514,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         -------
         float
         """
-        return -2 * self.score(X) * as_source(X).n_rows + 2 * self._n_parameters()
+        return -2 * self._log_likelihood_and_rows(X)[0] + 2 * self._n_parameters()
 
     def sample(self, n_samples=1):
         """Draw ``n_samples`` rows; returns ``(X, component labels)``.

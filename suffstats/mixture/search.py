@@ -24,7 +24,7 @@ __all__ = ["GaussianMixtureSearch"]
 
 #: Constructor parameters handed unchanged to every candidate :class:`GaussianMixture`.
 SHARED = ("tol", "reg_covar", "max_iter", "init_params", "verbose", "verbose_interval", "batch_size",
-          "batches_per_epoch", "inertia", "lr_decay", "init_sample_size", "backend", "compute_dtype")
+          "batches_per_epoch", "inertia", "lr_decay", "init_sample_size", "backend", "compute_dtype", "missing")
 
 
 class GaussianMixtureSearch(DensityMixin, Estimator):
@@ -64,6 +64,12 @@ class GaussianMixtureSearch(DensityMixin, Estimator):
         Seeds the candidates' seeds.
     tol, reg_covar, max_iter, init_params, verbose, verbose_interval, batch_size, batches_per_epoch, inertia, lr_decay, init_sample_size, backend, compute_dtype
         As for :class:`GaussianMixture`, shared by every candidate.
+    missing : {"error", "marginalize"}, default="error"
+        As for :class:`GaussianMixture`: with ``"marginalize"`` every candidate
+        integrates out the NaN of its rows by exact EM. The criteria then use
+        the log-likelihood of the observed values, and ``n`` (in ``bic``)
+        counts the rows with at least one observed value, as
+        :meth:`GaussianMixture.bic` does.
     callbacks : list of callables, optional
         Called after every epoch as ``callback(search, logs)``. One that raises
         stops the search as Ctrl-C does.
@@ -101,7 +107,7 @@ class GaussianMixtureSearch(DensityMixin, Estimator):
                  reg_covar=1e-6, max_iter=100, init_params="kmeans", random_state=None, verbose=0,
                  verbose_interval=10, batch_size=None, batches_per_epoch=None, inertia=0.0, lr_decay=0.0,
                  init_sample_size=100_000, callbacks=None, progress=False, backend="numba",
-                 compute_dtype="float64"):
+                 compute_dtype="float64", missing="error"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.n_init = n_init
@@ -123,6 +129,12 @@ class GaussianMixtureSearch(DensityMixin, Estimator):
         self.progress = progress
         self.backend = backend
         self.compute_dtype = compute_dtype
+        self.missing = missing
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
 
     # -- candidates -------------------------------------------------------------------------
     def _grid(self, n_rows, n_features):
