@@ -95,6 +95,8 @@ def _precision_chol_from_cov(cov, which):
 def _one_blas_thread():
     """A context with BLAS on one thread: OpenBLAS wakes its threads for LAPACK calls on the smallest matrices,
     which then take milliseconds instead of microseconds (8 ms for a 4 x 4 triangular solve on two busy cores)."""
+    import scipy.linalg  # noqa: F401  (loaded first, so that its BLAS is among those limited)
+
     return backends._blas_controller().limit(limits=1, user_api="blas")
 
 
