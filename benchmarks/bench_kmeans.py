@@ -60,12 +60,12 @@ def suffstats_peer(data, centres, batch_size=None, kernel=None):
     return run
 
 
-def sklearn_peer(X, centres):
+def sklearn_peer(X, centres, threads=None):
     """scikit-learn's Lloyd loop (``_kmeans_single_lloyd``'s body), each iteration timed on its own."""
     from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-    n_threads = _openmp_effective_n_threads()
+    n_threads = threads or _openmp_effective_n_threads()
     weights = np.ones(X.shape[0])
 
     def run(iters):
@@ -87,7 +87,7 @@ def sklearn_peer(X, centres):
     return run
 
 
-def run_case(name, scale, iters, repeats, with_direct):
+def run_case(name, scale, iters, repeats, with_direct, threads=None):
     n, d, k = CASES[name]
     n = max(int(n * scale), 50 * k)
     path = blobs("kmeans", n, d, k)
@@ -98,14 +98,17 @@ def run_case(name, scale, iters, repeats, with_direct):
     peers = {
         "suffstats (in memory)": suffstats_peer(X, centres),
         f"suffstats (memory map, batch_size={batch_size:,})": suffstats_peer(X_map, centres, batch_size),
-        "scikit-learn (Lloyd, same process)": sklearn_peer(X, centres),
+        "scikit-learn (Lloyd, same process)": sklearn_peer(X, centres, threads),
     }
     if with_direct:
         from suffstats.backends import numba_kernels
 
         peers["suffstats, direct distances (before)"] = suffstats_peer(
             X, centres, kernel=lambda X, w, c, layout=None: numba_kernels.nearest_block_direct(X, w, c))
-    ceiling = gemm_gflops(min(n, 500_000), d, k)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        ceiling = gemm_gflops(min(n, 500_000), d, k)
     times = {label: [] for label in peers}
     finals = {}
     for label, run in peers.items():  # warm-up: compilation, thread pools, page cache
@@ -125,7 +128,8 @@ def run_case(name, scale, iters, repeats, with_direct):
         rows.append([label, median, best, sk_median / median, sk_min / best, gflops, gflops / ceiling,
                      f"{np.max(np.abs(finals[label] - reference)) / spread:.1e}"])
     print(f"\ncase {name}: {n:,} x {d}, k={k}, float64, {iters} Lloyd iterations x {repeats} interleaved rounds "
-          f"(first iteration of each round left out); distance product ceiling measured now: {ceiling:.1f} GFLOP/s")
+          f"(first iteration of each round left out), {threads or 'all'} thread(s) each; distance product ceiling "
+          f"measured now: {ceiling:.1f} GFLOP/s")
     print(table(rows, ["peer", "s/iter median", "s/iter min", "speed vs sklearn (median)", "(min)", "GFLOP/s",
                        "of ceiling", "centres vs sklearn / spread"]))
     worst = max(np.max(np.abs(finals[label] - reference)) / spread for label in finals)
@@ -141,13 +145,21 @@ def main(argv=None):
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--iters", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both peers (default: all); 1 compares the work per core, which a busy "
+                             "shared machine measures more steadily than its share of several cores")
     parser.add_argument("--with-direct", action="store_true",
                         help="also time the direct-distance pass (every distance summed over (x - c)^2)")
     args = parser.parse_args(argv)
     import os
 
     print(f"{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f} (timings on a shared machine are noisy)")
-    return max(run_case(c, args.scale, args.iters, args.repeats, args.with_direct) for c in args.cases.split(","))
+    if args.threads:
+        from suffstats.backends import set_num_threads
+
+        set_num_threads(args.threads)
+    return max(run_case(c, args.scale, args.iters, args.repeats, args.with_direct, args.threads)
+               for c in args.cases.split(","))
 
 
 if __name__ == "__main__":

@@ -326,3 +326,36 @@ def test_default_initialisation_reads_the_data_once(blobs_memmap, init_params, m
                  batch_size=5000)
     for name in PARAMS:  # the same start whatever the batch size
         assert np.array_equal(getattr(model, name), getattr(other, name)), name
+
+
+
+ONE_BLAS_THREAD = """
+import numpy as np
+from threadpoolctl import threadpool_info
+import suffstats.backends as backends
+from suffstats.distributions.covariance import covariance_type
+
+backends._blas_controller()  # found before SciPy is loaded, as a fit's first E-step finds it
+blas_threads = lambda: max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+import scipy.linalg
+seen, solve = [], scipy.linalg.solve_triangular
+scipy.linalg.solve_triangular = lambda *a, **k: seen.append(blas_threads()) or solve(*a, **k)
+covariance_type("full").precision_cholesky(np.stack([np.eye(3), 2.0 * np.eye(3)]))
+covariance_type("tied").precision_cholesky(np.eye(3))
+print(blas_threads(), seen)
+"""
+
+
+def test_the_covariance_factors_run_on_one_blas_thread():
+    """OpenBLAS's threads made each small triangular solve take milliseconds on busy cores (issue 22).
+
+    In a fresh process, SciPy loaded after the BLAS libraries were first found (as in a fit).
+    """
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", ONE_BLAS_THREAD], capture_output=True, text=True, check=True)
+    threads, seen = out.stdout.split(" ", 1)
+    if int(threads) < 2:
+        pytest.skip("BLAS runs on one thread here already")
+    assert seen.strip() == "[1, 1, 1]"

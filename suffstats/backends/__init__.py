@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from .protocol import capabilities, check_backend, require_capability
@@ -106,11 +107,15 @@ def get_num_threads():
 
 
 def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS libraries, found once (a scan per call costs about 0.3 ms)."""
-    if _THREADS.get("controller") is None:
+    """threadpoolctl's view of the loaded BLAS libraries, found once (a scan per call costs about 0.3 ms).
+
+    Found again once SciPy's linear algebra is loaded: SciPy brings its own BLAS, imported when first needed.
+    """
+    scipy_loaded = "scipy.linalg" in sys.modules
+    if _THREADS.get("controller") is None or _THREADS.get("scipy") != scipy_loaded:
         from threadpoolctl import ThreadpoolController
 
-        _THREADS["controller"] = ThreadpoolController()
+        _THREADS["controller"], _THREADS["scipy"] = ThreadpoolController(), scipy_loaded
     return _THREADS["controller"]
 
 

@@ -1,34 +1,43 @@
-"""Nearest-centre statistics through one matrix product per block, with the exact float64 rule kept.
+"""Nearest-centre statistics through one single-precision product per block, with the exact float64 rule kept.
 
 The exact rule (:func:`suffstats.backends.numba_fused._nearest_pass`) sums
-``(x_t - c_t)²`` directly for every row and centre: no cancellation, but
-``k·d`` scalar steps per row. Here the distances come from one product
-instead, and only a row's near-ties are recomputed exactly:
+``(x_t - c_t)²`` directly in float64 for every row and centre: no
+cancellation, but ``k·d`` scalar steps per row. Here the distances come from
+one product instead, used only as a filter, and a row's near-ties are
+recomputed exactly:
 
-* with ``c0`` the mean of the centres and ``S_j = c_j - c0``, the product
-  ``G = X Sᵀ`` (BLAS) gives ``a_j = ‖S_j‖² - 2(x·S_j - c0·S_j)``, which is
-  ``‖x - c_j‖² - ‖x - c0‖²`` up to rounding -- the same for every centre, so
-  the smallest ``a_j`` points at the nearest centre;
-* the rounding of ``a_j`` is bounded (for any order of summation in the
-  product) by ``E = 4γ_{d+3}(2(‖x‖ + ‖c0‖)·max‖S_j‖ + max‖S_j‖²)`` and the
-  direct sum's by ``γ_{d+2}`` of the distance, with ``γ_m = mu/(1 - mu)``
-  (``‖x‖`` is taken as ``1.5√e + ‖c_top‖``, above it whatever the rounding);
+* with ``c0`` the mean of the centres, ``S_j = c_j - c0`` and
+  ``y = x - c0`` (both rounded to float32 after the float64 subtraction), the
+  float32 product ``G = Y Sᵀ`` (BLAS) gives ``a_j = ‖S_j‖² - 2·y·S_j``, which
+  is ``‖x - c_j‖² - ‖x - c0‖²`` up to rounding -- the same offset for every
+  centre, so the smallest ``a_j`` points at the nearest centre. Centring
+  first makes the rounding relative to the spread of the centres, not to the
+  distance of the data from the origin;
+* the error of every ``a_j`` is bounded (for any order of summation in the
+  product, fused multiply-adds included) by
+  ``E = 4γ_{d+3}(2‖y‖·max‖S_j‖ + max‖S_j‖²) + 16dη(1 + max‖S_j‖ + ‖y‖)``
+  with ``γ_m = m·u/(1 - m·u)``, ``u = 2⁻²⁴`` and ``η = 2⁻¹⁵⁰`` (values that
+  fall below float32's normal range); the direct sum's by ``γ_{d+2}`` of the
+  distance in float64 (``‖y‖`` is taken as ``1.5√e + ‖S_top‖``, above it
+  whatever the rounding);
 * the direct distance ``e`` to the best ``a`` is computed, and every centre
   with ``a_j <= min a + 2E + 4γ_{d+2}·e`` is a *candidate*: the exact
   nearest centre (and every centre tied with it) is always one. When the best
   is the only candidate -- almost every row -- it is the answer; otherwise
   the candidates are recomputed directly and the exact rule (smallest direct
   distance, lowest index on ties) picks among them;
-* a row whose bound is not finite (values near the float64 limit) takes the
-  direct rule over all centres.
+* a row whose bound is not finite, or whose values could leave float32's
+  range (``‖y‖`` or ``‖y‖·max‖S_j‖`` above ``1e36``), takes the direct rule
+  over all centres.
 
 So the labels, and the statistics -- ``Σw``, ``Σw(x - c)`` and ``Σw·d²``
 per block, summed in row order exactly as the direct pass sums them -- are
-bit for bit those of the direct pass, at the cost of one product and a few
-passes over each row. Only the bound depends on the product, not the result:
-the BLAS, its threads and its order of summation cannot change a bit of it.
-A block goes through the product and the pass :data:`CHUNK_ROWS` rows at a
-time, in one compiled call, so that the pass finds the rows still in cache.
+bit for bit those of the direct pass, at the cost of one single-precision
+product and a few passes over each row. Only the bound depends on the
+product, not the result: the BLAS, its threads and its order of summation
+cannot change a bit of it. A block goes through the product and the pass
+:data:`CHUNK_ROWS` rows at a time, in one compiled call, so that the pass
+finds the rows still in cache.
 """
 
 from __future__ import annotations
@@ -38,7 +47,12 @@ from numba import njit
 
 __all__ = ["nearest_statistics", "nearest_labels"]
 
+#: Unit roundoff of float64 (the direct sums) and of float32 (the product), and half float32's smallest subnormal.
 _U = 2.0**-53
+_U32 = 2.0**-24
+_ETA32 = 2.0**-150
+#: Above this, ``‖y‖`` or ``‖y‖·max‖S_j‖`` could overflow float32 in the product: such rows take the direct rule.
+_RANGE32 = 1e36
 
 
 @njit(nogil=True, cache=True)
@@ -52,38 +66,38 @@ def _direct(X, i, centres, j):
 
 
 @njit(nogil=True, cache=True)
-def _assign(X, G, centres, offsets, sq, norms, bound, labels, distances):
-    """Each row's nearest centre by the exact rule and its direct squared distance, from ``G = X Sᵀ``.
+def _assign(X, G, A, centres, sq, norms, bound, labels, distances):
+    """Each row's nearest centre by the exact rule and its direct squared distance, from ``G = Y Sᵀ``.
 
-    ``G`` is overwritten with the approximate ``a_j``. Four passes over the
+    ``A`` receives the approximate ``a_j`` (float64). Four passes over the
     block, each a simple loop: the best ``a`` of each row; the direct distance
-    to it (four rows at a time, each summed in order); the candidates' check;
+    to it (eight rows at a time, each summed in order); the candidates' check;
     the direct rule where a row has more than one candidate.
     """
     n, d = X.shape
     k = centres.shape[0]
-    slack, slack_per_norm, relative = bound[0], bound[1], bound[2]
+    slack, slack_per_norm, relative, max_norm = bound[0], bound[1], bound[2], bound[3]
     best = np.empty(n)
     for i in range(n):
         for j in range(k):
-            G[i, j] = sq[j] - 2.0 * (G[i, j] - offsets[j])
+            A[i, j] = sq[j] - 2.0 * np.float64(G[i, j])
         # Four running minima side by side (any smallest a will do: near-ties are rechecked below).
         b0 = b1 = b2 = b3 = np.inf
         l0, l1, l2, l3 = 0, 1 % k, 2 % k, 3 % k
         j = 0
         while j + 4 <= k:
-            if G[i, j] < b0:
-                b0, l0 = G[i, j], j
-            if G[i, j + 1] < b1:
-                b1, l1 = G[i, j + 1], j + 1
-            if G[i, j + 2] < b2:
-                b2, l2 = G[i, j + 2], j + 2
-            if G[i, j + 3] < b3:
-                b3, l3 = G[i, j + 3], j + 3
+            if A[i, j] < b0:
+                b0, l0 = A[i, j], j
+            if A[i, j + 1] < b1:
+                b1, l1 = A[i, j + 1], j + 1
+            if A[i, j + 2] < b2:
+                b2, l2 = A[i, j + 2], j + 2
+            if A[i, j + 3] < b3:
+                b3, l3 = A[i, j + 3], j + 3
             j += 4
         while j < k:
-            if G[i, j] < b0:
-                b0, l0 = G[i, j], j
+            if A[i, j] < b0:
+                b0, l0 = A[i, j], j
             j += 1
         if b1 < b0:
             b0, l0 = b1, l1
@@ -122,23 +136,25 @@ def _assign(X, G, centres, offsets, sq, norms, bound, labels, distances):
         i += 1
     for i in range(n):
         e = distances[i]
-        # ‖x‖ <= ‖x - c_top‖ + ‖c_top‖ (the 1.5 covers the rounding of e and of the square root).
+        # ‖y‖ <= ‖x - c_top‖ + ‖c_top - c0‖ (the 1.5 covers the rounding of e, of y and of the square root).
         norm = 1.5 * np.sqrt(e) + norms[labels[i]]
         limit = best[i] + 2.0 * (slack + slack_per_norm * norm) + relative * e
+        if not (norm < _RANGE32 and norm * max_norm < _RANGE32):
+            limit = np.inf  # the product may have overflowed: every centre is a candidate
         many = 0
         for j in range(k):
-            many += not G[i, j] > limit  # a NaN a_j counts as a candidate
+            many += not A[i, j] > limit  # a NaN a_j counts as a candidate
         if many > 1 or not limit < np.inf:
-            labels[i], distances[i] = _resolve(X, i, G, centres, limit, labels[i], e)
+            labels[i], distances[i] = _resolve(X, i, A, centres, limit, labels[i], e)
 
 
 @njit(nogil=True, cache=True)
-def _resolve(X, i, G, centres, limit, top, e):
+def _resolve(X, i, A, centres, limit, top, e):
     """The direct rule (smallest direct distance, lowest index on ties) over the candidates of row ``i``."""
     every = not limit < np.inf
     best, label = np.inf, 0
     for j in range(centres.shape[0]):
-        if every or not G[i, j] > limit:
+        if every or not A[i, j] > limit:
             s = e if j == top else _direct(X, i, centres, j)
             if s < best:
                 best, label = s, j
@@ -146,10 +162,10 @@ def _resolve(X, i, G, centres, limit, top, e):
 
 
 @njit(nogil=True, cache=True)
-def _statistics_pass(X, G, w, centres, offsets, sq, norms, bound, labels, distances, counts, first, inertia):
+def _statistics_pass(X, G, A, w, centres, sq, norms, bound, labels, distances, counts, first, inertia):
     """Add ``Σw`` and ``Σw(x - c)`` per nearest centre, in row order; return ``inertia + Σw·d²``."""
     n, d = X.shape
-    _assign(X, G, centres, offsets, sq, norms, bound, labels, distances)
+    _assign(X, G, A, centres, sq, norms, bound, labels, distances)
     if w.shape[0] == 0:  # unit weights: the products by 1 left out (they are exact)
         for i in range(n):
             label = labels[i]
@@ -170,31 +186,39 @@ def _statistics_pass(X, G, w, centres, offsets, sq, norms, bound, labels, distan
 
 @njit(nogil=True, cache=True)
 def _constants(centres):
-    """``(Sᵀ, c0·S_j, ‖S_j‖², ‖c_j‖, [slack, slack per unit of ‖x‖, relative])`` with ``S = centres - c0``."""
+    """``(c0, Sᵀ in float32, ‖S_j‖², ‖S_j‖, [slack, slack per unit of ‖y‖, relative, max‖S_j‖])``, ``S = centres - c0``."""
     k, d = centres.shape
     c0 = np.zeros(d)
     for j in range(k):
         for t in range(d):
             c0[t] += centres[j, t]
     c0 /= k
-    ST = np.empty((d, k))
-    offsets, sq, norms = np.zeros(k), np.zeros(k), np.zeros(k)
+    ST = np.empty((d, k), dtype=np.float32)
+    sq, norms = np.zeros(k), np.zeros(k)
     for j in range(k):
         for t in range(d):
             v = centres[j, t] - c0[t]
-            ST[t, j] = v
-            offsets[j] += c0[t] * v
+            ST[t, j] = np.float32(v)
             sq[j] += v * v
-            norms[j] += centres[j, t] * centres[j, t]
-    norms = np.sqrt(norms)
-    norm_c0 = np.sqrt(np.sum(c0 * c0))
-    max_sq = sq.max()
-    gamma = (d + 3) * _U / (1.0 - (d + 3) * _U)
-    bound = np.empty(3)
-    bound[0] = 4.0 * gamma * (2.0 * norm_c0 * np.sqrt(max_sq) + max_sq)
-    bound[1] = 4.0 * gamma * 2.0 * np.sqrt(max_sq)
+    # ‖S_j‖ a little above the float64 sums (their rounding is far below the float32 terms of the bound).
+    norms = np.sqrt(sq) * (1.0 + 4.0 * (d + 2) * _U)
+    max_norm = norms.max()
+    gamma = (d + 3) * _U32 / (1.0 - (d + 3) * _U32)
+    bound = np.empty(4)
+    bound[0] = 4.0 * gamma * max_norm * max_norm + 16.0 * d * _ETA32 * (1.0 + max_norm)
+    bound[1] = 8.0 * gamma * max_norm + 16.0 * d * _ETA32
     bound[2] = 4.0 * (d + 2) * _U / (1.0 - (d + 2) * _U)
-    return ST, offsets, sq, norms, bound
+    # Centres beyond float32's range could make the product overflow for any row: all take the direct rule.
+    bound[3] = max_norm if max_norm < _RANGE32 else np.inf
+    return c0, ST, sq, norms, bound
+
+
+@njit(nogil=True, cache=True)
+def _centred_single(X, c0, Y):
+    """``Y = float32(X - c0)``: the rows centred in float64, then rounded for the product."""
+    for i in range(X.shape[0]):
+        for t in range(X.shape[1]):
+            Y[i, t] = np.float32(X[i, t] - c0[t])
 
 
 #: Rows per product: small enough that the rows are still in cache when the pass over them reads them again.
@@ -206,27 +230,35 @@ def _block_statistics(X, w, centres):
     """``(Σw·d², Σw per centre, Σw(x - c) per centre)`` of a block: products and passes ``CHUNK_ROWS`` at a time."""
     n, d = X.shape
     k = centres.shape[0]
-    ST, offsets, sq, norms, bound = _constants(centres)
+    c0, ST, sq, norms, bound = _constants(centres)
     counts, first = np.zeros(k), np.zeros((k, d))
     rows = min(n, CHUNK_ROWS)
     labels, distances = np.empty(rows, dtype=np.intp), np.empty(rows)
+    Y, G, A = np.empty((rows, d), dtype=np.float32), np.empty((rows, k), dtype=np.float32), np.empty((rows, k))
     inertia = 0.0
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
-        G = np.dot(X[start:stop], ST)
-        inertia = _statistics_pass(X[start:stop], G, w[start:stop] if w.shape[0] else w, centres, offsets, sq,
-                                   norms, bound, labels[:stop - start], distances[:stop - start], counts, first,
-                                   inertia)
+        m = stop - start
+        _centred_single(X[start:stop], c0, Y[:m])
+        np.dot(Y[:m], ST, G[:m])
+        inertia = _statistics_pass(X[start:stop], G[:m], A[:m], w[start:stop] if w.shape[0] else w, centres, sq,
+                                   norms, bound, labels[:m], distances[:m], counts, first, inertia)
     return inertia, counts, first
 
 
 @njit(nogil=True, cache=True)
 def _labels(X, centres, labels, distances):
-    ST, offsets, sq, norms, bound = _constants(centres)
-    for start in range(0, X.shape[0], CHUNK_ROWS):
-        stop = min(start + CHUNK_ROWS, X.shape[0])
-        G = np.dot(X[start:stop], ST)
-        _assign(X[start:stop], G, centres, offsets, sq, norms, bound, labels[start:stop], distances[start:stop])
+    n, d = X.shape
+    k = centres.shape[0]
+    c0, ST, sq, norms, bound = _constants(centres)
+    rows = min(n, CHUNK_ROWS)
+    Y, G, A = np.empty((rows, d), dtype=np.float32), np.empty((rows, k), dtype=np.float32), np.empty((rows, k))
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        m = stop - start
+        _centred_single(X[start:stop], c0, Y[:m])
+        np.dot(Y[:m], ST, G[:m])
+        _assign(X[start:stop], G[:m], A[:m], centres, sq, norms, bound, labels[start:stop], distances[start:stop])
 
 
 def nearest_statistics(X, w, centres):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, digamma, polygamma
 
 from ._univariate import _SumFamily, as_float
 
@@ -15,6 +14,8 @@ def beta_mle(g1, g2, tol=1e-14, max_iter=200):
     The start uses ``E[x] ≈ exp(g1)`` and the Jensen gap ``1 - e^g1 - e^g2``
     as a rough inverse precision.
     """
+    from scipy.special import digamma, polygamma  # here, not at import: SciPy takes a tenth of a second
+
     p, q = np.exp(g1), np.exp(g2)
     if 1.0 - p - q <= 1e-12:
         # Every row equal (to rounding): the likelihood grows without bound; as Gamma does, return a
@@ -90,6 +91,8 @@ class Beta(_SumFamily):
         return {"alpha": a, "beta": b}
 
     def _log_probability(self, X):
+        from scipy.special import betaln
+
         a, b = self.alpha, self.beta
         return (a - 1) * np.log(X) + (b - 1) * np.log1p(-X) - betaln(a, b)
 

@@ -18,8 +18,8 @@ spherical  (k,)             (k,)
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
+from .. import backends
 from ..backends import gaussian_math
 
 __all__ = ["COVARIANCE_TYPES", "covariance_type"]
@@ -74,6 +74,8 @@ class _Covariance:
 
 
 def _cholesky(cov, which):
+    from scipy import linalg  # here, not at import: SciPy takes a tenth of a second
+
     try:
         return linalg.cholesky(cov, lower=True)
     except linalg.LinAlgError:
@@ -84,8 +86,18 @@ def _cholesky(cov, which):
 
 
 def _precision_chol_from_cov(cov, which):
+    from scipy import linalg
+
     chol = _cholesky(cov, which)
     return linalg.solve_triangular(chol, np.eye(cov.shape[0]), lower=True).T
+
+
+def _one_blas_thread():
+    """A context with BLAS on one thread: OpenBLAS wakes its threads for LAPACK calls on the smallest matrices,
+    which then take milliseconds instead of microseconds (8 ms for a 4 x 4 triangular solve on two busy cores)."""
+    import scipy.linalg  # noqa: F401  (loaded first, so that its BLAS is among those limited)
+
+    return backends._blas_controller().limit(limits=1, user_api="blas")
 
 
 class FullCovariance(_Covariance):
@@ -98,7 +110,8 @@ class FullCovariance(_Covariance):
         return cov
 
     def precision_cholesky(self, covariances):
-        return np.stack([_precision_chol_from_cov(c, f"component {j}") for j, c in enumerate(covariances)])
+        with _one_blas_thread():
+            return np.stack([_precision_chol_from_cov(c, f"component {j}") for j, c in enumerate(covariances)])
 
     def shape(self, k, d):
         return (k, d, d)
@@ -127,7 +140,8 @@ class TiedCovariance(FullCovariance):
         return cov
 
     def precision_cholesky(self, covariances):
-        return _precision_chol_from_cov(covariances, "the tied covariance")
+        with _one_blas_thread():
+            return _precision_chol_from_cov(covariances, "the tied covariance")
 
     def shape(self, k, d):
         return (d, d)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
 
 from ._univariate import _SumFamily, as_float
 
@@ -53,6 +52,8 @@ class Poisson(_SumFamily):
         return {"rate": stats.fields["sum"] / stats.fields["weight"]}
 
     def _log_probability(self, X):
+        from scipy.special import gammaln  # here, not at import: SciPy takes a tenth of a second
+
         with np.errstate(divide="ignore", invalid="ignore"):
             out = X * np.log(self.rate) - self.rate - gammaln(X + 1)
         return np.where(X == 0, -self.rate, out)

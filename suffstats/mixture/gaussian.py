@@ -4,12 +4,12 @@ from __future__ import annotations
 
 
 import numpy as np
-from scipy.special import logsumexp
 from .._estimator import DensityMixin, Estimator, check_fitted, warn_not_converged
 
 from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
+from ..backends.gaussian_math import logsumexp
 from ..data.source import as_source
 from ..distributions._registry import SCHEMA_VERSION, register_family
 from ..distributions.covariance import covariance_type as _strategy

@@ -5,11 +5,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import logsumexp
 
 from .._transaction import transaction, transactional
 from .._validation import check_batch, check_missing_policy, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
+from ..backends.gaussian_math import logsumexp
 from ..data.source import as_source
 from ..data.views import SingleColumn
 from ..distributed import as_strategy
