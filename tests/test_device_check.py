@@ -59,3 +59,14 @@ def test_the_kernels_mirror_matches_the_reference(covariance_type, n):
                                if p is not None])
         got = cuda_sources.emulate_nearest_vector(X, w, means, layout)
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.max(np.abs(want)))
+
+
+def test_the_dry_run_reports_the_nvrtc_compile_of_every_instance(tmp_path, capsys):
+    pytest.importorskip("cuda.bindings.nvrtc", reason="the compile section needs the gpu-build extra")
+    out = tmp_path / "report.json"
+    skip = "parity,pytest,ceilings,kernels,streamed"
+    assert _script().main(["--dry-run", "--nvrtc", "--skip", skip, "--out", str(out)]) == 0
+    ptxas = json.loads(out.read_text())["compile"]["ptxas"]
+    assert set(cuda_sources.instance_names()) | {"sum_tiles"} <= set(ptxas)
+    assert all(v["registers"] and not v["spill_stores"] for v in ptxas.values())
+    assert f"{len(ptxas)} instances for sm_90" in capsys.readouterr().out
