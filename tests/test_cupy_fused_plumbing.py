@@ -2,8 +2,8 @@
 
 Each mirrored kernel reads its arguments exactly as the CUDA C declares them (pointer arrays, ``long long n``,
 ``int D`` ...), so argument order, sizes, grids and the unpacking of the statistics vector are checked against
-the NumPy reference. The CUDA C itself is not exercised here (see ``tests/test_cuda_compile.py`` and
-``benchmarks/device_check.py``).
+the NumPy reference. The CUDA C itself is compiled in ``tests/test_cuda_compile.py`` and executed on the CPU in
+``tests/test_cuda_on_host.py``.
 """
 
 import re

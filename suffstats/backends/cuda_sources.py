@@ -47,9 +47,12 @@ order -- so the algorithm and the vector layout are checked against the
 reference on the CPU.
 
 None of these kernels has run on a GPU yet: the compile check proves that the
-CUDA C compiles without spills for the listed architectures, not that it is
-correct on a device. ``benchmarks/device_check.py`` checks parity and speed
-when a device is available.
+CUDA C compiles without spills for the listed architectures, and the test
+suite runs the same CUDA C on the CPU (compiled as C++, every thread of every
+block in turn, launched by the CuPy launch code), which checks its indexing
+and arithmetic against the reference but not its behaviour on a device.
+``benchmarks/device_check.py`` checks parity and speed when a device is
+available.
 """
 
 from __future__ import annotations
