@@ -281,7 +281,7 @@ def section_ceilings(device, args, rows):
     fma = cupy.ElementwiseKernel("float64 x", "float64 y",
                                  "double a = x; for (int i = 0; i < 256; ++i) a = fma(a, 0.999999, 1e-7); y = a;",
                                  "suffstats_fp64_fma")
-    v = cupy.ones(2 ** 25)
+    v = cupy.ones(n_bytes // 8)
     result = cupy.empty_like(v)
     out["fp64_fma_TFLOPs"] = 2 * 256 * v.size / timed(device, lambda: fma(v, result)) / 1e12
     for key, value in out.items():

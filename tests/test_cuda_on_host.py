@@ -22,7 +22,7 @@ from suffstats.backends import cuda_sources, numpy_kernels
 
 from .test_cupy_fused_plumbing import _StandInCupy
 
-COMPONENTS = (1, 2, 3, 16)  # the instances compiled here: the edges and a middle of cuda_sources.COMPONENTS
+COMPONENTS = cuda_sources.COMPONENTS  # every shipped instance
 SHIM = r"""
 #include <cmath>
 using std::exp; using std::fmax; using std::isfinite; using std::log;
@@ -73,17 +73,21 @@ def _launchers():
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
+def compile_kernels(folder):
+    """The kernels' CUDA C compiled as a host library with one serial launcher per instance (skips without g++)."""
     compiler = shutil.which("g++") or shutil.which("c++")
     if compiler is None or sys.platform != "linux":
         pytest.skip("running the CUDA C on the CPU needs a C++ compiler (g++) on Linux")
-    folder = tmp_path_factory.mktemp("cuda_on_host")
     source, shared = folder / "kernels.cpp", folder / "kernels.so"
     source.write_text(SHIM + cuda_sources.SOURCE + "\n" + _launchers())
     subprocess.run([compiler, "-O1", "-std=c++17", "-shared", "-fPIC", "-Wno-unknown-pragmas", str(source),
                     "-o", str(shared)], check=True, capture_output=True)
     return ctypes.CDLL(str(shared))
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return compile_kernels(tmp_path_factory.mktemp("cuda_on_host"))
 
 
 def _launcher(library, name):
@@ -109,8 +113,9 @@ def _launcher(library, name):
     return launch
 
 
-@pytest.fixture
-def fused(library, monkeypatch):
+def raw_module(library):
+    """A stand-in ``cupy.RawModule`` whose functions are the host library's launchers."""
+
     class RawModule:
         def __init__(self, code, options, name_expressions):
             assert code == cuda_sources.SOURCE and list(name_expressions) == cuda_sources.instance_names()
@@ -120,9 +125,13 @@ def fused(library, monkeypatch):
 
         def get_function(self, name):
             return _launcher(library, name)
+    return RawModule
 
+
+@pytest.fixture
+def fused(library, monkeypatch):
     cupy = _StandInCupy("cupy")
-    cupy.RawModule = RawModule
+    cupy.RawModule = raw_module(library)
     monkeypatch.setitem(sys.modules, "cupy", cupy)
     from suffstats.backends.cupy_fused import FusedKernels
 

@@ -168,6 +168,9 @@ class _Stream:
     def record(self):
         return types.SimpleNamespace(stream=self, synchronize=lambda: None)
 
+    def synchronize(self):
+        pass
+
     def wait_event(self, event):
         assert event.stream is not self  # the compute stream waits on the copy stream's events
 
