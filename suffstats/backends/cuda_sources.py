@@ -26,7 +26,8 @@ order, so two runs give the same bits):
     the first nearest centre (NumPy's ``argmin`` rule); writes the weighted
     one-hot membership (n, K) and ``w·min distance²`` (n,).
 ``weighted_moments<LAYOUT>``
-    one thread block per tile of rows, one thread per statistic entry, each
+    one thread block per tile of rows, one thread per statistic entry (for
+    full second moments, per 4x4 block of the upper triangle, mirrored), each
     summing its tile's rows in row order: ``Σw``, ``Σ value``, ``Σr_j``,
     ``Σr_j(x - μ_j)`` and the second moments ``Σ(r_j(x - μ_j))(x - μ_j)ᵀ`` in
     the layout (``LAYOUT`` 0 full, 1 diag, 2 trace, 3 none). Shared by both
@@ -165,7 +166,56 @@ __global__ void weighted_moments(const double* __restrict__ X, const double* __r
     const long long stop = min(start + (long long)tile_rows, n);
     const int second = (LAYOUT == 0) ? K * D * D : (LAYOUT == 1) ? K * D : (LAYOUT == 2) ? K : 0;
     const int entries = 2 + K + K * D + second;
-    for (int e = threadIdx.x; e < entries; e += blockDim.x) {
+    // Full second moments: one work item per component and 4x4 block of the upper triangle of blocks, its 16
+    // sums in registers (9 loads per 16 products); an off-diagonal block is written to both triangles.
+    const int small = (LAYOUT == 0) ? 2 + K + K * D : entries;
+    const int nb = (D + 3) / 4, pairs = nb * (nb + 1) / 2;
+    const int items = (LAYOUT == 0) ? small + K * pairs : entries;
+    for (int e = threadIdx.x; e < items; e += blockDim.x) {
+        if (LAYOUT == 0 && e >= small) {
+            int t = e - small;
+            const int j = t / pairs;
+            t %= pairs;
+            int A = 0;
+            while (t >= nb - A) { t -= nb - A; ++A; }
+            const int B = A + t;
+            int ia[4], ib[4];
+            double ma[4], mb[4], sums[4][4];
+#pragma unroll
+            for (int p = 0; p < 4; ++p) {
+                ia[p] = min(4 * A + p, D - 1);
+                ib[p] = min(4 * B + p, D - 1);
+                ma[p] = shifts[j * D + ia[p]];
+                mb[p] = shifts[j * D + ib[p]];
+#pragma unroll
+                for (int q = 0; q < 4; ++q) sums[p][q] = 0.0;
+            }
+            for (long long i = start; i < stop; ++i) {
+                const double r = resp[i * K + j];
+                double za[4], zb[4];
+#pragma unroll
+                for (int p = 0; p < 4; ++p) {
+                    za[p] = (X[i * D + ia[p]] - ma[p]) * r;
+                    zb[p] = X[i * D + ib[p]] - mb[p];
+                }
+#pragma unroll
+                for (int p = 0; p < 4; ++p)
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) sums[p][q] += za[p] * zb[q];
+            }
+            double* out = partial + (long long)blockIdx.x * entries + small + (long long)j * D * D;
+#pragma unroll
+            for (int p = 0; p < 4; ++p)
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    const int a = 4 * A + p, b = 4 * B + q;
+                    if (a < D && b < D) {
+                        out[a * D + b] = sums[p][q];
+                        if (A != B) out[b * D + a] = sums[p][q];
+                    }
+                }
+            continue;
+        }
         double acc = 0.0;
         if (e == 0) {
             for (long long i = start; i < stop; ++i) acc += (w == nullptr) ? 1.0 : w[i];
@@ -180,12 +230,7 @@ __global__ void weighted_moments(const double* __restrict__ X, const double* __r
             for (long long i = start; i < stop; ++i) acc += (X[i * D + a] - m) * resp[i * K + j];
         } else {
             const int s = e - 2 - K - K * D;
-            if (LAYOUT == 0) {
-                const int j = s / (D * D), r = s % (D * D), a = r / D, b = r % D;
-                const double ma = shifts[j * D + a], mb = shifts[j * D + b];
-                for (long long i = start; i < stop; ++i)
-                    acc += ((X[i * D + a] - ma) * resp[i * K + j]) * (X[i * D + b] - mb);
-            } else if (LAYOUT == 1) {
+            if (LAYOUT == 1) {
                 const int j = s / D, a = s % D;
                 const double m = shifts[j * D + a];
                 for (long long i = start; i < stop; ++i) {
