@@ -100,12 +100,23 @@ __global__ void gaussian_responsibilities(const double* __restrict__ X, const do
         double maha = 0.0;
         if (COV == 0 || COV == 1) {
             const double* P = prec + (COV == 0 ? (long long)j * D * D : 0);
+            // four columns of the whitened row at a time: each x[a] - mu[a] is loaded once per four products
 #pragma unroll 1
-            for (int b = 0; b < D; ++b) {
-                double y = 0.0;
-#pragma unroll 4
-                for (int a = 0; a < D; ++a) y += (x[a] - mu[a]) * P[a * D + b];
-                maha += y * y;
+            for (int b0 = 0; b0 < D; b0 += 4) {
+                double y[4] = {0.0, 0.0, 0.0, 0.0};
+                int col[4];
+#pragma unroll
+                for (int q = 0; q < 4; ++q) col[q] = min(b0 + q, D - 1);
+#pragma unroll 2
+                for (int a = 0; a < D; ++a) {
+                    const double z = x[a] - mu[a];
+                    const double* row = P + a * D;
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) y[q] += z * row[col[q]];
+                }
+#pragma unroll
+                for (int q = 0; q < 4; ++q)
+                    if (b0 + q < D) maha += y[q] * y[q];
             }
         } else {
 #pragma unroll 4
