@@ -75,3 +75,16 @@ def test_instances_cover_every_covariance_type_and_layout():
     assert "atomicAdd" not in cuda_sources.SOURCE  # fixed-order sums only: deterministic results
     assert not cuda_sources.covers(3, max(cuda_sources.COMPONENTS) + 1)
     assert not cuda_sources.covers(cuda_sources.MAX_FEATURES + 1, 2)
+
+
+def test_ci_installs_the_compile_check_extra():
+    """The check cannot vanish from CI unnoticed: CI installs the gpu-build extra, and the test extra includes it."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(name.startswith("cuda-bindings") for name in extras["gpu-build"])
+    assert any(name.startswith("nvidia-cuda-nvrtc") for name in extras["gpu-build"])
+    assert "suffstats[gpu-build]" in extras["test"]
+    assert '".[test,gpu-build]"' in (root / ".ci" / "run").read_text()

@@ -2,8 +2,8 @@
 
 Each mirrored kernel reads its arguments exactly as the CUDA C declares them (pointer arrays, ``long long n``,
 ``int D`` ...), so argument order, sizes, grids and the unpacking of the statistics vector are checked against
-the NumPy reference. The CUDA C itself is not exercised here (see ``tests/test_cuda_compile.py`` and
-``benchmarks/device_check.py``).
+the NumPy reference. The CUDA C itself is compiled in ``tests/test_cuda_compile.py`` and executed on the CPU in
+``tests/test_cuda_on_host.py``.
 """
 
 import re
@@ -148,3 +148,81 @@ def test_shapes_without_an_instance_are_refused(fused):
     X = np.zeros((4, 2))
     with pytest.raises(ValueError, match="17 components"):
         fused.gaussian_vector(X, None, np.zeros((17, 2)), np.ones((17, 2)), np.zeros(17), "diag")
+
+
+class _DeviceArray(np.ndarray):
+    """A NumPy array with CuPy's ``set(host, stream=)``; records which stream each copy was queued on."""
+
+    copies = []
+
+    def set(self, host, stream=None):
+        assert isinstance(host, np.ndarray) and not isinstance(host, _DeviceArray) and host.shape == self.shape
+        _DeviceArray.copies.append(stream)
+        self[...] = host
+
+
+class _Stream:
+    def __init__(self, non_blocking=False):
+        self.non_blocking = non_blocking
+
+    def record(self):
+        return types.SimpleNamespace(stream=self, synchronize=lambda: None)
+
+    def synchronize(self):
+        pass
+
+    def wait_event(self, event):
+        assert event.stream is not self  # the compute stream waits on the copy stream's events
+
+
+class _StreamingCupy(_StandInCupy):
+    """The stand-in above plus CuPy's pinned memory, streams, events and device arrays with ``set``."""
+
+    def __init__(self, name):
+        super().__init__(name)
+        current = _Stream()
+        self.pinned = []
+
+        def alloc_pinned_memory(size):
+            self.pinned.append(size)
+            return bytearray(size)
+        self.cuda = types.SimpleNamespace(alloc_pinned_memory=alloc_pinned_memory, Stream=_Stream,
+                                          get_current_stream=lambda: current)
+
+    def empty(self, shape, dtype=np.float64):
+        return np.empty(shape, dtype=dtype).view(_DeviceArray)
+
+    def asnumpy(self, a):
+        return np.asarray(a).view(np.ndarray)
+
+
+def test_the_cupy_stream_operations_drive_the_streaming_schedule(monkeypatch):
+    from suffstats.backends.streaming import stream_pass
+    from suffstats.block_tree import BlockTree
+
+    cupy = _StreamingCupy("cupy")
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    from suffstats.backends.cupy_fused import CupyStreamOps, FusedKernels
+
+    fused, ops = FusedKernels(), CupyStreamOps()
+    rng = np.random.default_rng(5)
+    X, w = rng.normal(size=(1000, 3)) + 10, rng.uniform(0.5, 2, 1000)
+    means, prec, log_weights = X[:2] + 0.1, rng.uniform(0.5, 2, (2, 3)), np.log([0.4, 0.6])
+    block, _DeviceArray.copies = 128, []
+
+    def statistics(Xb, wb, stream):
+        assert stream is cupy.cuda.get_current_stream()
+        return fused.gaussian_vector(Xb, wb, means, prec, log_weights, "diag")
+    batches = [(X[s:s + 300], w[s:s + 300]) for s in range(0, 1000, 300)]
+    total = stream_pass(batches, statistics, ops, buffer_rows=256, n_buffers=3, block_rows=block)
+    tree = BlockTree()
+    for s in range(0, 1000, block):
+        tree.push(cuda_sources.emulate_gaussian_vector(X[s:s + block], w[s:s + block], means, prec, log_weights,
+                                                       "diag"))
+    assert type(total) is np.ndarray
+    np.testing.assert_allclose(total, tree.total(), rtol=1e-12, atol=1e-12 * np.max(np.abs(tree.total())))
+    assert cupy.pinned == [256 * 3 * 8, 256 * 8] * 3  # three pinned pairs: rows, then weights
+    copy_streams = set(map(id, _DeviceArray.copies))
+    assert len(_DeviceArray.copies) % 2 == 0 and len(_DeviceArray.copies) >= 2 * 4  # rows and weights per chunk
+    assert len(copy_streams) == 1
+    assert _DeviceArray.copies[0].non_blocking and _DeviceArray.copies[0] is not cupy.cuda.get_current_stream()

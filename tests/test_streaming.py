@@ -86,6 +86,7 @@ def test_buffers_are_reused_only_after_the_compute_that_read_them():
         after = next(entry for entry in log[i:] if entry[:2] == ("record", "compute"))
         done_events.append(after[1:])
     assert log[-1] == ("to_host",) and ops.pending() == 0
+    assert [entry for entry in log if entry[0] == "to_host"] == [("to_host",)]  # the total comes back once
 
 
 def test_tails_and_an_empty_source():

@@ -26,7 +26,8 @@ order, so two runs give the same bits):
     the first nearest centre (NumPy's ``argmin`` rule); writes the weighted
     one-hot membership (n, K) and ``w·min distance²`` (n,).
 ``weighted_moments<LAYOUT>``
-    one thread block per tile of rows, one thread per statistic entry, each
+    one thread block per tile of rows, one thread per statistic entry (for
+    full second moments, per 4x4 block of the upper triangle, mirrored), each
     summing its tile's rows in row order: ``Σw``, ``Σ value``, ``Σr_j``,
     ``Σr_j(x - μ_j)`` and the second moments ``Σ(r_j(x - μ_j))(x - μ_j)ᵀ`` in
     the layout (``LAYOUT`` 0 full, 1 diag, 2 trace, 3 none). Shared by both
@@ -47,9 +48,12 @@ order -- so the algorithm and the vector layout are checked against the
 reference on the CPU.
 
 None of these kernels has run on a GPU yet: the compile check proves that the
-CUDA C compiles without spills for the listed architectures, not that it is
-correct on a device. ``benchmarks/device_check.py`` checks parity and speed
-when a device is available.
+CUDA C compiles without spills for the listed architectures, and the test
+suite runs the same CUDA C on the CPU (compiled as C++, every thread of every
+block in turn, launched by the CuPy launch code), which checks its indexing
+and arithmetic against the reference but not its behaviour on a device.
+``benchmarks/device_check.py`` checks parity and speed when a device is
+available.
 """
 
 from __future__ import annotations
@@ -96,12 +100,23 @@ __global__ void gaussian_responsibilities(const double* __restrict__ X, const do
         double maha = 0.0;
         if (COV == 0 || COV == 1) {
             const double* P = prec + (COV == 0 ? (long long)j * D * D : 0);
+            // four columns of the whitened row at a time: each x[a] - mu[a] is loaded once per four products
 #pragma unroll 1
-            for (int b = 0; b < D; ++b) {
-                double y = 0.0;
-#pragma unroll 4
-                for (int a = 0; a < D; ++a) y += (x[a] - mu[a]) * P[a * D + b];
-                maha += y * y;
+            for (int b0 = 0; b0 < D; b0 += 4) {
+                double y[4] = {0.0, 0.0, 0.0, 0.0};
+                int col[4];
+#pragma unroll
+                for (int q = 0; q < 4; ++q) col[q] = min(b0 + q, D - 1);
+#pragma unroll 2
+                for (int a = 0; a < D; ++a) {
+                    const double z = x[a] - mu[a];
+                    const double* row = P + a * D;
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) y[q] += z * row[col[q]];
+                }
+#pragma unroll
+                for (int q = 0; q < 4; ++q)
+                    if (b0 + q < D) maha += y[q] * y[q];
             }
         } else {
 #pragma unroll 4
@@ -162,7 +177,56 @@ __global__ void weighted_moments(const double* __restrict__ X, const double* __r
     const long long stop = min(start + (long long)tile_rows, n);
     const int second = (LAYOUT == 0) ? K * D * D : (LAYOUT == 1) ? K * D : (LAYOUT == 2) ? K : 0;
     const int entries = 2 + K + K * D + second;
-    for (int e = threadIdx.x; e < entries; e += blockDim.x) {
+    // Full second moments: one work item per component and 4x4 block of the upper triangle of blocks, its 16
+    // sums in registers (9 loads per 16 products); an off-diagonal block is written to both triangles.
+    const int small = (LAYOUT == 0) ? 2 + K + K * D : entries;
+    const int nb = (D + 3) / 4, pairs = nb * (nb + 1) / 2;
+    const int items = (LAYOUT == 0) ? small + K * pairs : entries;
+    for (int e = threadIdx.x; e < items; e += blockDim.x) {
+        if (LAYOUT == 0 && e >= small) {
+            int t = e - small;
+            const int j = t / pairs;
+            t %= pairs;
+            int A = 0;
+            while (t >= nb - A) { t -= nb - A; ++A; }
+            const int B = A + t;
+            int ia[4], ib[4];
+            double ma[4], mb[4], sums[4][4];
+#pragma unroll
+            for (int p = 0; p < 4; ++p) {
+                ia[p] = min(4 * A + p, D - 1);
+                ib[p] = min(4 * B + p, D - 1);
+                ma[p] = shifts[j * D + ia[p]];
+                mb[p] = shifts[j * D + ib[p]];
+#pragma unroll
+                for (int q = 0; q < 4; ++q) sums[p][q] = 0.0;
+            }
+            for (long long i = start; i < stop; ++i) {
+                const double r = resp[i * K + j];
+                double za[4], zb[4];
+#pragma unroll
+                for (int p = 0; p < 4; ++p) {
+                    za[p] = (X[i * D + ia[p]] - ma[p]) * r;
+                    zb[p] = X[i * D + ib[p]] - mb[p];
+                }
+#pragma unroll
+                for (int p = 0; p < 4; ++p)
+#pragma unroll
+                    for (int q = 0; q < 4; ++q) sums[p][q] += za[p] * zb[q];
+            }
+            double* out = partial + (long long)blockIdx.x * entries + small + (long long)j * D * D;
+#pragma unroll
+            for (int p = 0; p < 4; ++p)
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    const int a = 4 * A + p, b = 4 * B + q;
+                    if (a < D && b < D) {
+                        out[a * D + b] = sums[p][q];
+                        if (A != B) out[b * D + a] = sums[p][q];
+                    }
+                }
+            continue;
+        }
         double acc = 0.0;
         if (e == 0) {
             for (long long i = start; i < stop; ++i) acc += (w == nullptr) ? 1.0 : w[i];
@@ -177,12 +241,7 @@ __global__ void weighted_moments(const double* __restrict__ X, const double* __r
             for (long long i = start; i < stop; ++i) acc += (X[i * D + a] - m) * resp[i * K + j];
         } else {
             const int s = e - 2 - K - K * D;
-            if (LAYOUT == 0) {
-                const int j = s / (D * D), r = s % (D * D), a = r / D, b = r % D;
-                const double ma = shifts[j * D + a], mb = shifts[j * D + b];
-                for (long long i = start; i < stop; ++i)
-                    acc += ((X[i * D + a] - ma) * resp[i * K + j]) * (X[i * D + b] - mb);
-            } else if (LAYOUT == 1) {
+            if (LAYOUT == 1) {
                 const int j = s / D, a = s % D;
                 const double m = shifts[j * D + a];
                 for (long long i = start; i < stop; ++i) {

@@ -18,7 +18,7 @@ import numpy as np
 from ..data.blocks import BLOCK_ROWS
 from .gaussian_math import layout_of, log_prob
 
-__all__ = ["BLOCK_ROWS", "CONCURRENT_BLOCKS", "namespace", "weighted_log_prob", "gaussian_block",
+__all__ = ["BLOCK_ROWS", "CONCURRENT_BLOCKS", "namespace", "logsumexp_rows", "weighted_log_prob", "gaussian_block",
            "squared_distances", "nearest_block"]
 
 # BLOCK_ROWS (imported): rows per accumulation block; statistics are summed block by block, in order.
@@ -43,8 +43,8 @@ def _astype(xp, array, dtype):
     return xp.astype(array, dtype) if hasattr(xp, "astype") else array.astype(dtype)
 
 
-def _logsumexp_rows(xp, a):
-    """Row-wise log-sum-exp that stays finite where every entry is ``-inf``."""
+def logsumexp_rows(xp, a):
+    """Row-wise log-sum-exp in namespace ``xp``; a row whose entries are all ``-inf`` gives ``-inf``, not NaN."""
     top = xp.max(a, axis=1)
     safe = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
     return xp.log(xp.sum(xp.exp(a - safe[:, None]), axis=1)) + safe
@@ -98,7 +98,7 @@ def gaussian_block(X, w, means, prec_chol, log_weights, covariance_type, dtype=n
     X = xp.asarray(X, dtype=xp.float64)
     layout = layout_of(covariance_type)
     log_prob_ = weighted_log_prob(X, means, prec_chol, log_weights, covariance_type)
-    log_norm = _logsumexp_rows(xp, log_prob_)
+    log_norm = logsumexp_rows(xp, log_prob_)
     resp = xp.exp(log_prob_ - log_norm[:, None])
     if w is not None:
         resp = resp * xp.reshape(w, (-1, 1))

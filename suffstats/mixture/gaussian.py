@@ -20,6 +20,8 @@ from ._engine import MixtureEngine
 from ._initialize import initial_gaussian
 from ._missing import marginal_block, marginal_log_prob
 from ._moments import ComponentMoments, estimate_gaussian
+from . import _on_device as on_device
+from ._on_device import device_namespace
 from ._params import check_settings, check_warm_start, map_batches
 
 
@@ -394,13 +396,16 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         ----------
         X : array, memory map, path or batch source
             Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`).
+            :func:`suffstats.data.as_source`); a CuPy array is scored on the
+            device and the result is a CuPy array.
 
         Returns
         -------
         ndarray of shape (n_samples,)
         """
         check_fitted(self, "means_")
+        if device_namespace(X) is not None:  # CuPy rows are scored on the device, a CuPy array comes back
+            return on_device.log_density(self, X)
         return map_batches(self, X, lambda B: logsumexp(self._weighted_log_prob(B), axis=1))
 
     def score(self, X, y=None):
@@ -418,7 +423,9 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         -------
         float
         """
-        return float(np.mean(self.score_samples(X)))
+        scores = self.score_samples(X)
+        xp = device_namespace(scores)
+        return float(np.mean(scores) if xp is None else xp.mean(scores))
 
     def predict_proba(self, X):
         """Posterior probability of each component for each row.
@@ -427,13 +434,16 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         ----------
         X : array, memory map, path or batch source
             Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`).
+            :func:`suffstats.data.as_source`); a CuPy array is scored on the
+            device and the result is a CuPy array.
 
         Returns
         -------
         ndarray of shape (n_samples, n_components)
         """
         check_fitted(self, "means_")
+        if device_namespace(X) is not None:
+            return on_device.posterior(self, X)
 
         def proba(B):
             lp = self._weighted_log_prob(B)
@@ -448,13 +458,16 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         ----------
         X : array, memory map, path or batch source
             Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`).
+            :func:`suffstats.data.as_source`); a CuPy array is scored on the
+            device and the result is a CuPy array.
 
         Returns
         -------
         ndarray of int, shape (n_samples,)
         """
         check_fitted(self, "means_")
+        if device_namespace(X) is not None:
+            return on_device.most_likely(self, X)
         return map_batches(self, X, lambda B: np.argmax(self._weighted_log_prob(B), axis=1))
 
     def _log_likelihood_and_rows(self, X):

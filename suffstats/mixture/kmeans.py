@@ -17,6 +17,7 @@ from ..fit.driver import EMSettings
 from ..fit.estimator import fit_model, settings_fingerprint
 from ._engine import MixtureEngine
 from ._moments import ComponentMoments, EmptyComponentWarning
+from ._on_device import center_distances, device_namespace
 from ._params import check_settings, map_batches
 from ._seeding import SEED_METHODS, draw_sample, seed_centers
 
@@ -241,13 +242,16 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
         ----------
         X : array, memory map, path or batch source
             Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`).
+            :func:`suffstats.data.as_source`); a CuPy array is measured on
+            the device and the result is a CuPy array.
 
         Returns
         -------
         ndarray of shape (n_samples, n_clusters)
         """
         check_fitted(self, "cluster_centers_")
+        if device_namespace(X) is not None:  # CuPy rows are measured on the device, a CuPy array comes back
+            return center_distances(self, X)
         kernels = get_backend(self.backend, "nearest-centre")
         return map_batches(self, X, lambda B: np.sqrt(kernels.squared_distances(B, self.cluster_centers_)),
                            validate=self._validate_rows)
@@ -259,13 +263,16 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
         ----------
         X : array, memory map, path or batch source
             Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`).
+            :func:`suffstats.data.as_source`); a CuPy array is measured on
+            the device and the result is a CuPy array.
 
         Returns
         -------
         ndarray of int, shape (n_samples,)
         """
-        return np.argmin(self.transform(X), axis=1)
+        distances = self.transform(X)
+        xp = device_namespace(distances)
+        return np.argmin(distances, axis=1) if xp is None else xp.argmin(distances, axis=1)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the weighted sum of squared distances to the nearest centre.
