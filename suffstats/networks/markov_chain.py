@@ -7,10 +7,12 @@ import numpy as np
 from .._transaction import lock_of, transactional
 from .._validation import check_positive_int, check_weights
 from ..data import as_source
+from ..data.blocks import batch_ranges
+from ..data.prefetch import prefetch
 from ..distributions._registry import register_builtin
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
-from ..fit.sequences import SequenceBoundaries, sequence_pass
+from ..fit.sequences import SequenceBoundaries
 from ..fit.summaries import Summaries
 from ..statistics import Additive
 from ._codes import check_codes, check_table_size, max_codes
@@ -110,43 +112,48 @@ class MarkovChain(Summaries, FitModel):
             raise ValueError("statistics with negative or non-finite counts cannot be absorbed")
         return super()._accumulator_from_statistics(stats)
 
-    def _sequence_piece(self, acc, X, w, state, first, last, row_offset):
-        """Count one piece of a sequence; ``state`` is ``(last k codes, rows seen)`` of the sequence so far.
-
-        ``acc`` is a :class:`_BlockCounts` (pieces of one block are counted together, then added to the
-        running total as the block's value) or a plain running total (the piece is its own value).
-        """
-        x, w = self._validate_batch(X, w, row_offset)
-        c, k = self._cards(), self.k
-        before, seen = (np.zeros(0, np.intp), 0) if state is None else state
-        ext = np.concatenate([before, x])
-        offset = before.size
-        initial = []
-        for p in range(k):
-            j = p - seen  # the piece's row at position p of the sequence
-            if 0 <= j < x.size:
-                code = 0
-                for v in ext[offset + j - p:offset + j + 1]:
-                    code = code * c + int(v)
-                initial.append((p, code, 1.0 if w is None else float(w[j])))
-        start = max(k - seen, 0)  # first row of the piece with k codes before it
-        code = np.zeros(max(x.size - start, 0), dtype=np.intp)
-        for m in range(k + 1):
-            lo = offset + start - k + m
-            code = code * c + ext[lo:lo + code.size]
-        weights = None if w is None else w[start:]
-        total_weight = x.size if w is None else float(np.sum(w))
-        buffer = acc if isinstance(acc, _BlockCounts) else _BlockCounts(acc, self)
-        buffer.piece(row_offset // self._block_rows, initial, code, weights, total_weight)
-        if buffer is not acc:
-            buffer.finish()
-        return ext[-k:].copy(), seen + x.size
-
     def _count_pass(self, source, bounds, sample_weight, batch_size=None):
-        """One pass over the sequences of ``source``: a running total with one value per block of rows."""
-        buffer = _BlockCounts(self._new_accumulator(), self)
-        sequence_pass(self, source, bounds, sample_weight, batch_size, acc=buffer)
-        return buffer.finish()
+        """One pass over the sequences of ``source``: a running total with one value per block of rows.
+
+        Each block is counted whole, whatever its number of sequences: every
+        row's place in its sequence comes from the sequence starts, rows at
+        places ``p < k`` count into ``initial_p`` and the others into
+        ``transitions``, each table in one ``bincount``. The ``k`` rows before
+        a batch are carried, so a block's value does not depend on how the
+        rows were read.
+        """
+        c, k, block = self._cards(), self.k, self._block_rows
+        total = self._new_accumulator()
+        size = batch_size and -(-batch_size // block) * block  # whole blocks per batch
+        ranges = batch_ranges(source.n_rows, size)
+        batches = source.batches(ranges)
+        if len(ranges) > 1:
+            batches = prefetch(batches)
+        if not isinstance(bounds, SequenceBoundaries):
+            bounds = SequenceBoundaries(bounds, source.n_rows)
+        starts = bounds.starts
+        tail = np.zeros(0, np.intp)
+        try:
+            for start, X in batches:
+                x, _ = self._validate_batch(X, None, start)
+                ext = np.concatenate([tail, x])
+                for a in range(0, x.size, block):
+                    b = min(a + block, x.size)
+                    rows = np.arange(start + a, start + b)
+                    place = rows - starts[np.searchsorted(starts, rows, side="right") - 1]
+                    here = ext.size - x.size + a  # index in ext of the block's first row
+                    w = None if sample_weight is None else sample_weight[start + a:start + b]
+                    fields = {"weight": float(b - a) if w is None else float(np.sum(w))}
+                    for p in range(k):
+                        fields[f"initial_{p}"] = _counts(ext, here, np.flatnonzero(place == p), p, c, w)
+                    fields["transitions"] = _counts(ext, here, np.flatnonzero(place >= k), k, c, w)
+                    total.add(Additive(fields))
+                tail = ext[max(ext.size - k, 0):]
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        return total
 
     def _block_values(self, X, w, acc, row_offset=0):
         """The rows as one sequence, in pieces of whole blocks (what ``statistics(X)`` counts)."""
@@ -292,45 +299,10 @@ class MarkovChain(Summaries, FitModel):
 register_builtin(MarkovChain)
 
 
-class _BlockCounts:
-    """The pieces of one block of rows counted together, then added to a running total as the block's value.
-
-    Pieces arrive in row order (:func:`~suffstats.fit.sequences.sequence_pass`); when a piece of the next
-    block arrives, the codes gathered so far become one statistics value. Pieces are cut at blocks and
-    sequences only, so each block's value does not depend on how the rows were read.
-    """
-
-    def __init__(self, total, chain):
-        self.total, self.chain = total, chain
-        self.block, self.initial, self.codes, self.weights, self.weight = None, [], [], [], 0.0
-
-    def piece(self, block, initial, codes, weights, weight):
-        if self.block is not None and block != self.block:
-            self._flush()
-        self.block = block
-        self.initial.extend(initial)
-        self.codes.append(codes)
-        self.weights.append(np.ones(codes.size) if weights is None else np.asarray(weights, dtype=np.float64))
-        self.weight += weight
-
-    def _flush(self):
-        c, k = self.chain._cards(), self.chain.k
-        fields = {"weight": self.weight}
-        for p in range(k):
-            table = np.zeros(c ** (p + 1))
-            for q, code, w in self.initial:
-                if q == p:
-                    table[code] += w
-            fields[f"initial_{p}"] = table.reshape((c,) * (p + 1))
-        codes = np.concatenate(self.codes) if self.codes else np.zeros(0, np.intp)
-        weights = np.concatenate(self.weights) if self.weights else np.zeros(0)
-        fields["transitions"] = np.bincount(codes, weights=weights, minlength=c ** (k + 1)).astype(
-            np.float64).reshape((c,) * (k + 1))
-        self.total.add(Additive(fields))
-        self.block, self.initial, self.codes, self.weights, self.weight = None, [], [], [], 0.0
-
-    def finish(self):
-        """Add the last block's value; returns the running total."""
-        if self.block is not None:
-            self._flush()
-        return self.total
+def _counts(ext, here, rows, order, c, w):
+    """Weighted counts of the codes of ``rows`` (of the block at ``here`` in ``ext``) and their ``order`` predecessors."""
+    code = np.zeros(rows.size, dtype=np.intp)
+    for m in range(order + 1):
+        code = code * c + ext[here + rows - order + m]
+    counts = np.bincount(code, weights=None if w is None else w[rows], minlength=c ** (order + 1))
+    return counts.astype(np.float64).reshape((c,) * (order + 1))
