@@ -353,3 +353,28 @@ def test_fit_from_parquet_categorical_columns_equals_the_fit_of_their_codes(tmp_
     pq.write_table(pa.table({"x": pa.array([0.5, 1.5])}), tmp_path / "floats.parquet")
     with pytest.raises(ValueError, match="column 'x' .* is double: categories must be"):
         CategoricalParquetSource(str(tmp_path / "floats.parquet"))
+
+
+@pytest.mark.parametrize("algorithm", [None, "chow-liu"])
+def test_threads_and_a_resume_from_saved_statistics_give_the_fit_bit_for_bit(data, algorithm):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from suffstats.statistics import Statistics
+
+    structure = None if algorithm else STRUCTURE
+    fitted = BayesianNetwork(structure, algorithm, n_categories=CARDS).fit(data)
+    threaded = BayesianNetwork(structure, algorithm, n_categories=CARDS)
+    chunks = [data[a:a + 1_500] for a in range(0, data.shape[0], 1_500)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(threaded.summarize, chunks))
+    threaded.from_summaries()
+    assert threaded.to_dict() == fitted.to_dict()
+    # A pass stopped half way: its statistics saved as JSON, loaded in a new process's model, the rest counted.
+    first = BayesianNetwork(structure, algorithm, n_categories=CARDS)
+    first.summarize(data[:9_000])
+    saved = json.loads(json.dumps(first.pending.to_dict()))
+    resumed = BayesianNetwork(structure, algorithm, n_categories=CARDS)
+    resumed.absorb(Statistics.from_dict(saved))
+    resumed.summarize(data[9_000:])
+    resumed.from_summaries()
+    assert resumed.to_dict() == fitted.to_dict()
