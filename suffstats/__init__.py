@@ -44,7 +44,6 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **{name: ".classifiers" for name in ("BayesClassifier", "GaussianNB", "NaiveBayes")},
     **{name: ".hmm" for name in ("CategoricalHMM", "GaussianHMM", "PoissonHMM")},
     "GaussianMixtureImputer": ".impute",
-    "CategoricalParquetSource": ".data.categorical_parquet",
 })
 # A model JSON naming one of them loads it.
 FAMILY_MODULES.append("suffstats.mixture.gaussian")

@@ -327,7 +327,7 @@ def test_peak_memory_is_set_by_the_block_not_the_file(tmp_path, algorithm):
 def test_fit_from_parquet_categorical_columns_equals_the_fit_of_their_codes(tmp_path, data):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
-    from suffstats import CategoricalParquetSource
+    from suffstats.data import CategoricalParquetSource
 
     rows = data[:6_000]
     names = np.array(["apple", "kiwi", "lime", "pear"])  # sorted: code i is names[i]

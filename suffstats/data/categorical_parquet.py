@@ -48,6 +48,7 @@ class CategoricalParquetSource(ParquetSource):
     --------
     >>> import os, tempfile
     >>> import pyarrow as pa, pyarrow.parquet as pq
+    >>> from suffstats.data import CategoricalParquetSource
     >>> path = os.path.join(tempfile.mkdtemp(), "colours.parquet")
     >>> pq.write_table(pa.table({"colour": pa.array(["red", "blue", "red"]).dictionary_encode()}), path)
     >>> source = CategoricalParquetSource(path)
