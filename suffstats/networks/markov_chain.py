@@ -9,6 +9,7 @@ from .._validation import check_positive_int, check_weights
 from ..data import as_source
 from ..data.blocks import batch_ranges
 from ..data.prefetch import prefetch
+from ..distributed import as_strategy
 from ..distributions._registry import register_builtin
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
@@ -18,6 +19,7 @@ from ..statistics import Additive
 from ._codes import check_codes, check_table_size, max_codes
 from ._persistence import chain_from_dict, chain_to_dict
 from ._tables import check_prior, cpt_from_counts
+from ._windows import SequenceWindows, WindowCounts, block_counts
 
 __all__ = ["MarkovChain"]
 
@@ -143,11 +145,7 @@ class MarkovChain(Summaries, FitModel):
                     place = rows - starts[np.searchsorted(starts, rows, side="right") - 1]
                     here = ext.size - x.size + a  # index in ext of the block's first row
                     w = None if sample_weight is None else sample_weight[start + a:start + b]
-                    fields = {"weight": float(b - a) if w is None else float(np.sum(w))}
-                    for p in range(k):
-                        fields[f"initial_{p}"] = _counts(ext, here, np.flatnonzero(place == p), p, c, w)
-                    fields["transitions"] = _counts(ext, here, np.flatnonzero(place >= k), k, c, w)
-                    total.add(Additive(fields))
+                    total.add(block_counts(place, ext, here, w, k, c))
                 tail = ext[max(ext.size - k, 0):]
         finally:
             close = getattr(batches, "close", None)
@@ -177,7 +175,7 @@ class MarkovChain(Summaries, FitModel):
 
     # -- public --------------------------------------------------------------------------------------
     @transactional
-    def fit(self, X, lengths=None, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS):
+    def fit(self, X, lengths=None, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS, client=None):
         """Count every table in one pass over ``X`` (two when ``n_categories`` is not given); returns ``self``.
 
         Parameters
@@ -191,6 +189,10 @@ class MarkovChain(Summaries, FitModel):
             Weight of each row's counts (an integer weight is the row repeated).
         batch_size : int
             Rows read at a time; the result does not depend on it.
+        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
+            Count on a Dask cluster: each task reads its own rows (and the
+            ``k`` before them) from a file every worker opens; the result is
+            the local fit bit for bit.
         """
         batch_size = check_positive_int(batch_size, "batch_size")
         source = as_source(X, ndim=1)
@@ -200,7 +202,13 @@ class MarkovChain(Summaries, FitModel):
         self._fit_cards = self.n_categories or max_codes(source, batch_size, n_columns=1)[0]
         try:
             self._check_fitted()
-            acc = self._count_pass(source, bounds, sample_weight, batch_size)
+            strategy = as_strategy(client)
+            if strategy is None:
+                acc = self._count_pass(source, bounds, sample_weight, batch_size)
+            else:
+                windows = SequenceWindows(source, bounds.starts, self.k)
+                counter = WindowCounts(self.k, self._cards(), self._block_rows)
+                acc = strategy.accumulate(counter, windows, batch_ranges(source.n_rows, batch_size), sample_weight)
             self._pending = acc
             self.from_summaries()
         finally:
@@ -298,11 +306,3 @@ class MarkovChain(Summaries, FitModel):
 
 register_builtin(MarkovChain)
 
-
-def _counts(ext, here, rows, order, c, w):
-    """Weighted counts of the codes of ``rows`` (of the block at ``here`` in ``ext``) and their ``order`` predecessors."""
-    code = np.zeros(rows.size, dtype=np.intp)
-    for m in range(order + 1):
-        code = code * c + ext[here + rows - order + m]
-    counts = np.bincount(code, weights=None if w is None else w[rows], minlength=c ** (order + 1))
-    return counts.astype(np.float64).reshape((c,) * (order + 1))
