@@ -18,7 +18,7 @@ __all__ = ["CategoricalParquetSource"]
 
 
 class CategoricalParquetSource(ParquetSource):
-    """Categorical ``columns`` of a Parquet file or directory as codes ``0 .. c-1`` (needs ``suffstats[parquet]``).
+    """Categorical columns of a Parquet file or directory read as integer codes (needs ``suffstats[parquet]``).
 
     Parameters
     ----------
@@ -78,6 +78,21 @@ class CategoricalParquetSource(ParquetSource):
         self._value_sets = {c: pa.array(values) for c, values in self.categories.items()}
         self._cached = (None, None)
         self._remember()
+
+    @classmethod
+    def from_path(cls, path, *, columns=None, categories=None, **_):
+        """Open ``path`` (see the class parameters).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A Parquet file, or a directory read as one data set.
+        columns : list of str, optional
+            Columns to read (default: all).
+        categories : dict of str to list, optional
+            For a column, its categories in code order.
+        """
+        return cls(path, columns=columns, categories=categories)
 
     def _remember(self):
         if hasattr(self, "_value_sets"):  # the fingerprint reads rows: only once the categories are known
