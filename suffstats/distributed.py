@@ -101,8 +101,8 @@ class DaskAccumulation:
 
     Pass it (or the ``Client`` itself) as ``client=`` to ``fit`` of
     :class:`~suffstats.GaussianMixture`, :class:`~suffstats.KMeans`,
-    :class:`~suffstats.GeneralMixtureModel`, :class:`~suffstats.GaussianMixtureSearch`
-    or any distribution. The data must be a source the
+    :class:`~suffstats.GeneralMixtureModel`, :class:`~suffstats.GaussianMixtureSearch`,
+    :class:`~suffstats.BayesianNetwork`, :class:`~suffstats.MarkovChain` or any distribution. The data must be a source the
     workers open themselves: a ``.npy`` file, a directory/glob/list of ``.npy``
     shards, Zarr, Parquet, HDF5 (at the same path on every worker), or a
     ``dask.array``.

@@ -322,3 +322,59 @@ def test_peak_memory_is_set_by_the_block_not_the_file(tmp_path, algorithm):
     finally:
         tracemalloc.stop()
     assert peak < 2 * 2**20, f"peak {peak / 2**20:.1f} MiB for a {path.stat().st_size / 2**20:.1f} MiB file"
+
+
+def test_fit_from_parquet_categorical_columns_equals_the_fit_of_their_codes(tmp_path, data):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from suffstats.data import CategoricalParquetSource
+
+    rows = data[:6_000]
+    names = np.array(["apple", "kiwi", "lime", "pear"])  # sorted: code i is names[i]
+    columns = {f"c{j}": pa.array(names[rows[:, j]]).dictionary_encode() for j in range(4)}
+    columns["c4"] = pa.array(names[rows[:, 4]])  # plain strings
+    path = tmp_path / "fruit.parquet"
+    # Row groups of 700 rows: each has its own dictionary, its values in the order they first appear there.
+    pq.write_table(pa.table(columns), path, row_group_size=700)
+    source = CategoricalParquetSource(str(path))
+    assert source.categories == {f"c{j}": names[:CARDS[j]].tolist() for j in range(5)}
+    reference = BayesianNetwork(STRUCTURE).fit(rows)
+    for batch_size in (999, 10_000):
+        model = BayesianNetwork(STRUCTURE).fit(CategoricalParquetSource(str(path)), batch_size=batch_size)
+        assert model.to_dict() == reference.to_dict()
+    # Categories given in another order: codes follow the given order.
+    order = ["lime", "apple", "kiwi"]
+    given = CategoricalParquetSource(str(path), columns=["c0"], categories={"c0": order})
+    np.testing.assert_array_equal(given.read(0, 6_000)[:, 0], [order.index(v) for v in names[rows[:, 0]]])
+    with pytest.raises(ValueError, match=r"column 'c0' has 'lime' at data row \d+, which is not one of its categories"):
+        CategoricalParquetSource(str(path), columns=["c0"], categories={"c0": ["apple", "kiwi"]}).read(0, 6_000)
+    with pytest.raises(ValueError, match="categories name column"):
+        CategoricalParquetSource(str(path), columns=["c0"], categories={"c9": ["x"]})
+    pq.write_table(pa.table({"x": pa.array([0.5, 1.5])}), tmp_path / "floats.parquet")
+    with pytest.raises(ValueError, match="column 'x' .* is double: categories must be"):
+        CategoricalParquetSource(str(tmp_path / "floats.parquet"))
+
+
+@pytest.mark.parametrize("algorithm", [None, "chow-liu"])
+def test_threads_and_a_resume_from_saved_statistics_give_the_fit_bit_for_bit(data, algorithm):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from suffstats.statistics import Statistics
+
+    structure = None if algorithm else STRUCTURE
+    fitted = BayesianNetwork(structure, algorithm, n_categories=CARDS).fit(data)
+    threaded = BayesianNetwork(structure, algorithm, n_categories=CARDS)
+    chunks = [data[a:a + 1_500] for a in range(0, data.shape[0], 1_500)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(threaded.summarize, chunks))
+    threaded.from_summaries()
+    assert threaded.to_dict() == fitted.to_dict()
+    # A pass stopped half way: its statistics saved as JSON, loaded in a new process's model, the rest counted.
+    first = BayesianNetwork(structure, algorithm, n_categories=CARDS)
+    first.summarize(data[:9_000])
+    saved = json.loads(json.dumps(first.pending.to_dict()))
+    resumed = BayesianNetwork(structure, algorithm, n_categories=CARDS)
+    resumed.absorb(Statistics.from_dict(saved))
+    resumed.summarize(data[9_000:])
+    resumed.from_summaries()
+    assert resumed.to_dict() == fitted.to_dict()

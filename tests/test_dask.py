@@ -285,3 +285,39 @@ def test_fits_with_missing_values_are_the_local_fit(client, one_worker, data, tm
 
     local = general().fit(path)
     assert general().fit(path, client=DaskAccumulation(client, blocks_per_task=4)).to_dict() == local.to_dict()
+
+
+@pytest.mark.parametrize("structure, algorithm", [(((), (0,), (0, 1), (2,)), None), (None, "chow-liu")])
+def test_bayesian_network_tables_are_the_local_fit_bit_for_bit(client, one_worker, tmp_path, structure, algorithm):
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 3, size=(200_003, 4)).astype(np.int8)
+    X[:, 1] = (X[:, 0] + (rng.random(len(X)) < 0.2)) % 3
+    path = tmp_path / "codes.npy"
+    np.save(path, X)
+    w = rng.random(len(X))
+    for weights in (None, w):
+        local = ss.BayesianNetwork(structure, algorithm, n_categories=3).fit(path, weights, batch_size=30_000)
+        for c in (one_worker, client, DaskAccumulation(client, blocks_per_task=2)):
+            model = ss.BayesianNetwork(structure, algorithm, n_categories=3).fit(path, weights, client=c)
+            assert model.structure_ == local.structure_
+            assert all(np.array_equal(a, b) for a, b in zip(model.cpts_, local.cpts_))
+            assert model.to_dict() == local.to_dict()
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_markov_chain_is_the_local_fit_bit_for_bit(client, one_worker, tmp_path, k):
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(1, 9, 30_000)  # sequences crossing every task's first row
+    lengths[100] = 70_000  # and one spanning several tasks
+    x = rng.integers(0, 4, int(lengths.sum())).astype(np.int8)
+    path = tmp_path / "chain.npy"
+    np.save(path, x)
+    w = rng.random(x.size)
+    for lens, weights in ((lengths, None), (lengths, w), (None, w)):
+        local = ss.MarkovChain(k, n_categories=4).fit(path, lens, weights)
+        for c in (one_worker, client, DaskAccumulation(client, blocks_per_task=2)):
+            assert ss.MarkovChain(k, n_categories=4).fit(path, lens, weights, client=c).to_dict() == local.to_dict()
+    x[123_456] = 7
+    np.save(path, x)
+    with pytest.raises(ValueError, match="row 123456"):
+        ss.MarkovChain(k, n_categories=4).fit(path, lengths, client=client)

@@ -197,3 +197,58 @@ def test_pieces_shorter_than_the_order_carry_the_context(chain_data, k):
     np.testing.assert_allclose(small.transition_probs_, transitions, rtol=1e-12, atol=0)
     for ours, ref in zip(small.initial_probs_, initial):
         np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_many_short_sequences_equal_brute_force_and_any_batch_size(tmp_path, k):
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(1, 7, 40_000)  # many sequences shorter than the order, crossing every block
+    x = rng.integers(0, C, int(lengths.sum()))
+    weights = rng.random(x.size)
+    path = tmp_path / "codes.npy"
+    np.save(path, x.astype(np.int8))
+    reference = MarkovChain(k, n_categories=C).fit(x, lengths, weights)
+    initial, transitions = _brute_force(x, lengths, k, weights)
+    np.testing.assert_allclose(reference.transition_probs_, transitions, rtol=1e-12, atol=0)
+    for ours, ref in zip(reference.initial_probs_, initial):
+        np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=0)
+    for batch_size in (1, 4_099, 65_536, 10**6):
+        model = MarkovChain(k, n_categories=C).fit(str(path), lengths, weights, batch_size=batch_size)
+        assert model.to_dict() == reference.to_dict()
+    looped = MarkovChain(k, n_categories=C)
+    cut = np.searchsorted(np.cumsum(lengths), x.size // 2) + 1  # a whole number of sequences per call
+    end = int(lengths[:cut].sum())
+    looped.summarize(x[:end], lengths[:cut], weights[:end])
+    looped.summarize(x[end:], lengths[cut:], weights[end:])
+    looped.from_summaries()
+    np.testing.assert_allclose(looped.transition_probs_, transitions, rtol=1e-12, atol=0)
+
+
+def test_threads_and_a_resume_from_saved_statistics_give_the_fit_bit_for_bit(chain_data):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from suffstats.statistics import Statistics
+
+    rng = np.random.default_rng(2)
+    lengths = rng.integers(1, 40, 6_000)
+    x = rng.integers(0, C, int(lengths.sum()))
+    fitted = MarkovChain(2, n_categories=C).fit(x, lengths)
+    ends = np.cumsum(lengths)
+    parts = []
+    for a, b in zip(range(0, lengths.size, 500), range(500, lengths.size + 500, 500)):
+        lo, hi = (0 if a == 0 else int(ends[a - 1])), int(ends[min(b, lengths.size) - 1])
+        parts.append((x[lo:hi], lengths[a:b]))
+    threaded = MarkovChain(2, n_categories=C)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda part: threaded.summarize(*part), parts))
+    threaded.from_summaries()
+    assert threaded.to_dict() == fitted.to_dict()
+    first = MarkovChain(2, n_categories=C)
+    for part in parts[:5]:
+        first.summarize(*part)
+    resumed = MarkovChain(2, n_categories=C)
+    resumed.absorb(Statistics.from_dict(json.loads(json.dumps(first.pending.to_dict()))))
+    for part in parts[5:]:
+        resumed.summarize(*part)
+    resumed.from_summaries()
+    assert resumed.to_dict() == fitted.to_dict()

@@ -2,12 +2,12 @@
 
 :func:`count_tables` takes a block of codes (any integer or float dtype, as
 read from the file: nothing is converted first), checks every code against its
-column's number of categories, and adds the row's weight to one cell of each
-table (the joint code of the table's columns in mixed radix, the last column
-fastest). It returns the index of the first bad row, or -1; the caller then
-takes the checked path that names the row and the column. Rows are added in
-order, so weighted counts are deterministic; unit-weight counts are integers
-and exact.
+column's number of categories, then, table by table over the block (its rows
+stay in cache), adds each row's weight to one cell (the joint code of the
+table's columns in mixed radix, the last column fastest). It returns the index
+of the first bad row, or -1; the caller then takes the checked path that names
+the row and the column. Every cell adds its rows in row order, so weighted
+counts are deterministic; unit-weight counts are integers and exact.
 """
 
 from __future__ import annotations
@@ -19,27 +19,36 @@ __all__ = ["count_tables", "table_layout"]
 
 
 @njit(nogil=True, cache=True)
-def _count(X, w, cards, columns, starts, offsets, out):
+def _first_bad(X, cards):
     n, d = X.shape
-    tables = offsets.shape[0]
-    unit = w.shape[0] == 0
-    row = np.empty(d, np.int64)
     for i in range(n):
         for j in range(d):
             v = X[i, j]
             if not (v >= 0 and v < cards[j]):
                 return i
-            c = np.int64(v)
-            if c != v:
+            if np.int64(v) != v:
                 return i
-            row[j] = c
-        weight = 1.0 if unit else w[i]
-        for t in range(tables):
-            code = 0
-            for p in range(starts[t], starts[t + 1]):
-                code = code * cards[columns[p]] + row[columns[p]]
-            out[offsets[t] + code] += weight
     return -1
+
+
+@njit(nogil=True, cache=True)
+def _count(X, w, cards, columns, starts, offsets, out):
+    # Table by table over the block's rows (which stay in cache): a cell still adds its rows in row order.
+    n = X.shape[0]
+    unit = w.shape[0] == 0
+    for t in range(offsets.shape[0]):
+        s, e, off = starts[t], starts[t + 1], offsets[t]
+        if e - s == 2:  # a column and one parent, or a pair: the common case, without the inner loop
+            a, b = columns[s], columns[s + 1]
+            cb = cards[b]
+            for i in range(n):
+                out[off + np.int64(X[i, a]) * cb + np.int64(X[i, b])] += 1.0 if unit else w[i]
+        else:
+            for i in range(n):
+                code = 0
+                for p in range(s, e):
+                    code = code * cards[columns[p]] + np.int64(X[i, columns[p]])
+                out[off + code] += 1.0 if unit else w[i]
 
 
 def table_layout(tables, cards):
@@ -56,5 +65,8 @@ def count_tables(X, w, layout):
     columns, starts, offsets, cards = layout
     out = np.zeros(int(offsets[-1]), dtype=np.float64)
     weights = np.zeros(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    bad = _count(np.ascontiguousarray(X), weights, cards, columns, starts, offsets[:-1], out)
+    X = np.ascontiguousarray(X)
+    bad = _first_bad(X, cards)
+    if bad < 0:
+        _count(X, weights, cards, columns, starts, offsets[:-1], out)
     return int(bad), out

@@ -36,9 +36,7 @@ class ParquetSource(BatchSource):
         if missing:
             raise ValueError(f"{path} has no column(s) {missing}; it has {names}")
         for c in self.columns:
-            kind = self.dataset.schema.field(c).type
-            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
-                raise ValueError(f"column {c!r} of {path} is {kind}, not numeric; select numeric columns")
+            self._check_column(pa, c, self.dataset.schema.field(c).type)
         self.n_rows = self.dataset.count_rows()
         self.n_features = len(self.columns)
         self.dtype = np.dtype(np.float64)
@@ -52,6 +50,14 @@ class ParquetSource(BatchSource):
         self._cached = (None, None)
         self._remember()
 
+    def _check_column(self, pa, name, kind):
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+            raise ValueError(f"column {name!r} of {self.path} is {kind}, not numeric; select numeric columns")
+
+    def _rows(self, table, offset):
+        """The columns of one row group (whose first row is row ``offset``) as a 2-D array."""
+        return arrow_to_rows([table.column(c) for c in self.columns], self.columns, self.path, offset)
+
     @classmethod
     def from_path(cls, path, *, columns=None, **_):
         return cls(path, columns=columns)
@@ -63,8 +69,7 @@ class ParquetSource(BatchSource):
         """Row group ``i`` as an array (the last one read is kept: batches are consecutive)."""
         if self._cached[0] != i:
             offset, _, piece = self._pieces[i]
-            table = piece.to_table(columns=self.columns)
-            rows = arrow_to_rows([table.column(c) for c in self.columns], self.columns, self.path, offset)
+            rows = self._rows(piece.to_table(columns=self.columns), offset)
             self._cached = (i, rows)
         return self._cached[1]
 

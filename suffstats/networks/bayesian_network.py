@@ -9,6 +9,7 @@ from .._validation import as_numeric_array, check_positive_int, check_weights
 from ..backends.numba_counts import count_tables, table_layout
 from ..data import as_source
 from ..data.blocks import batch_ranges
+from ..distributed import as_strategy
 from ..distributions._registry import register_builtin
 from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
@@ -260,7 +261,7 @@ class BayesianNetwork(Summaries, FitModel):
 
     # -- public --------------------------------------------------------------------------------------
     @transactional
-    def fit(self, X, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS):
+    def fit(self, X, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS, client=None):
         """Count every table in one pass over ``X`` (two when ``n_categories`` is not given); returns ``self``.
 
         Parameters
@@ -273,6 +274,10 @@ class BayesianNetwork(Summaries, FitModel):
             Non-negative weights; integer weights equal repeated rows.
         batch_size : int
             Rows read at a time; the result does not depend on it.
+        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
+            Count on a Dask cluster: tasks read their own row ranges on the
+            workers and return count tables; the result is the local fit bit
+            for bit.
 
         Raises
         ------
@@ -292,7 +297,8 @@ class BayesianNetwork(Summaries, FitModel):
         if cards is None:
             cards = max_codes(source, batch_size, n_columns=d)
         self._plan = self._layout(cards)
-        acc = LocalAccumulation().accumulate(self, source, batch_ranges(source.n_rows, batch_size), sample_weight)
+        strategy = as_strategy(client) or LocalAccumulation()
+        acc = strategy.accumulate(self, source, batch_ranges(source.n_rows, batch_size), sample_weight)
         if not acc.blocks:
             raise ValueError("X is empty: a fit needs at least one row")
         self._pending = acc

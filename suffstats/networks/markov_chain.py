@@ -7,15 +7,19 @@ import numpy as np
 from .._transaction import lock_of, transactional
 from .._validation import check_positive_int, check_weights
 from ..data import as_source
+from ..data.blocks import batch_ranges
+from ..data.prefetch import prefetch
+from ..distributed import as_strategy
 from ..distributions._registry import register_builtin
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
-from ..fit.sequences import SequenceBoundaries, sequence_pass
+from ..fit.sequences import SequenceBoundaries
 from ..fit.summaries import Summaries
 from ..statistics import Additive
 from ._codes import check_codes, check_table_size, max_codes
 from ._persistence import chain_from_dict, chain_to_dict
 from ._tables import check_prior, cpt_from_counts
+from ._windows import SequenceWindows, WindowCounts, block_counts
 
 __all__ = ["MarkovChain"]
 
@@ -110,43 +114,44 @@ class MarkovChain(Summaries, FitModel):
             raise ValueError("statistics with negative or non-finite counts cannot be absorbed")
         return super()._accumulator_from_statistics(stats)
 
-    def _sequence_piece(self, acc, X, w, state, first, last, row_offset):
-        """Count one piece of a sequence; ``state`` is ``(last k codes, rows seen)`` of the sequence so far.
-
-        ``acc`` is a :class:`_BlockCounts` (pieces of one block are counted together, then added to the
-        running total as the block's value) or a plain running total (the piece is its own value).
-        """
-        x, w = self._validate_batch(X, w, row_offset)
-        c, k = self._cards(), self.k
-        before, seen = (np.zeros(0, np.intp), 0) if state is None else state
-        ext = np.concatenate([before, x])
-        offset = before.size
-        initial = []
-        for p in range(k):
-            j = p - seen  # the piece's row at position p of the sequence
-            if 0 <= j < x.size:
-                code = 0
-                for v in ext[offset + j - p:offset + j + 1]:
-                    code = code * c + int(v)
-                initial.append((p, code, 1.0 if w is None else float(w[j])))
-        start = max(k - seen, 0)  # first row of the piece with k codes before it
-        code = np.zeros(max(x.size - start, 0), dtype=np.intp)
-        for m in range(k + 1):
-            lo = offset + start - k + m
-            code = code * c + ext[lo:lo + code.size]
-        weights = None if w is None else w[start:]
-        total_weight = x.size if w is None else float(np.sum(w))
-        buffer = acc if isinstance(acc, _BlockCounts) else _BlockCounts(acc, self)
-        buffer.piece(row_offset // self._block_rows, initial, code, weights, total_weight)
-        if buffer is not acc:
-            buffer.finish()
-        return ext[-k:].copy(), seen + x.size
-
     def _count_pass(self, source, bounds, sample_weight, batch_size=None):
-        """One pass over the sequences of ``source``: a running total with one value per block of rows."""
-        buffer = _BlockCounts(self._new_accumulator(), self)
-        sequence_pass(self, source, bounds, sample_weight, batch_size, acc=buffer)
-        return buffer.finish()
+        """One pass over the sequences of ``source``: a running total with one value per block of rows.
+
+        Each block is counted whole, whatever its number of sequences: every
+        row's place in its sequence comes from the sequence starts, rows at
+        places ``p < k`` count into ``initial_p`` and the others into
+        ``transitions``, each table in one ``bincount``. The ``k`` rows before
+        a batch are carried, so a block's value does not depend on how the
+        rows were read.
+        """
+        c, k, block = self._cards(), self.k, self._block_rows
+        total = self._new_accumulator()
+        size = batch_size and -(-batch_size // block) * block  # whole blocks per batch
+        ranges = batch_ranges(source.n_rows, size)
+        batches = source.batches(ranges)
+        if len(ranges) > 1:
+            batches = prefetch(batches)
+        if not isinstance(bounds, SequenceBoundaries):
+            bounds = SequenceBoundaries(bounds, source.n_rows)
+        starts = bounds.starts
+        tail = np.zeros(0, np.intp)
+        try:
+            for start, X in batches:
+                x, _ = self._validate_batch(X, None, start)
+                ext = np.concatenate([tail, x])
+                for a in range(0, x.size, block):
+                    b = min(a + block, x.size)
+                    rows = np.arange(start + a, start + b)
+                    place = rows - starts[np.searchsorted(starts, rows, side="right") - 1]
+                    here = ext.size - x.size + a  # index in ext of the block's first row
+                    w = None if sample_weight is None else sample_weight[start + a:start + b]
+                    total.add(block_counts(place, ext, here, w, k, c))
+                tail = ext[max(ext.size - k, 0):]
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        return total
 
     def _block_values(self, X, w, acc, row_offset=0):
         """The rows as one sequence, in pieces of whole blocks (what ``statistics(X)`` counts)."""
@@ -170,7 +175,7 @@ class MarkovChain(Summaries, FitModel):
 
     # -- public --------------------------------------------------------------------------------------
     @transactional
-    def fit(self, X, lengths=None, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS):
+    def fit(self, X, lengths=None, sample_weight=None, *, batch_size=DEFAULT_BATCH_ROWS, client=None):
         """Count every table in one pass over ``X`` (two when ``n_categories`` is not given); returns ``self``.
 
         Parameters
@@ -184,6 +189,10 @@ class MarkovChain(Summaries, FitModel):
             Weight of each row's counts (an integer weight is the row repeated).
         batch_size : int
             Rows read at a time; the result does not depend on it.
+        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
+            Count on a Dask cluster: each task reads its own rows (and the
+            ``k`` before them) from a file every worker opens; the result is
+            the local fit bit for bit.
         """
         batch_size = check_positive_int(batch_size, "batch_size")
         source = as_source(X, ndim=1)
@@ -193,7 +202,13 @@ class MarkovChain(Summaries, FitModel):
         self._fit_cards = self.n_categories or max_codes(source, batch_size, n_columns=1)[0]
         try:
             self._check_fitted()
-            acc = self._count_pass(source, bounds, sample_weight, batch_size)
+            strategy = as_strategy(client)
+            if strategy is None:
+                acc = self._count_pass(source, bounds, sample_weight, batch_size)
+            else:
+                windows = SequenceWindows(source, bounds.starts, self.k)
+                counter = WindowCounts(self.k, self._cards(), self._block_rows)
+                acc = strategy.accumulate(counter, windows, batch_ranges(source.n_rows, batch_size), sample_weight)
             self._pending = acc
             self.from_summaries()
         finally:
@@ -291,46 +306,3 @@ class MarkovChain(Summaries, FitModel):
 
 register_builtin(MarkovChain)
 
-
-class _BlockCounts:
-    """The pieces of one block of rows counted together, then added to a running total as the block's value.
-
-    Pieces arrive in row order (:func:`~suffstats.fit.sequences.sequence_pass`); when a piece of the next
-    block arrives, the codes gathered so far become one statistics value. Pieces are cut at blocks and
-    sequences only, so each block's value does not depend on how the rows were read.
-    """
-
-    def __init__(self, total, chain):
-        self.total, self.chain = total, chain
-        self.block, self.initial, self.codes, self.weights, self.weight = None, [], [], [], 0.0
-
-    def piece(self, block, initial, codes, weights, weight):
-        if self.block is not None and block != self.block:
-            self._flush()
-        self.block = block
-        self.initial.extend(initial)
-        self.codes.append(codes)
-        self.weights.append(np.ones(codes.size) if weights is None else np.asarray(weights, dtype=np.float64))
-        self.weight += weight
-
-    def _flush(self):
-        c, k = self.chain._cards(), self.chain.k
-        fields = {"weight": self.weight}
-        for p in range(k):
-            table = np.zeros(c ** (p + 1))
-            for q, code, w in self.initial:
-                if q == p:
-                    table[code] += w
-            fields[f"initial_{p}"] = table.reshape((c,) * (p + 1))
-        codes = np.concatenate(self.codes) if self.codes else np.zeros(0, np.intp)
-        weights = np.concatenate(self.weights) if self.weights else np.zeros(0)
-        fields["transitions"] = np.bincount(codes, weights=weights, minlength=c ** (k + 1)).astype(
-            np.float64).reshape((c,) * (k + 1))
-        self.total.add(Additive(fields))
-        self.block, self.initial, self.codes, self.weights, self.weight = None, [], [], [], 0.0
-
-    def finish(self):
-        """Add the last block's value; returns the running total."""
-        if self.block is not None:
-            self._flush()
-        return self.total
