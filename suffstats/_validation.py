@@ -201,6 +201,17 @@ def check_real(value, name, *, minimum=None):
     return float(value)
 
 
+def check_prior(value, name):
+    """Refuse a prior (a number or an array of them) with a negative or non-finite value, naming ``name``."""
+    try:
+        values = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number or an array of numbers; got {value!r}") from None
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError(f"{name} must be finite and >= 0 everywhere; got {value!r}")
+    return value
+
+
 def check_no_overflow(X, n_rows, overflows, *, name="X", row_offset=0):
     """Raise naming the first row whose statistics overflow float64.
 

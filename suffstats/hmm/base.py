@@ -22,6 +22,7 @@ from collections import deque
 
 import numpy as np
 
+from .._validation import check_positive_int, check_prior, check_real
 from ..data import as_source
 from ..fit.running_total import RunningTotal
 from ..fit.sequences import SequenceBoundaries
@@ -215,6 +216,10 @@ class BaseHMM:
                                  f"{'st' + self._emission_letters!r}")
         if not (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1):
             raise ValueError(f"n_components must be a positive integer; got {self.n_components!r}")
+        check_positive_int(self.n_iter, "n_iter", minimum=0)
+        check_real(self.tol, "tol")  # a negative tol is allowed: it runs all n_iter iterations
+        for name in ("startprob_prior", "transmat_prior"):
+            check_prior(getattr(self, name), name)
 
     # -- initialisation and checks -----------------------------------------------------------
     def _needs_init(self, code, name):
