@@ -4,28 +4,19 @@ from __future__ import annotations
 
 
 import numpy as np
-from .._estimator import DensityMixin, Estimator, check_fitted, warn_not_converged
 
-from .._transaction import transactional
-from .._validation import check_batch, check_positive_int, check_weights, json_numbers
-from ..backends import get_backend
+from .._estimator import check_fitted
+from .._validation import json_numbers
 from ..backends.gaussian_math import logsumexp
 from ..data.source import as_source
 from ..distributions._registry import SCHEMA_VERSION, register_family
-from ..distributions.covariance import covariance_type as _strategy
-from ..distributed import as_strategy
-from ..fit.driver import EMSettings
-from ..fit.estimator import fit_model, settings_fingerprint
-from ._engine import MixtureEngine
+from ._gaussian_base import GaussianComponents, precisions_from_cholesky
 from ._initialize import initial_gaussian
-from ._missing import marginal_block, marginal_log_prob
-from ._moments import ComponentMoments, estimate_gaussian
-from . import _on_device as on_device
-from ._on_device import device_namespace
-from ._params import check_settings, check_warm_start, map_batches
+from ._moments import estimate_gaussian
+from ._params import check_settings, map_batches
 
 
-class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
+class GaussianMixture(GaussianComponents):
     """Gaussian mixture fitted by exact EM over data of any size.
 
     The constructor, defaults, fitted attributes and methods are those of
@@ -178,16 +169,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         self.compute_dtype = compute_dtype
         self.missing = missing
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = self.missing == "marginalize"
-        return tags
-
     # -- parameters ---------------------------------------------------------------
-    @property
-    def _cov(self):
-        return _strategy(self.covariance_type)
-
     def _assign_parameters(self, weights, means, covariances):
         """Store weights, means and covariances (in the fitted dtype) with their precisions."""
         try:
@@ -204,12 +186,7 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         dtype = getattr(self, "_dtype", np.float64)
         weights, means, covariances, P = (np.asarray(p, dtype=dtype) for p in params)
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = weights, means, covariances, P
-        if self.covariance_type == "full":
-            self.precisions_ = P @ np.transpose(P, (0, 2, 1))
-        elif self.covariance_type == "tied":
-            self.precisions_ = P @ P.T
-        else:
-            self.precisions_ = P**2
+        self.precisions_ = precisions_from_cholesky(self.covariance_type, P)
 
     def _get_parameters(self):
         """scikit-learn's private getter: ``(weights, means, covariances, precisions_cholesky)``."""
@@ -247,228 +224,11 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         covariances = self._cov.check(json_numbers(covariances, "covariances"), k, d)
         return weights, means, covariances
 
-    def _check_fitted(self):
-        check_fitted(self, "means_")
-
-    def _validate_batch(self, X, w, row_offset):
-        X = check_batch(X, n_features=getattr(self, "n_features_in_", None), row_offset=row_offset,
-                        owner=type(self).__name__, missing=self.missing)
-        return X, check_weights(w, X.shape[0], row_offset=row_offset)
-
-    def _shifts(self):
-        return np.asarray(self.means_, dtype=np.float64)
-
-    def _new_accumulator(self):
-        return ComponentMoments(self._shifts(), self._cov.layout)
-
-    def _accumulator_from_statistics(self, stats):
-        return ComponentMoments.checked(stats, self.n_components, self.n_features_in_, self._cov.layout)
-
-    def _kernel_parameters(self):
-        """Means, precision Cholesky factors and log-weights as float64, as the kernels take them."""
-        return (self._shifts(), np.asarray(self.precisions_cholesky_, dtype=np.float64),
-                np.log(np.asarray(self.weights_, dtype=np.float64)))
-
-    def _block_kernel(self):
-        kernels = get_backend(self.backend, "gaussian")
-        means, precisions_cholesky, log_weights = self._kernel_parameters()
-        covariance_type, dtype = self.covariance_type, np.dtype(self.compute_dtype)
-
-        def block(X, w):
-            return kernels.gaussian_block(X, w, means, precisions_cholesky, log_weights, covariance_type, dtype)
-
-        if self.missing == "marginalize":
-            layout = self._cov.layout
-
-            def marginal(X, w):
-                return marginal_block(block, X, w, means, precisions_cholesky, log_weights, covariance_type, layout)
-
-            return kernels, marginal
-        return kernels, block
-
     def _estimate(self, acc, previous):
         return estimate_gaussian(acc, self._cov, self.reg_covar, previous)
 
     def _initialize(self, source, sample_weight, rng, strategy=None):
         self._assign_parameters(*initial_gaussian(self, source, sample_weight, rng, strategy))
-
-    # -- fitting -------------------------------------------------------------------------
-    def fit(self, X, y=None, sample_weight=None, checkpoint=None, checkpoint_every=None, client=None):
-        """Fit by EM over ``X``; returns ``self``.
-
-        Parameters
-        ----------
-        X : array, memory map, path or batch source
-            See :func:`suffstats.data.as_source`.
-        y : ignored
-            Not used; present for scikit-learn's API.
-        sample_weight : array_like of shape (n_samples,), optional
-            Weight of each row (an integer weight is the row repeated).
-        checkpoint : str or path-like, optional
-            A file to write the state of the fit to; running the same fit again
-            with the same file resumes it, ending bit for bit where an
-            uninterrupted fit would. A file made for other data or settings, or
-            a corrupted one, is refused.
-        checkpoint_every : int, optional
-            Write the checkpoint after this many batches. By default it is
-            written after every minute of work (a crash loses at most about a
-            minute), and always after each epoch.
-        client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
-            Gather each epoch's statistics on this Dask cluster: the workers read
-            their own rows (``X`` a file path or a ``dask.array``) and the fit is
-            bit for bit the local one. Only an explicit client is used.
-        """
-        self._fit(X, sample_weight, checkpoint, checkpoint_every, client)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most likely component of each row.
-
-        Parameters
-        ----------
-        X : array, memory map, path or batch source
-            Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`).
-        y : ignored
-            Not used; present for scikit-learn's API.
-        sample_weight : array_like of shape (n_samples,), optional
-            Weight of each row in the fit.
-
-        Returns
-        -------
-        ndarray of int, shape (n_samples,)
-        """
-        return self._fit(X, sample_weight).predict(X)
-
-    @transactional
-    def _fit(self, X, sample_weight, checkpoint=None, checkpoint_every=None, client=None):
-        """Fit as one transaction: a refused or failed fit leaves the model as it was."""
-        return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
-
-    def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every, client=None):
-        check_settings(self)
-        source = as_source(X)
-        if source.n_rows < self.n_components:
-            raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
-                             f"n_samples = {source.n_rows}")
-        if sample_weight is not None:
-            sample_weight = check_weights(sample_weight, source.n_rows)
-        warm = self.warm_start and hasattr(self, "means_")
-        if warm:
-            check_warm_start(self, source.n_features)
-        self.n_features_in_ = source.n_features
-        # Parameters are kept in float32 for float32 data, as scikit-learn does; statistics stay float64.
-        self._dtype = np.float32 if source.dtype == np.float32 else np.float64
-        if warm:
-            self._load_fit_parameters(self._fit_parameters())
-        self._pending = None
-        history = fit_model(
-            self, source, sample_weight, EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
-            checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
-            fingerprint=self._checkpoint_fingerprint(sample_weight), strategy=as_strategy(client))
-        self.converged_, self.n_iter_ = history.converged, history.n_iter
-        self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
-        if not self.converged_ and self.max_iter > 0:
-            warn_not_converged("Best performing initialization did not converge. Try different init parameters, "
-                          "or increase max_iter, tol, or check for degenerate data.")
-        return self
-
-    def _checkpoint_fingerprint(self, sample_weight):
-        """The settings a checkpoint of this model must match."""
-        return settings_fingerprint(self.get_params(), sample_weight, exact=self.batches_per_epoch is None)
-
-    # -- prediction and scoring ---------------------------------------------------------------
-    def _weighted_log_prob(self, X):
-        means, precisions_cholesky, log_weights = self._kernel_parameters()
-
-        def complete(B):
-            return get_backend(self.backend, "gaussian").weighted_log_prob(
-                B, means, precisions_cholesky, log_weights, self.covariance_type, np.dtype(self.compute_dtype))
-
-        if self.missing == "marginalize":
-            return marginal_log_prob(complete, X, means, precisions_cholesky, log_weights, self.covariance_type)
-        return complete(X)
-
-    def score_samples(self, X):
-        """Log-density of each row, batch by batch.
-
-        Parameters
-        ----------
-        X : array, memory map, path or batch source
-            Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`); a CuPy array is scored on the
-            device and the result is a CuPy array.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_fitted(self, "means_")
-        if device_namespace(X) is not None:  # CuPy rows are scored on the device, a CuPy array comes back
-            return on_device.log_density(self, X)
-        return map_batches(self, X, lambda B: logsumexp(self._weighted_log_prob(B), axis=1))
-
-    def score(self, X, y=None):
-        """Mean log-density per row.
-
-        Parameters
-        ----------
-        X : array, memory map, path or batch source
-            Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`).
-        y : ignored
-            Not used; present for scikit-learn's API.
-
-        Returns
-        -------
-        float
-        """
-        scores = self.score_samples(X)
-        xp = device_namespace(scores)
-        return float(np.mean(scores) if xp is None else xp.mean(scores))
-
-    def predict_proba(self, X):
-        """Posterior probability of each component for each row.
-
-        Parameters
-        ----------
-        X : array, memory map, path or batch source
-            Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`); a CuPy array is scored on the
-            device and the result is a CuPy array.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-        """
-        check_fitted(self, "means_")
-        if device_namespace(X) is not None:
-            return on_device.posterior(self, X)
-
-        def proba(B):
-            lp = self._weighted_log_prob(B)
-            return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
-
-        return map_batches(self, X, proba)
-
-    def predict(self, X):
-        """Most likely component of each row.
-
-        Parameters
-        ----------
-        X : array, memory map, path or batch source
-            Rows with the features of the fit, read batch by batch (see
-            :func:`suffstats.data.as_source`); a CuPy array is scored on the
-            device and the result is a CuPy array.
-
-        Returns
-        -------
-        ndarray of int, shape (n_samples,)
-        """
-        check_fitted(self, "means_")
-        if device_namespace(X) is not None:
-            return on_device.most_likely(self, X)
-        return map_batches(self, X, lambda B: np.argmax(self._weighted_log_prob(B), axis=1))
 
     def _log_likelihood_and_rows(self, X):
         """Total log-likelihood of ``X`` and the rows it counts: those with an observed value.
@@ -528,29 +288,6 @@ class GaussianMixture(MixtureEngine, DensityMixin, Estimator):
         float
         """
         return -2 * self._log_likelihood_and_rows(X)[0] + 2 * self._n_parameters()
-
-    def sample(self, n_samples=1):
-        """Draw ``n_samples`` rows; returns ``(X, component labels)``.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of rows (at least 1); drawn with ``random_state``, as scikit-learn does.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        labels : ndarray of int, shape (n_samples,)
-        """
-        check_fitted(self, "means_")
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-            raise ValueError(f"Invalid value for 'n_samples': {n_samples!r}. It must be an integer, at least 1.")
-        rng = np.random.default_rng(self.random_state)
-        weights = np.asarray(self.weights_, dtype=np.float64)
-        counts = rng.multinomial(n_samples, weights / weights.sum())
-        X = np.vstack([self._cov.sample(rng, self.means_[j], self.covariances_, j, c) for j, c in enumerate(counts)])
-        return X, np.repeat(np.arange(self.n_components), counts)
-
 
     # -- persistence ---------------------------------------------------------------------------------
     def to_dict(self):
