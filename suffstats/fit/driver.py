@@ -147,8 +147,9 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
                                       bar.update if bar else None, on_chunk)
         if not acc.weight > 0:
             raise ValueError("the rows of this epoch have a total sample_weight of zero; nothing to fit")
-        mean_ll = acc.log_likelihood / acc.weight
+        previous_parameters = model._fit_parameters()
         model._maximize(acc, effective_inertia(settings.inertia, settings.lr_decay, epoch))
+        mean_ll = model._lower_bound(acc, previous_parameters)
         history.lower_bounds.append(mean_ll)
         history.total_weights.append(float(acc.weight))
         history.n_iter = epoch + 1

@@ -21,6 +21,8 @@ hook                                           what it does
 ``_shifts()``                                  the shifts a block is computed around (default ``None``)
 ``_accumulator_from_state(state)``             a part-done epoch's total from a checkpoint
 ``_accumulator_from_statistics(stats)``        a total from a value computed elsewhere (``absorb``)
+``_lower_bound(acc, previous)``                what an epoch records and converges on (default: mean
+                                               log-likelihood per unit weight of ``acc``)
 ``_converged(change, tol)``                    whether the fit has converged (default ``|change| < tol``)
 ``_block_rows``                                rows per accumulation block (default 4096)
 ``_blocks_follow_reference``                   blocks computed around the total's first block (default False)
@@ -51,8 +53,8 @@ __all__ = ["FitModel", "REQUIRED", "OPTIONAL", "missing_hooks", "accumulate"]
 REQUIRED = ("_validate_batch", "_new_accumulator", "_block_values", "_maximize", "_fit_parameters",
             "_load_fit_parameters")
 #: Hooks with a default in :class:`FitModel`.
-OPTIONAL = ("_initialize", "_shifts", "_accumulator_from_state", "_accumulator_from_statistics", "_converged",
-            "_block_rows", "_blocks_follow_reference", "_check_fitted", "_check_fit_parameters", "_epoch_line")
+OPTIONAL = ("_initialize", "_shifts", "_accumulator_from_state", "_accumulator_from_statistics", "_lower_bound",
+            "_converged", "_block_rows", "_blocks_follow_reference", "_check_fitted", "_check_fit_parameters", "_epoch_line")
 
 
 def missing_hooks(cls) -> list:
@@ -118,8 +120,17 @@ class FitModel:
         """A running total holding a value computed elsewhere (``absorb``); refuse values of another shape here."""
         return self._new_accumulator().from_value(stats)
 
+    def _lower_bound(self, acc, previous) -> float:
+        """The objective of an epoch whose statistics were ``acc``, called after the M-step.
+
+        ``previous`` holds the parameters of the E-step (``_fit_parameters()``
+        before the update). The default is the mean log-likelihood per unit
+        weight; a variational model returns its evidence lower bound.
+        """
+        return acc.log_likelihood / acc.weight
+
     def _converged(self, change, tol) -> bool:
-        """Whether an epoch that changed the mean log-likelihood by ``change`` ends the fit."""
+        """Whether an epoch that changed the objective (:meth:`_lower_bound`) by ``change`` ends the fit."""
         return abs(change) < tol
 
     def _accumulate(self, acc, X, w, row_offset=0) -> None:

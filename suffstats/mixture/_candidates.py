@@ -56,13 +56,14 @@ class Candidates(FitModel):
         """Each active candidate's M-step and convergence test, exactly as its own EM run would make them."""
         for j, part in acc.parts.items():
             model, history = self.candidates[j], self.histories[j]
-            mean_ll = part.log_likelihood / part.weight
-            previous = history.lower_bound
+            previous_parameters = model._fit_parameters()
             model._maximize(part, inertia)
-            history.lower_bounds.append(mean_ll)
+            objective = model._lower_bound(part, previous_parameters)
+            change = objective - history.lower_bound
+            history.lower_bounds.append(objective)
             history.total_weights.append(float(part.weight))
             history.n_iter += 1
-            if abs(mean_ll - previous) < self.tol:
+            if model._converged(change, self.tol):
                 history.converged = True
 
     def _converged(self, change, tol):
