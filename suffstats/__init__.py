@@ -31,15 +31,15 @@ __all__ = [
     "Bernoulli", "Beta", "Categorical", "Distribution", "Exponential", "Gamma", "Geometric",
     "IndependentComponents", "LogNormal", "MultivariateNormal", "Normal", "Poisson", "Uniform",
     "Additive", "Composite", "Moments", "Statistics", "from_json", "load", "save", "to_json",
-    "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans",
-    "GaussianMixtureImputer", "BayesianNetwork", "MarkovChain", "BayesClassifier", "GaussianNB", "NaiveBayes",
+    "BayesianGaussianMixture", "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch",
+    "GeneralMixtureModel", "KMeans", "GaussianMixtureImputer", "BayesianNetwork", "MarkovChain", "BayesClassifier", "GaussianNB", "NaiveBayes",
     "CategoricalHMM", "GMMHMM", "GaussianHMM", "HiddenMarkovModel", "PoissonHMM",
 ]
 
 # The estimators build on scikit-learn, whose import takes most of a second: they are imported when first used.
 __getattr__, __dir__ = lazy_exports(__name__, {
-    **{name: ".mixture" for name in ("EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch",
-                                     "GeneralMixtureModel", "KMeans")},
+    **{name: ".mixture" for name in ("BayesianGaussianMixture", "EmptyComponentWarning", "GaussianMixture",
+                                     "GaussianMixtureSearch", "GeneralMixtureModel", "KMeans")},
     **{name: ".networks" for name in ("BayesianNetwork", "MarkovChain")},
     **{name: ".classifiers" for name in ("BayesClassifier", "GaussianNB", "NaiveBayes")},
     **{name: ".hmm" for name in ("CategoricalHMM", "GMMHMM", "GaussianHMM", "HiddenMarkovModel",
@@ -48,6 +48,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
 })
 # A model JSON naming one of them loads it.
 FAMILY_MODULES.append("suffstats.mixture.gaussian")
+FAMILY_MODULES.append("suffstats.mixture.bayesian")
 FAMILY_MODULES.append("suffstats.classifiers.gaussian_nb")
 FAMILY_MODULES.append("suffstats.classifiers.bayes")
 FAMILY_MODULES.append("suffstats.classifiers.naive_bayes")

@@ -6,9 +6,9 @@ The estimators are imported when first used (see :mod:`suffstats._lazy`).
 from .._lazy import lazy_exports
 from ._seeding import INIT_METHODS
 
-__all__ = ["INIT_METHODS", "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel",
+__all__ = ["INIT_METHODS", "BayesianGaussianMixture", "EmptyComponentWarning", "GaussianMixture", "GaussianMixtureSearch", "GeneralMixtureModel",
            "KMeans"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "EmptyComponentWarning": "._moments", "GaussianMixture": ".gaussian", "GeneralMixtureModel": ".general",
+    "BayesianGaussianMixture": ".bayesian", "EmptyComponentWarning": "._moments", "GaussianMixture": ".gaussian", "GeneralMixtureModel": ".general",
     "KMeans": ".kmeans", "GaussianMixtureSearch": ".search"})

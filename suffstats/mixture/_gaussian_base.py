@@ -153,8 +153,8 @@ class GaussianComponents(MixtureEngine, DensityMixin, Estimator, abstract=True):
             check_warm_start(self, source.n_features)
         checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True)
         strategy = as_strategy(client)
-        self._prepare_fit(source, sample_weight, strategy)
         self.n_features_in_ = source.n_features
+        self._prepare_fit(source, sample_weight, strategy)
         # Parameters are kept in float32 for float32 data, as scikit-learn does; statistics stay float64.
         self._dtype = np.float32 if source.dtype == np.float32 else np.float64
         if warm:

@@ -35,7 +35,7 @@ from ._moments import ComponentMoments, estimate_gaussian
 from ._seeding import INIT_METHODS, draw_sample, seed_centers
 from .kmeans import KMeans, check_centers
 
-__all__ = ["INIT_METHODS", "draw_sample", "initial_gaussian", "given_initial_parameters"]
+__all__ = ["INIT_METHODS", "draw_sample", "initial_gaussian", "initial_plan", "given_initial_parameters"]
 
 def assignment_backend(name):
     """The backend that assigns rows to centres while initialising a model on backend ``name``: that one, or
@@ -76,13 +76,18 @@ def initial_gaussian(model, source, sample_weight, rng, strategy=None):
     The one pass of the ``kmeans`` start goes through ``strategy`` (local by
     default), as the epochs do: on a cluster the workers read the rows.
     """
+    return initial_plan(model, source, sample_weight, rng, strategy).parameters()
+
+
+def initial_plan(model, source, sample_weight, rng, strategy=None):
+    """The :class:`InitialPlan` of ``model`` with its pass (if any) done: its ``moments`` are the starting moments."""
     plan = InitialPlan.make(model, source, sample_weight, rng)
     if plan.assignment is not None:
         ranges = EMSettings(batch_size=model.batch_size).pass_ranges(source.n_rows, plan.assignment._block_rows)
         with progress_bar(model.progress, ranges, "initialization") as bar:
             (strategy or LocalAccumulation()).accumulate(plan.assignment, source, ranges, sample_weight,
                                                          plan.moments, bar.update if bar else None)
-    return plan.parameters()
+    return plan
 
 
 class InitialPlan:

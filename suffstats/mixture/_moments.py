@@ -141,6 +141,19 @@ class ComponentMoments(RunningTotal):
         return acc
 
 
+def component_estimates(acc: ComponentMoments, cov, reg_covar):
+    """Each component's mass, mean and covariance from its moments, as scikit-learn's
+    ``_estimate_gaussian_parameters`` gives them (masses raised by ``10·eps`` so none is zero).
+
+    Returns
+    -------
+    nk (k,), means (k, d), covariances (shape by covariance type)
+    """
+    nk = acc.resp + 10 * np.finfo(np.float64).eps
+    means = acc.shifts + acc.first / nk[:, None]
+    return nk, means, cov.estimate(acc.scatter(nk), nk, reg_covar, acc.shifts.shape[1])
+
+
 def estimate_gaussian(acc: ComponentMoments, cov, reg_covar, previous=None):
     """M-step: weights, means and covariances from component moments.
 
@@ -153,9 +166,7 @@ def estimate_gaussian(acc: ComponentMoments, cov, reg_covar, previous=None):
     weights (k,), means (k, d), covariances (shape by covariance type)
     """
     k = acc.resp.shape[0]
-    resp = acc.resp + 10 * np.finfo(np.float64).eps
-    means = acc.shifts + acc.first / resp[:, None]
-    covariances = cov.estimate(acc.scatter(resp), resp, reg_covar, acc.shifts.shape[1])
+    resp, means, covariances = component_estimates(acc, cov, reg_covar)
     weights = resp / resp.sum()
     empty = acc.resp <= EMPTY_SHARE * max(acc.weight, np.finfo(float).tiny) / k
     if empty.any():

@@ -16,6 +16,8 @@ from ._seeding import INIT_METHODS
 
 #: What :class:`~suffstats.GaussianMixtureSearch` can choose the best candidate by.
 CRITERIA = ("bic", "aic", "heldout")
+#: The priors on the weights of a :class:`~suffstats.BayesianGaussianMixture`.
+WEIGHT_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 
 
 def _int(minimum, allow_none=False):
@@ -69,6 +71,7 @@ CONSTRAINTS = {
     "verbose_interval": _int(1),
     "covariance_type": _one_of(*COVARIANCE_TYPES),
     "init_params": _one_of(*INIT_METHODS),
+    "weight_concentration_prior_type": _one_of(*WEIGHT_PRIOR_TYPES),
     "compute_dtype": _one_of("float64", "float32"),
     "missing": check_missing_policy,
     "backend": lambda value, name: _one_of(*available_backends())(value, name),
