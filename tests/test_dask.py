@@ -321,3 +321,14 @@ def test_markov_chain_is_the_local_fit_bit_for_bit(client, one_worker, tmp_path,
     np.save(path, x)
     with pytest.raises(ValueError, match="row 123456"):
         ss.MarkovChain(k, n_categories=4).fit(path, lengths, client=client)
+
+
+def test_bayesian_mixture_is_the_local_fit_bit_for_bit(client, data):
+    """The priors' pass, the initialisation pass and every epoch run on the workers; the fit is the local one."""
+    def fit(**kw):
+        return ss.BayesianGaussianMixture(n_components=5, random_state=0, max_iter=4, tol=0).fit(data["npy"], **kw)
+
+    local, remote = fit(), fit(client=DaskAccumulation(client, blocks_per_task=2))
+    for name in ("weights_", "means_", "covariances_", "mean_prior_", "covariance_prior_", "mean_precision_"):
+        assert np.array_equal(getattr(local, name), getattr(remote, name)), name
+    assert local.lower_bounds_ == remote.lower_bounds_

@@ -20,7 +20,7 @@ from .checkpoint import Checkpoint
 from .driver import EMHistory, EMSettings, FitState, epoch_ranges, run_em
 from .state import NOT_THIS_FIT
 
-__all__ = ["fit_model", "settings_fingerprint", "CheckpointProgress", "checkpoint_progress"]
+__all__ = ["fit_model", "refuse_all_zero_weights", "settings_fingerprint", "CheckpointProgress", "checkpoint_progress"]
 
 
 def settings_fingerprint(settings: dict, sample_weight, exact: bool) -> dict:
@@ -32,6 +32,13 @@ def settings_fingerprint(settings: dict, sample_weight, exact: bool) -> dict:
     return out
 
 
+def refuse_all_zero_weights(sample_weight) -> None:
+    """Refuse in-memory weights that are zero for every row (weights streamed with a source are checked per batch)."""
+    if isinstance(sample_weight, (np.ndarray, list, tuple)) and not np.any(sample_weight):
+        raise ValueError("sample_weight is zero for every row: sample weights must contain at least one non-zero "
+                         "number, or there is nothing to fit")
+
+
 def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, checkpoint=None,
                 checkpoint_every=None, fingerprint=None, strategy=None) -> EMHistory:
     """Run ``n_init`` initialisations of EM (one when ``warm``) and keep the best; returns its history.
@@ -41,10 +48,7 @@ def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, che
     uninterrupted fit would. ``strategy`` gathers each epoch's statistics
     (default: :class:`~suffstats.fit.local.LocalAccumulation`).
     """
-    # Only in-memory weights are checked here; weights streamed with a source are checked per batch.
-    if isinstance(sample_weight, (np.ndarray, list, tuple)) and not np.any(sample_weight):
-        raise ValueError("sample_weight is zero for every row: sample weights must contain at least one non-zero "
-                         "number, or there is nothing to fit")
+    refuse_all_zero_weights(sample_weight)
     random_state = getattr(model, "random_state", None)
     if checkpoint is not None and not (random_state is None or isinstance(random_state, (int, np.integer))):
         raise ValueError(f"a fit with a checkpoint needs random_state to be None or an integer; got a "

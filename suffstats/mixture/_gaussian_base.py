@@ -23,7 +23,7 @@ from ..data.source import as_source
 from ..distributed import as_strategy
 from ..distributions.covariance import covariance_type as _strategy
 from ..fit.driver import EMSettings
-from ..fit.estimator import fit_model, settings_fingerprint
+from ..fit.estimator import fit_model, refuse_all_zero_weights, settings_fingerprint
 from . import _on_device as on_device
 from ._engine import MixtureEngine
 from ._missing import marginal_block, marginal_log_prob
@@ -148,6 +148,7 @@ class GaussianComponents(MixtureEngine, DensityMixin, Estimator, abstract=True):
                              f"n_samples = {source.n_rows}")
         if sample_weight is not None:
             sample_weight = check_weights(sample_weight, source.n_rows)
+            refuse_all_zero_weights(sample_weight)
         warm = self.warm_start and hasattr(self, "means_")
         if warm:
             check_warm_start(self, source.n_features)

@@ -80,7 +80,7 @@ def initial_gaussian(model, source, sample_weight, rng, strategy=None):
 
 
 def initial_plan(model, source, sample_weight, rng, strategy=None):
-    """The :class:`InitialPlan` of ``model`` with its pass (if any) done: its ``moments`` are the starting moments."""
+    """The ``InitialPlan`` of ``model`` with its pass (if any) done: its ``moments`` are the starting moments."""
     plan = InitialPlan.make(model, source, sample_weight, rng)
     if plan.assignment is not None:
         ranges = EMSettings(batch_size=model.batch_size).pass_ranges(source.n_rows, plan.assignment._block_rows)

@@ -61,12 +61,15 @@ class BayesianGaussianMixture(GaussianComponents):
     n_components : int, default=1
         The largest number of components.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Each component's own full covariance, one shared by all, one variance
+        per feature and component, or one variance per component.
     tol : float, default=1e-3
         Convergence threshold on the change of the lower bound (a total over
         the rows, not a mean per row, as in scikit-learn).
     reg_covar : float, default=1e-6
         Added to the diagonal of each component's scatter.
     max_iter : int, default=100
+        Epochs of variational updates (one read of the data each).
     n_init : int, default=1
         Initialisations to run; the one with the highest lower bound is kept.
     init_params : {"kmeans", "kmeans_full", "k-means++", "random", "random_from_data", "first-k"}, default="kmeans"
@@ -74,6 +77,8 @@ class BayesianGaussianMixture(GaussianComponents):
         :class:`~suffstats.GaussianMixture`): on a uniform sample of
         ``init_sample_size`` rows, then one pass for ``kmeans``.
     weight_concentration_prior_type : {"dirichlet_process", "dirichlet_distribution"}, default="dirichlet_process"
+        The prior on the weights: a (truncated) Dirichlet process, by stick
+        breaking, or a Dirichlet distribution.
     weight_concentration_prior : float, optional
         ``1 / n_components`` by default.
     mean_precision_prior : float, optional
@@ -87,10 +92,13 @@ class BayesianGaussianMixture(GaussianComponents):
         ``covariance_type``: ``(n_features, n_features)`` for full and tied,
         ``(n_features,)`` for diag, a number for spherical.
     random_state : int, numpy Generator, RandomState or None
+        Seed of the initialisation and of ``sample``; an int makes fits reproducible.
     warm_start : bool, default=False
         Start from the current parameters when refitting.
     verbose : int, default=0
+        Print a line (epoch, change, lower bound, seconds) every ``verbose_interval`` epochs.
     verbose_interval : int, default=10
+        Epochs between two printed lines when ``verbose`` is set.
     batch_size : int, optional
         Rows read per batch; ``None`` reads all rows at once.
     init_sample_size : int or None, default=100000
@@ -99,8 +107,12 @@ class BayesianGaussianMixture(GaussianComponents):
         Called after every epoch as ``callback(model, logs)``; ``logs["log_likelihood"]``
         holds the lower bound.
     progress : bool, default=False
+        Show a progress bar over the rows of each pass.
     backend : {"numba", "numpy"}, default="numba"
+        Kernel backend (see :mod:`suffstats.backends`).
     compute_dtype : {"float64", "float32"}, default="float64"
+        Precision of the large products in the ``numba`` backend, as in
+        :class:`~suffstats.GaussianMixture`; statistics are added in float64.
 
     Attributes
     ----------
@@ -229,7 +241,8 @@ class BayesianGaussianMixture(GaussianComponents):
         weight = float(acc.resp[0])
         if not weight > 1.0:
             raise ValueError(f"the default covariance_prior is the covariance of the data, which needs a total "
-                             f"weight above 1 (got {weight:.6g}); give covariance_prior")
+                             f"weight above 1; got {weight:.6g} over n_samples = {source.n_rows}: give "
+                             "covariance_prior")
         mean = acc.shifts[0] + acc.first[0] / weight
         covariance = acc.scatter(acc.resp)[0] / (weight - 1.0)
         if self.covariance_type == "spherical":
