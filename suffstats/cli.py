@@ -85,23 +85,37 @@ def _checked_input(args):
 
 
 def _fit(args):
-    from .mixture import GaussianMixture  # the estimators are imported when a command needs them: --help is quick
+    # The estimators are imported when a command needs them: --help is quick.
+    from .mixture import BayesianGaussianMixture, GaussianMixture
 
     X = _checked_input(args)
-    model = GaussianMixture(
-        args.components, covariance_type=args.covariance, batch_size=args.batch_size,
-        batches_per_epoch=args.batches_per_epoch, max_iter=args.max_iter, tol=args.tol, init_params=args.init,
-        random_state=args.seed, verbose=0 if args.quiet else 2, verbose_interval=1, progress=not args.quiet,
-        missing=args.missing,
-    )
+    shared = dict(covariance_type=args.covariance, batch_size=args.batch_size, max_iter=args.max_iter, tol=args.tol,
+                  init_params=args.init, random_state=args.seed, verbose=0 if args.quiet else 2, verbose_interval=1,
+                  progress=not args.quiet)
+    if args.variational:
+        if args.batches_per_epoch is not None or args.missing != "error":
+            raise UsageError("--variational fits by exact epochs over complete rows: drop --batches-per-epoch "
+                             "and --missing")
+        model = BayesianGaussianMixture(args.components, weight_concentration_prior=args.weight_concentration_prior,
+                                        **shared)
+    else:
+        if args.weight_concentration_prior is not None:
+            raise UsageError("--weight-concentration-prior needs --variational")
+        model = GaussianMixture(args.components, batches_per_epoch=args.batches_per_epoch, missing=args.missing,
+                                **shared)
     resume = _resume_message(args, X, model)
-    print(f"fitting {args.components} components ({args.covariance}) to {X.describe()}", flush=True)
+    kind = "a variational mixture of at most " if args.variational else ""
+    print(f"fitting {kind}{args.components} components ({args.covariance}) to {X.describe()}", flush=True)
     if resume:
         print(resume, flush=True)
     model.fit(X, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     save(model, args.out)
-    print(f"converged: {model.converged_} after {model.n_iter_} epochs; "
-          f"mean log-likelihood {model.lower_bound_:.6f}; written to {args.out}")
+    if args.variational:
+        used = int((model.weights_ > 0.01).sum())
+        summary = f"lower bound {model.lower_bound_:.6f}; {used} of {args.components} components weigh over 1%"
+    else:
+        summary = f"mean log-likelihood {model.lower_bound_:.6f}"
+    print(f"converged: {model.converged_} after {model.n_iter_} epochs; {summary}; written to {args.out}")
     return 0
 
 
@@ -224,6 +238,11 @@ def _parser():
     data_and_em_arguments(fit)
     fit.add_argument("--components", type=int_at_least(1), default=8, help="mixture components")
     fit.add_argument("--covariance", default="full", choices=list(COVARIANCE_TYPES), help="covariance type")
+    fit.add_argument("--variational", action="store_true",
+                     help="fit a BayesianGaussianMixture (Dirichlet process prior): --components is the most, and "
+                          "surplus ones end with weights near zero")
+    fit.add_argument("--weight-concentration-prior", type=number(positive=True), default=None,
+                     help="with --variational: smaller switches off more components (default: 1/components)")
     fit.set_defaults(run=_fit)
     add_fit_hmm(command)
 

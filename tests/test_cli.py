@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
+import suffstats as ss
 import suffstats._cli_checks as cli_checks
 import suffstats.cli as cli
 from suffstats import save
@@ -355,3 +356,26 @@ def test_select_refuses_bad_grids(capsys, data, tmp_path, argv, fragment):
 def test_select_refuses_a_grid_larger_than_the_data_at_once(capsys, data, tmp_path):
     code, out, err = run(capsys, "select", data, "--components", "1-5000", "--out", tmp_path / "m.json")
     assert code == 1 and "n_samples >= n_components" in err and "Initialization" not in out
+
+
+def test_fit_variational_writes_a_bayesian_mixture_equal_to_the_library_fit(capsys, tmp_path):
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(c, 1.0, (400, 2)) for c in (-8, 8)])
+    np.save(tmp_path / "two.npy", X)
+    code, out, err = run(capsys, "fit", tmp_path / "two.npy", "--variational", "--components", "6",
+                         "--weight-concentration-prior", "0.001", "--max-iter", "300", "--batch-size", "250",
+                         "--quiet", "--out", tmp_path / "m.json")
+    assert code == 0, err
+    assert "2 of 6 components weigh over 1%" in out
+    model = ss.load(tmp_path / "m.json")
+    direct = ss.BayesianGaussianMixture(6, weight_concentration_prior=0.001, max_iter=300, random_state=0).fit(X)
+    assert type(model) is ss.BayesianGaussianMixture and np.array_equal(model.means_, direct.means_)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--variational", "--batches-per-epoch", "2"], "--variational fits by exact epochs"),
+    (["--weight-concentration-prior", "0.1"], "--weight-concentration-prior needs --variational"),
+])
+def test_fit_variational_refuses_options_it_cannot_honour(capsys, data, tmp_path, argv, fragment):
+    code, _, err = run(capsys, "fit", data, *argv, "--out", tmp_path / "m.json")
+    assert code == 2 and fragment in err and not (tmp_path / "m.json").exists()
