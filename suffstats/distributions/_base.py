@@ -289,6 +289,74 @@ class Distribution(Summaries, FitModel, BatchStatistics, JSONModel):
         out[inside] = self._log_probability(X[inside])
         return out
 
+    def _log_likelihood_and_rows(self, X, batch_size):
+        """Total log-likelihood of the rows of ``X`` read in batches, and the rows it counts.
+
+        A row with every value missing (``missing="marginalize"``) has a
+        density of 1 and carries no information: it counts neither in the
+        total nor in the number of rows.
+        """
+        batch_size = check_positive_int(batch_size, "batch_size")
+        source, _ = rows_of(self, X)
+        total, rows = 0.0, 0
+        for start, stop in batch_ranges(source.n_rows, batch_size):
+            batch = check_batch(source.read(start, stop), ndim=self.ndim, n_features=self._n_features(),
+                                row_offset=start, missing=self.missing)
+            observed = ~np.isnan(batch) if batch.ndim == 1 else ~np.isnan(batch).all(axis=1)
+            total += float(np.sum(self.log_probability(batch)[observed], dtype=np.float64))
+            rows += int(observed.sum())
+        if rows == 0:
+            raise ValueError(f"none of the {source.n_rows} rows of X has an observed value: the criterion is "
+                             "undefined")
+        return total, rows
+
+    def bic(self, X, *, batch_size=DEFAULT_BATCH_ROWS) -> float:
+        """Bayesian information criterion of the fitted model on ``X`` (lower is better).
+
+        ``-2·log L + n_parameters·log n``, with ``n`` the rows that have an
+        observed value; ``X`` is read ``batch_size`` rows at a time.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, as for :meth:`fit`.
+        batch_size : int
+            Rows read at a time.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from suffstats import Normal
+        >>> x = np.random.default_rng(0).normal(size=1000)
+        >>> model = Normal().fit(x)
+        >>> bool(np.isclose(model.bic(x), -2 * model.log_probability(x).sum() + 2 * np.log(1000)))
+        True
+        """
+        self._require_fitted()
+        total, n = self._log_likelihood_and_rows(X, batch_size)
+        return -2.0 * total + self.n_parameters * np.log(n)
+
+    def aic(self, X, *, batch_size=DEFAULT_BATCH_ROWS) -> float:
+        """Akaike information criterion of the fitted model on ``X`` (lower is better): ``-2·log L + 2·n_parameters``.
+
+        Parameters
+        ----------
+        X : array_like, memory map, path or BatchSource
+            Rows, as for :meth:`fit`.
+        batch_size : int
+            Rows read at a time.
+
+        Returns
+        -------
+        float
+        """
+        self._require_fitted()
+        return -2.0 * self._log_likelihood_and_rows(X, batch_size)[0] + 2.0 * self.n_parameters
+
     def probability(self, X) -> np.ndarray:
         """Density (or mass) of each row.
 
