@@ -204,23 +204,17 @@ def test_temporary_files_left_by_a_kill_are_removed_by_the_next_run(tmp_path, da
 
 
 class _Clock:
-    """A fake clock on which time passes only while rows are read: ``step`` seconds per read."""
+    """A fake clock on which time passes only as chunks are summed: ``step`` seconds per chunk.
+
+    It is advanced where the fit asks whether a write is due (once per chunk, on the thread that sums), not
+    where rows are read: reads run ahead on a background thread by as much as the scheduler allows.
+    """
 
     def __init__(self, step):
         self.now, self.step = 0.0, step
 
     def __call__(self):
         return self.now
-
-
-class _TimedReads(Interrupting):
-    def __init__(self, X, at_read, clock):
-        super().__init__(X, at_read)
-        self.clock = clock
-
-    def read(self, start, stop):
-        self.clock.now += self.clock.step
-        return super().read(start, stop)
 
 
 @pytest.mark.parametrize("seconds_per_chunk, chunks_per_write", [(61.0, 1), (25.0, 3)])
@@ -232,13 +226,19 @@ def test_by_default_a_checkpoint_is_written_every_minute_of_work(tmp_path, data_
     clock = _Clock(seconds_per_chunk)
     monkeypatch.setattr(checkpoint_module, "_now", clock)
     written = []
-    save = checkpoint_module.Checkpoint.save
+    save, due = checkpoint_module.Checkpoint.save, checkpoint_module.Checkpoint.due
     monkeypatch.setattr(checkpoint_module.Checkpoint, "save",
                         lambda self, state: (written.append(state["rows_done"]), save(self, state)))
+
+    def one_chunk_of_work(self, chunks):
+        clock.now += clock.step
+        return due(self, chunks)
+
+    monkeypatch.setattr(checkpoint_module.Checkpoint, "due", one_chunk_of_work)
     X = np.load(data_path, mmap_mode="r")
     checkpoint = tmp_path / "fit.ckpt"
     with pytest.raises(KeyboardInterrupt):
-        _fit(_TimedReads(X, 10, clock), checkpoint=checkpoint)  # the 4th read of the second epoch
+        _fit(Interrupting(X, at_read=10), checkpoint=checkpoint)  # the 4th read of the second epoch
     batch, done = SETTINGS["batch_size"], 3 * SETTINGS["batch_size"]  # three chunks of that epoch were summed
     part_done = [rows for rows in written if 0 < rows < len(X)]
     assert part_done and all(rows % batch == 0 for rows in part_done), part_done
