@@ -55,8 +55,13 @@ def unique_labels(y, name="y", skip=None):
     for start, stop in batch_ranges(len(y), LABEL_CHUNK):
         chunk = np.asarray(y[start:stop])
         _check_no_nan(chunk, start, name)
-        values = np.unique(chunk)
-        found = values if found is None else np.union1d(found, values)
+        try:
+            values = np.unique(chunk)
+            found = values if found is None else np.union1d(found, values)
+        except TypeError:  # objects that cannot be ordered together: numbers mixed with strings, say
+            kinds = sorted({type(v).__name__ for v in chunk.tolist()})
+            raise ValueError(f"{name} mixes labels of types {kinds}: labels must be all numbers or all strings"
+                             ) from None
     found = np.empty(0, dtype=y.dtype) if found is None else found
     if skip is not None and found.dtype.kind in "iuf":
         found = found[found != skip]
@@ -86,7 +91,7 @@ class LabelCodes:
             known |= missing
         if not known.all():
             row = int(np.argmax(~known))
-            raise ValueError(f"The target label(s) [{chunk[row]!r}] in {self.name} do not exist in the initial "
+            raise ValueError(f"The target label(s) [{chunk[row].item()!r}] in {self.name} do not exist in the initial "
                              f"classes {self.classes.tolist()} (first at row {start + row})")
         return index.astype(np.intp)
 

@@ -161,7 +161,12 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
             raise ValueError("GaussianNB requires y to be passed, but the target y is None")
         if not isinstance(y, (np.memmap, str)) and not hasattr(y, "__fspath__"):
             y = column_or_1d(y, warn=True)
-            check_classification_targets(y)
+            try:
+                check_classification_targets(y)
+            except TypeError:  # labels that cannot be ordered together: numbers mixed with strings, say
+                kinds = sorted({type(v).__name__ for v in np.asarray(y).tolist()})
+                raise ValueError(f"y mixes labels of types {kinds}: labels must be all numbers or all strings"
+                                 ) from None
         return label_array(y, n_rows)
 
     def statistics(self, X, y, sample_weight=None) -> Statistics:
