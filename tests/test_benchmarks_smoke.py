@@ -16,6 +16,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ["bench_em.py", "--cases", "A,diag,tied,spherical", "--scale", "0.002", "--iters", "2", "--repeats", "1"],
     ["bench_univariate.py", "--rows", "20000"],
     ["bench_naive_bayes.py", "--rows", "20000", "--features", "5", "--batch-size", "3000"],
+    ["bench_classifiers.py", "--scale", "0.005", "--iters", "2"],
     ["bench_kmeans.py", "--scale", "0.01", "--iters", "3", "--repeats", "1", "--with-direct"],
     ["bench_init.py", "--rows", "20000", "--features", "4", "--components", "3"],
     ["bench_discrete.py", "--rows", "3000", "--columns", "5"],
