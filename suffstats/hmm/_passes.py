@@ -211,11 +211,13 @@ def forward_pass(model, source, lengths, batch_size):
     return total
 
 
-def viterbi_pass(model, source, lengths, batch_size, out):
+def viterbi_pass(model, source, lengths, batch_size, out, spill=None):
     """Most likely state path into ``out`` (n,) and its total log-probability.
 
-    Back-pointers are kept for one sequence at a time (``n_rows * K`` bytes
-    for ``K`` < 128) and the path is traced back when the sequence ends.
+    Back-pointers are kept for one sequence at a time, in memory (``n_rows * K``
+    bytes for ``K`` < 128), or -- with ``spill``, a writable ``(n_rows, K)``
+    integer memory map -- on disk, read back a piece at a time while the path
+    is traced. Either way the path is traced when its sequence ends.
     """
     bounds = _boundaries(source, lengths)
     K = model.n_components
@@ -230,13 +232,18 @@ def viterbi_pass(model, source, lengths, batch_size, out):
             delta, pointers = np.zeros(K), []
         ptr = np.empty((b - a, K), dtype=np.int64)
         delta = k.viterbi_forward(log_start, log_trans, ll, delta, first, ptr)
-        pointers.append((a, ptr.astype(dtype)))
+        if spill is None:
+            pointers.append((a, b, ptr.astype(dtype)))
+        else:
+            spill[a:b] = ptr
+            pointers.append((a, b, None))
         if last:
             state = int(np.argmax(delta))
             total += float(delta[state])
-            for start, ptr in reversed(pointers):
-                path = np.empty(ptr.shape[0], dtype=np.int64)
-                state = int(k.viterbi_backtrack(ptr.astype(np.int64), state, path))
-                out[start:start + ptr.shape[0]] = path
+            for start, stop, ptr in reversed(pointers):
+                ptr = np.asarray(spill[start:stop] if ptr is None else ptr, dtype=np.int64)
+                path = np.empty(stop - start, dtype=np.int64)
+                state = int(k.viterbi_backtrack(ptr, state, path))
+                out[start:stop] = path
             pointers = []
     return total

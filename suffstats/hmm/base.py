@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import string
 import sys
+import tempfile
 from collections import deque
 
 import numpy as np
@@ -30,6 +32,7 @@ from ..statistics import Additive, Composite
 from ..data.blocks import BLOCK_ROWS
 from ..distributions._registry import register_builtin
 from ._passes import _batches, forward_pass, posterior_pass, viterbi_pass
+from ._path_output import path_output, pointer_dtype
 from ._persistence import hmm_from_dict, hmm_to_dict
 from ..data.reopen import reopener
 from ._dask import dask_pass_statistics
@@ -548,7 +551,7 @@ class BaseHMM:
         """
         return self.score_samples(X, lengths)[1]
 
-    def decode(self, X, lengths=None, algorithm=None):
+    def decode(self, X, lengths=None, algorithm=None, out=None):
         """Most likely states: ``(log_prob, state_sequence)``.
 
         ``algorithm="viterbi"``: the most likely path and its log-probability;
@@ -563,19 +566,71 @@ class BaseHMM:
             Length of each sequence (they sum to the number of rows); ``None``: one sequence.
         algorithm : {"viterbi", "map"}, optional
             The decoder (default: the model's ``algorithm``).
+        out : str, path-like or array, optional
+            Where to write the states, for a sequence longer than memory: a
+            ``.npy`` path (created as an int64 memory map; never an input
+            file) or a writable integer array or memory map of ``n_samples``.
+            Viterbi's back-pointers then go to a temporary memory map in the
+            same folder (``n_samples × n_components`` bytes, deleted at the
+            end), and rows are read ``batch_size`` at a time (65,536 when
+            ``batch_size`` is None): memory grows with the batch, not the
+            sequence. The path is the same as without ``out`` (and so is
+            Viterbi's ``log_prob``; MAP's is summed piece by piece, equal to
+            rounding).
+
+        Returns
+        -------
+        log_prob : float
+        state_sequence : ndarray of int, shape (n_samples,)
+            ``out`` itself when given (the memory map, opened for writing).
+
+        Examples
+        --------
+        >>> import numpy as np, os, tempfile
+        >>> from suffstats.hmm import GaussianHMM
+        >>> model = GaussianHMM(2, random_state=0).fit(np.r_[np.zeros((50, 1)), np.ones((50, 1))]
+        ...                                           + np.random.default_rng(0).normal(0, 0.1, (100, 1)))
+        >>> X = np.random.default_rng(1).normal(0, 0.1, (1000, 1)) + np.repeat([0.0, 1.0], 500)[:, None]
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     _, path = model.decode(X, out=os.path.join(folder, "states.npy"))
+        ...     same = bool(np.array_equal(path, model.decode(X)[1]))
+        ...     del path
+        >>> same
+        True
         """
         algorithm = algorithm or self.algorithm
         if algorithm not in DECODER_ALGORITHMS:
             raise ValueError(f"Unknown decoder {algorithm!r}")
-        if algorithm == "map":
+        if out is None and algorithm == "map":
             _, posteriors = self.score_samples(X, lengths)
             return float(np.max(posteriors, axis=1).sum()), np.argmax(posteriors, axis=1)
         source, bounds = self._prepare(X, lengths)
-        path = np.empty(source.n_rows, dtype=np.int64)
-        log_prob = viterbi_pass(self, source, bounds, self.batch_size, path)
+        if out is None:
+            path = np.empty(source.n_rows, dtype=np.int64)
+            return viterbi_pass(self, source, bounds, self.batch_size, path), path
+        path, folder = path_output(out, source.n_rows, self.n_components, source.files())
+        batch_size = self.batch_size or 65_536
+        if algorithm == "map":
+            largest = []
+
+            def consume(piece):
+                path[piece.start:piece.stop] = np.argmax(piece.posteriors, axis=1)
+                largest.append(np.max(piece.posteriors, axis=1).sum())
+
+            posterior_pass(self, source, bounds, batch_size, consume)
+            log_prob = float(np.sum(largest))
+        else:
+            with tempfile.TemporaryDirectory(dir=folder) as scratch:
+                spill = np.lib.format.open_memmap(os.path.join(scratch, "back_pointers.npy"), mode="w+",
+                                                  dtype=pointer_dtype(self.n_components),
+                                                  shape=(source.n_rows, self.n_components))
+                log_prob = viterbi_pass(self, source, bounds, batch_size, path, spill)
+                del spill
+        if isinstance(path, np.memmap):
+            path.flush()
         return log_prob, path
 
-    def predict(self, X, lengths=None):
+    def predict(self, X, lengths=None, out=None):
         """Most likely state of each row (by ``algorithm``).
 
         Parameters
@@ -584,8 +639,10 @@ class BaseHMM:
             The rows of one or several sequences, one after another.
         lengths : array_like of int, optional
             Length of each sequence (they sum to the number of rows); ``None``: one sequence.
+        out : str, path-like or array, optional
+            Where to write the states (see :meth:`decode`).
         """
-        return self.decode(X, lengths)[1]
+        return self.decode(X, lengths, out=out)[1]
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Draw ``(X, state_sequence)`` from the model (hmmlearn's draws, for the same random state).

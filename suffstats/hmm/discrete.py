@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from ..statistics import Additive, Moments
-from .base import BaseHMM, check_random_state
+from .base import BaseHMM
 
 __all__ = ["CategoricalHMM", "PoissonHMM"]
 

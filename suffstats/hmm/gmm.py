@@ -179,7 +179,7 @@ class GMMHMM(BaseHMM):
 
     # -- initialisation and checks -----------------------------------------------------------
     def _initialize_emissions(self, source, bounds, random_state):
-        nc, nm, nf = self.n_components, self.n_mix, source.n_features
+        nc, nm = self.n_components, self.n_mix
         if self._needs_init("w", "weights_"):
             self.weights_ = np.full((nc, nm), 1.0 / nm)
         need_means, need_covars = self._needs_init("m", "means_"), self._needs_init("c", "covars_")
