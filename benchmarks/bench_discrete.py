@@ -1,4 +1,4 @@
-"""Discrete networks from a memory-mapped file of category codes: suffstats against pgmpy in the same run.
+"""Discrete networks from a memory-mapped file of category codes: suffstats against pgmpy (and pomegranate 1.x).
 
 Times a Bayesian network's tables for a given structure (a chain over the
 columns) and a Chow–Liu tree, fitted by suffstats from the memory map and by
@@ -95,15 +95,39 @@ def main(argv=None):
         if m == n:
             ours = {(str(p), str(j)) for j, ps in enumerate(tree.structure_) for p in ps}
             assert ours == set(dag.edges()), "Chow–Liu trees differ"
+    pomegranate = _pomegranate_times(X, m, chain, given, tree, scale)
     mark = "" if m == n else "*"
     for task, ours_t in (("tables, given chain structure", t_given), ("Chow–Liu tree + tables", t_tree)):
         key = "given" if task.startswith("tables") else "tree"
-        theirs = peer.get(key)
-        rows.append([task, ours_t, "n/a" if theirs is None else f"{theirs:.3g}{mark}",
-                     "n/a" if theirs is None else f"{theirs / ours_t:.1f}x"])
+        row = [task, ours_t]
+        for theirs in (peer.get(key), None if pomegranate is None else pomegranate[key]):
+            row += ["n/a", "n/a"] if theirs is None else [f"{theirs:.3g}{mark}", f"{theirs / ours_t:.1f}x"]
+        rows.append(row)
     print(f"{n:,} rows x {d} columns, {c} categories (int8 memory map, {os.path.getsize(path) / 2**20:,.0f} MiB); "
-          f"pgmpy on {m:,} rows{' (* scaled to the full size)' if mark else ''}; pomegranate not installed (torch)")
-    print(table(rows, ["task", "suffstats s (memmap)", "pgmpy s (in memory)", "speed-up"]))
+          f"pgmpy and pomegranate on {m:,} rows{' (* scaled to the full size)' if mark else ''}"
+          f"{'; pomegranate 1.x not installed (pip install pomegranate torch)' if pomegranate is None else ''}")
+    print(table(rows, ["task", "suffstats s (memmap)", "pgmpy s (in memory)", "speed-up", "pomegranate 1.x s",
+                       "speed-up"]))
+
+
+def _pomegranate_times(X, m, chain, given, tree, scale):
+    """Seconds of pomegranate 1.x (float32 tensors, in memory) for both tasks, checked against ours; or None."""
+    try:
+        import torch
+        from pomegranate.bayesian_network import BayesianNetwork as PomegranateNetwork
+    except ImportError:
+        return None
+    codes = torch.from_numpy(np.asarray(X[:m], dtype=np.int64))
+    t_given, model = timed(lambda: PomegranateNetwork(structure=chain).fit(codes))
+    t_tree, learned = timed(lambda: PomegranateNetwork(algorithm="chow-liu").fit(codes))
+    if m == X.shape[0]:  # its tables are float32: equal to float32 rounding
+        for j, distribution in enumerate(model.distributions):
+            assert np.allclose(distribution.probs[0].detach().numpy(), given.cpts_[j], rtol=1e-5, atol=1e-7), \
+                f"pomegranate's table of column {j} differs"
+        edges = {frozenset((p, j)) for j, ps in enumerate(learned.structure) for p in ps}
+        assert edges == {frozenset((p, j)) for j, ps in enumerate(tree.structure_) for p in ps}, \
+            "pomegranate's Chow–Liu tree differs"
+    return {"given": t_given * scale, "tree": t_tree * scale}
 
 
 if __name__ == "__main__":
