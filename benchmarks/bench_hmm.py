@@ -6,7 +6,10 @@ starting parameters (``init_params=""``). ``GMMHMM`` starts its two
 Gaussians per state around the regimes' centres; ``HiddenMarkovModel`` rows
 give its states as ``MultivariateNormal`` (full) or ``IndependentComponents``
 of ``Normal`` (diag) distributions and compare with hmmlearn's ``GaussianHMM``
-without covariance prior (the same maximum-likelihood M-step).
+without covariance prior (the same maximum-likelihood M-step). Where
+pomegranate 1.x is installed (``pip install pomegranate torch``), its
+``DenseHMM`` fits the same sequence in memory from the same start for the
+``GaussianHMM`` and ``CategoricalHMM`` rows (float32, as pomegranate computes).
 
     python bench_hmm.py --rows 1000000 --iters 3
 """
@@ -87,6 +90,33 @@ def _general(k, d, cov, args):
                              n_iter=args.iters, tol=0.0, batch_size=args.batch_size)
 
 
+def _pomegranate(kind, cov, k, d, path, iters):
+    """Seconds per iteration of pomegranate 1.x's DenseHMM from the start :func:`start` gives; None without it."""
+    if kind not in ("gaussian", "categorical"):
+        return None
+    try:
+        import torch
+        from pomegranate.distributions import Categorical, Normal as PomegranateNormal
+        from pomegranate.hmm import DenseHMM
+    except ImportError:
+        return None
+    model = start(GaussianHMM(k, cov or "diag") if kind == "gaussian" else CategoricalHMM(k), k, d, kind,
+                  np.random.default_rng(1))
+    if kind == "gaussian":  # start() gives unit covariances
+        covariance = np.eye(d, dtype=np.float32) if cov == "full" else np.ones(d, np.float32)
+        states = [PomegranateNormal(model.means_[j].astype(np.float32), covariance, covariance_type=cov)
+                  for j in range(k)]
+        X = torch.from_numpy(np.load(path).astype(np.float32)[None])
+    else:
+        states = [Categorical(model.emissionprob_[j:j + 1].astype(np.float32)) for j in range(k)]
+        X = torch.from_numpy(np.load(path).astype(np.int64)[None])
+    hmm = DenseHMM(states, edges=model.transmat_.astype(np.float32), starts=model.startprob_.astype(np.float32),
+                   max_iter=iters, tol=0.0)
+    t = time.perf_counter()
+    hmm.fit(X)
+    return (time.perf_counter() - t) / iters
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -102,7 +132,7 @@ def main():
              ("categorical", None, 4), ("gmm", "diag", 4), ("gmm", "full", 4), ("general", "diag", 4),
              ("general", "full", 4)]
     print(f"{'model':<32} {'rows':>10} {'suffstats s/iter':>17} {'hmmlearn s/iter':>16} {'speed-up':>9} "
-          f"{'max rel. Δ log-lik':>19}")
+          f"{'max rel. Δ log-lik':>19} {'pomegranate s/iter':>19} {'speed-up':>9}")
     for kind, cov, k in cases:
         centers = None
         if kind == "gmm":
@@ -150,7 +180,9 @@ def main():
             ref_s = (time.perf_counter() - t) / args.iters
             a, b = np.array(ours.monitor_.history), np.array(ref.monitor_.history)
             delta = float(np.max(np.abs(a - b) / np.abs(b)))
-        print(f"{name:<32} {args.rows:>10,} {ours_s:>17.3f} {ref_s:>16.3f} {ref_s / ours_s:>8.2f}x {delta:>19.1e}")
+        pom_s = _pomegranate(kind, cov, k, d, path, args.iters)
+        pom = f"{'n/a':>19} {'n/a':>9}" if pom_s is None else f"{pom_s:>19.3f} {pom_s / ours_s:>8.2f}x"
+        print(f"{name:<32} {args.rows:>10,} {ours_s:>17.3f} {ref_s:>16.3f} {ref_s / ours_s:>8.2f}x {delta:>19.1e} {pom}")
 
 
 if __name__ == "__main__":
