@@ -21,6 +21,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ["bench_init.py", "--rows", "20000", "--features", "4", "--components", "3"],
     ["bench_discrete.py", "--rows", "3000", "--columns", "5"],
     ["bench_hmm.py", "--rows", "20000", "--iters", "1", "--batch-size", "5000"],
+    ["bench_hmm_large.py", "--rows", "50000", "--batch-sizes", "16384,4096"],
     ["bench_select.py", "--rows", "20000", "--features", "4", "--max-k", "3", "--n-init", "2", "--max-iter", "5"],
     ["bench_missing.py", "--n", "6000", "--d", "5", "--iters", "2", "--repeats", "1", "--batch-size", "2000"],
     ["bench_missing.py", "--blocks", "--d", "5", "--fractions", "0.1"],
