@@ -70,6 +70,7 @@ def _walk(source, bounds, batch_size, rows=None):
     batches = _batches(source, batch_size, rows)
     try:
         for start, X in batches:
+            X = np.asarray(X)  # a plain array: slices of a memory map cost a Python object each, per piece
             for seq, a, b, first, last in bounds.pieces(start, start + X.shape[0], BLOCK_ROWS):
                 yield seq, a, b, first, last, X[a - start:b - start]
     finally:
@@ -188,7 +189,7 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
     for seq, seq_lp, kept in long_sequences:
         after = None
         for a, b, first, last, message in reversed(kept):
-            X, ll = rec.emissions(source.read(a, b), a)
+            X, ll = rec.emissions(np.asarray(source.read(a, b)), a)
             alpha, extra = rec.forward(ll, message, first, a)
             post, xi, after = rec.backward(ll, alpha, extra, first, last, after, seq_lp)
             consume(Piece(seq, a, b, first, last, X, post, xi, seq_lp))
