@@ -250,3 +250,25 @@ def test_bad_sequence_weights_are_refused_with_the_model_unchanged(weights, mess
     with pytest.raises(ValueError, match=message):
         model.fit(X, LENGTHS, sample_weight=weights)
     _unchanged(model, before)
+
+
+@pytest.mark.parametrize("cache_bytes", [0, 200_000])
+def test_the_backward_sweep_gives_the_same_bits_with_or_without_the_forward_results_kept(cache_bytes, monkeypatch):
+    """The backward sweep takes the latest pieces' forward results from a cache and recomputes the others."""
+    import suffstats.hmm._passes as passes
+
+    rng = np.random.default_rng(7)
+    X = np.concatenate([rng.normal(0, 1, (9000, 2)), rng.normal(3, 1, (8000, 2))])
+    lengths = [12_000, 5_000]  # two sequences longer than a piece
+
+    def fit(implementation):
+        model = GaussianHMM(2, "diag", n_iter=3, tol=0, random_state=0, implementation=implementation)
+        return model.fit(X, lengths)
+
+    references = {impl: fit(impl) for impl in ("log", "scaling")}
+    monkeypatch.setattr(passes, "PIECE_CACHE_BYTES", cache_bytes)
+    for impl, reference in references.items():
+        other = fit(impl)
+        assert other.monitor_.history == reference.monitor_.history
+        assert np.array_equal(other.means_, reference.means_) and np.array_equal(other.transmat_,
+                                                                                 reference.transmat_)

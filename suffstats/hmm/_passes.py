@@ -17,16 +17,21 @@ are read at a time.
    and the backward recursion continues from the message the following piece
    left. Posteriors and transition counts of the piece follow.
 
-Peak memory is ``O(batch_size * d + BLOCK_ROWS * K + n_pieces * K)``: one
-batch of rows, one piece's messages, and ``K`` floats per piece of a long
-sequence (a 10⁹-row sequence with ``K = 8`` keeps 16 MB of messages). The
-price is reading the rows of long sequences twice per pass; sequences that
-fit in a piece are read once. The arithmetic is the whole-sequence
-recursion's, message for message, so results are those of the in-memory
-algorithm and identical for every ``batch_size``.
+Peak memory is ``O(batch_size * d + BLOCK_ROWS * K + n_pieces * K)`` plus
+:data:`PIECE_CACHE_BYTES`: one batch of rows, one piece's messages, ``K``
+floats per piece of a long sequence (a 10⁹-row sequence with ``K = 8`` keeps
+16 MB of messages), and the forward sweep's results for the latest pieces,
+which the backward sweep takes instead of recomputing them. The price is
+reading the rows of long sequences twice per pass (those beyond the cache;
+short sequences once) and recomputing their forward messages. The arithmetic
+is the whole-sequence recursion's, message for message, so results are those
+of the in-memory algorithm and identical for every ``batch_size`` (and every
+cache size).
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 
@@ -150,6 +155,46 @@ class _Recursion:
         return log_prob
 
 
+#: Memory for the forward sweep's results of the latest pieces of long sequences (rows, emission densities,
+#: forward messages), used by the backward sweep instead of recomputing them.
+PIECE_CACHE_BYTES = 64 * 2**20
+
+
+class _PieceCache:
+    """The forward sweep's results of the latest pieces, up to ``limit`` bytes: the oldest are dropped first.
+
+    The backward sweep runs from the last piece of a sequence to its first, so
+    the pieces kept are those it needs first; a dropped piece is recomputed
+    from the message entering it, with the same numbers. Memory stays within
+    ``limit`` whatever the length of the sequences.
+    """
+
+    def __init__(self, limit):
+        self.limit, self.size, self.pieces = limit, 0, OrderedDict()
+
+    @staticmethod
+    def _bytes(value):
+        return sum(a.nbytes for part in value for a in (part if isinstance(part, tuple) else (part,))
+                   if isinstance(a, np.ndarray))
+
+    def put(self, start, value):
+        size = self._bytes(value)
+        if size > self.limit:
+            return
+        self.pieces[start] = (value, size)
+        self.size += size
+        while self.size > self.limit:
+            _, (_, dropped) = self.pieces.popitem(last=False)
+            self.size -= dropped
+
+    def pop(self, start):
+        kept = self.pieces.pop(start, None)
+        if kept is None:
+            return None
+        self.size -= kept[1]
+        return kept[0]
+
+
 def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_probs=None):
     """Call ``consume(piece)`` for every piece with its posteriors; returns the total log-probability.
 
@@ -161,6 +206,7 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
     """
     bounds = _boundaries(source, lengths)
     rec = _Recursion(model)
+    cache = _PieceCache(PIECE_CACHE_BYTES)
     total = 0.0
     log_probs = [] if log_probs is None else log_probs
     long_sequences = []  # (sequence, log_prob, [(start, stop, first, last, message in)])
@@ -180,6 +226,7 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
             message, running, kept = None, 0.0, []
         kept.append((a, b, first, last, message))
         alpha, extra = rec.forward(ll, message, first, a)
+        cache.put(a, (np.array(X), ll, alpha, extra))  # X copied: a view would keep its whole batch alive
         message, running = rec.carried(alpha, extra, running)
         if last:
             seq_lp = rec.sequence_log_prob(alpha, running)
@@ -189,8 +236,12 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
     for seq, seq_lp, kept in long_sequences:
         after = None
         for a, b, first, last, message in reversed(kept):
-            X, ll = rec.emissions(np.asarray(source.read(a, b)), a)
-            alpha, extra = rec.forward(ll, message, first, a)
+            kept_piece = cache.pop(a)
+            if kept_piece is None:  # recomputed from the message entering the piece: the same numbers
+                X, ll = rec.emissions(np.asarray(source.read(a, b)), a)
+                alpha, extra = rec.forward(ll, message, first, a)
+            else:
+                X, ll, alpha, extra = kept_piece
             post, xi, after = rec.backward(ll, alpha, extra, first, last, after, seq_lp)
             consume(Piece(seq, a, b, first, last, X, post, xi, seq_lp))
     return total
