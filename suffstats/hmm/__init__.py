@@ -6,7 +6,8 @@ here from sequences of any length read ``batch_size`` rows at a time, and the
 fitted model does not depend on how the rows were read.
 """
 
-from .base import DECODER_ALGORITHMS, BaseHMM, ConvergenceMonitor
+from ._inference import DECODER_ALGORITHMS  # noqa: F401  (the one list of decoders, for users)
+from .base import BaseHMM, ConvergenceMonitor
 from .discrete import CategoricalHMM, PoissonHMM
 from .gaussian import GaussianHMM
 from .general import HiddenMarkovModel
