@@ -318,3 +318,48 @@ def gaussian_diag_log_density(X, means, covars, out):
                 z = X[t, j] - means[k, j]
                 q += z * z * inv[k, j]
             out[t, k] = -0.5 * (q + const[k])
+
+
+def state_moments(X, posteriors, shifts, full):
+    """Each state's posterior-weighted moments of rows ``X`` (n, d) around its shift, in one pass, in row order.
+
+    Returns ``Σ γ`` (K,), ``Σ γ (x - shift)`` (K, d), and ``Σ γ (x - shift)(x - shift)ᵀ`` (K, d, d) when
+    ``full``, else its diagonal (K, d).
+    """
+    K, d = shifts.shape
+    weight, first = np.zeros(K), np.zeros((K, d))
+    second = np.zeros((K, d, d) if full else (K, d))
+    (_moments_full if full else _moments_diag)(X, posteriors, shifts, weight, first, second)
+    return weight, first, second
+
+
+@numba.njit(cache=True, nogil=True)
+def _moments_full(X, posteriors, shifts, weight, first, second):
+    n, d = X.shape
+    K = posteriors.shape[1]
+    z = np.empty(d)
+    for t in range(n):
+        for k in range(K):
+            g = posteriors[t, k]
+            weight[k] += g
+            for i in range(d):
+                z[i] = X[t, i] - shifts[k, i]
+                first[k, i] += g * z[i]
+            for i in range(d):
+                gz = g * z[i]
+                for j in range(d):
+                    second[k, i, j] += gz * z[j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _moments_diag(X, posteriors, shifts, weight, first, second):
+    n, d = X.shape
+    K = posteriors.shape[1]
+    for t in range(n):
+        for k in range(K):
+            g = posteriors[t, k]
+            weight[k] += g
+            for i in range(d):
+                z = X[t, i] - shifts[k, i]
+                first[k, i] += g * z
+                second[k, i] += g * z * z

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import linalg
 
 from ..statistics import Composite, Moments
-from ._kernels import gaussian_diag_log_density, gaussian_full_log_density
+from ._kernels import gaussian_diag_log_density, gaussian_full_log_density, state_moments
 from .base import BaseHMM
 
 __all__ = ["GaussianHMM"]
@@ -214,9 +214,12 @@ class GaussianHMM(BaseHMM):
         return out
 
     def _emission_statistics(self, X, posteriors):
-        layout = _LAYOUT[self.covariance_type]
-        return Composite(Moments.of(X, posteriors[:, k], shift=self.means_[k], layout=layout)
-                         for k in range(self.n_components))
+        # Every state's moments in one compiled pass over the piece (around its current mean).
+        shifts = np.ascontiguousarray(self.means_, dtype=np.float64)
+        weight, first, second = state_moments(np.ascontiguousarray(X, dtype=np.float64),
+                                              np.ascontiguousarray(posteriors, dtype=np.float64), shifts,
+                                              _LAYOUT[self.covariance_type] == "full")
+        return Composite(Moments(weight[k], shifts[k], first[k], second[k]) for k in range(self.n_components))
 
     def _do_emission_mstep(self, stats):
         parts = stats.parts
