@@ -20,6 +20,7 @@ import pickle
 import numpy as np
 
 from ..data.reopen import reopener
+from ..distributed import _allocator_for_blocks
 from ..fit.running_total import RunningTotal
 from ._passes import posterior_pass
 
@@ -50,6 +51,7 @@ def plan_sequence_tasks(bounds, task_rows):
 
 def _sequence_task(payload, recipe, bounds, first, stop, weights):
     """The piece values of sequences ``first:stop`` -- short ones, then long ones -- and their log-probabilities."""
+    _allocator_for_blocks()  # as every task of the library's: see suffstats.distributed
     model = pickle.loads(payload)
     source = recipe.open()
     short, long, log_probs = [], [], []
