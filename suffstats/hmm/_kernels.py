@@ -37,7 +37,8 @@ import numba
 import numpy as np
 
 __all__ = ["forward_log", "backward_log", "xi_log", "forward_scaling", "backward_scaling", "xi_scaling",
-           "viterbi_forward", "viterbi_backtrack", "gaussian_full_log_density", "gaussian_diag_log_density"]
+           "viterbi_forward", "viterbi_backtrack", "gaussian_full_log_density", "gaussian_diag_log_density",
+           "posteriors_log", "state_moments"]
 
 _NEG_INF = -np.inf
 
@@ -363,3 +364,23 @@ def _moments_diag(X, posteriors, shifts, weight, first, second):
                 z = X[t, i] - shifts[k, i]
                 first[k, i] += g * z
                 second[k, i] += g * z * z
+
+
+@numba.njit(cache=True, nogil=True)
+def posteriors_log(alpha, beta, out):
+    """State posteriors of a piece from log messages: each row of ``alpha + beta`` normalised, into ``out``."""
+    n, K = alpha.shape
+    for t in range(n):
+        m = _NEG_INF
+        for k in range(K):
+            g = alpha[t, k] + beta[t, k]
+            out[t, k] = g
+            if g > m:
+                m = g
+        s = 0.0
+        for k in range(K):
+            e = np.exp(out[t, k] - m)
+            out[t, k] = e
+            s += e
+        for k in range(K):
+            out[t, k] /= s

@@ -129,11 +129,8 @@ class _Recursion:
             ll_next, beta_next = after if after is not None else (np.zeros(self.K), np.zeros(self.K))
             k.backward_log(self.log_trans, ll, ll_next, beta_next, last, beta)
             k.xi_log(self.log_trans, alpha, beta, ll, ll_next, beta_next, last, sequence_log_prob, xi)
-            g = alpha + beta
-            m = np.max(g, axis=1, keepdims=True)
-            with np.errstate(under="ignore"):
-                post = np.exp(g - m)
-            post /= post.sum(axis=1, keepdims=True)
+            post = np.empty((n, self.K))
+            k.posteriors_log(alpha, beta, post)
             return post, xi, (ll[0].copy(), beta[0].copy())
         p, log_scale = extra
         p_next, beta_next, scale_next = after if after is not None else (np.zeros(self.K), np.zeros(self.K), 0.0)
