@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 
 import suffstats as ss
-from suffstats import io
-from suffstats._json import atomic_write_text, parse_json
 from suffstats.fit.checkpoint import Checkpoint
 from suffstats.distributions import FAMILIES
 from suffstats.statistics import Additive, Composite, Moments, Statistics
@@ -194,92 +192,6 @@ def test_constructor_and_sample_arguments(call, error, pattern):
         call()
 
 
-# -- model JSON --------------------------------------------------------------------------------------
-def _doc(family="Normal", **fields):
-    return json.dumps({"schema": 1, "family": family, **fields})
-
-
-NORMAL = {"parameters": {"mean": 0.0, "std": 1.0}}
-
-
-@pytest.mark.parametrize("text, pattern", [
-    (_doc("Categorical", parameters={"probs": [1.5, -0.5]}), "non-negative numbers summing to 1"),
-    ('{"schema": 1, "family": "Normal", "parameters": {"mean": NaN, "std": 1.0}}', r"parameters.mean must be finite"),
-    (_doc(**NORMAL, frozen="no"), "frozen must be True or False; got 'no'"),
-    (_doc(**NORMAL, frozen=1), "frozen must be True or False"),
-    (_doc(**NORMAL, inertia="abc"), r"inertia must be a number in \[0, 1\]"),
-    (_doc(parameters={"mean": "abc", "std": 1.0}), "parameters.mean must hold numbers only; found str"),
-    (_doc(parameters={"mean": True, "std": 1.0}), "parameters.mean must hold numbers only; found bool"),
-    (_doc(parameters={"mean": [1, [2]], "std": 1.0}), "parameters.mean must be a number or a rectangular array"),
-    (_doc(parameters={"mean": 0.0, "std": -1.0}), "std must be positive"),
-    (_doc(parameters={"mean": 0.0, "std": 1.0, "shape": 2.0}), r"must have exactly \['mean', 'std'\]"),
-    (_doc(parameters=[0.0, 1.0]), "'parameters' must be an object"),
-    (_doc("Poisson", parameters={"rate": 1e400}), "must be finite"),
-    (_doc("MultivariateNormal", parameters={"mean": [0, 0], "covariance": [[1, 2], [2, 1]]}), "not positive definite"),
-    (_doc("MultivariateNormal", parameters={"mean": [0, 0], "covariance": [[1, 0], [0, 1]]}, reg_covar="x"),
-     "reg_covar must be a real number"),
-    (_doc("MultivariateNormal", parameters={"mean": [0], "covariance": [[1]]}, covariance_type="tied"),
-     "covariance_type must be one of"),
-    (_doc("Categorical", parameters={"probs": None}, n_categories="3"), "n_categories must be an integer"),
-    (_doc("IndependentComponents", distributions=[json.loads(_doc(**NORMAL)),
-                                                   json.loads(_doc(parameters={"mean": 0, "std": 0}))]),
-     r"model.distributions\[1\]: malformed Normal: parameter std must be positive"),
-    (_doc("IndependentComponents", distributions=[]), r"model.distributions must be a non-empty list"),
-    ('{"schema": "1", "family": "Normal"}', "schema version '1'"),
-    ('{"schema": true, "family": "Normal"}', "schema version True"),
-    ('{"schema": 1, "family": ["Normal"]}', "unknown model family"),
-    ("[" * 100_000 + "]" * 100_000, "nested 100000 levels deep"),
-    ('{"a": ' * 70 + "1" + "}" * 70, "nested 70 levels deep"),
-    (b"\xff\xfe", "not valid JSON"),
-])
-def test_model_json_is_checked_field_by_field(text, pattern):
-    with pytest.raises(ValueError, match=pattern) as info:
-        ss.from_json(text)
-    assert isinstance(info.value, io.ModelFormatError)
-
-
-def test_model_json_size_limit_is_checked_before_parsing(monkeypatch, tmp_path):
-    monkeypatch.setattr("suffstats._json.MAX_JSON_BYTES", 100)
-    monkeypatch.setattr(io, "MAX_JSON_BYTES", 100)
-    with pytest.raises(ValueError, match="refusing more than 100"):
-        ss.from_json(_doc(**NORMAL, padding="x" * 200))
-    (tmp_path / "big.json").write_text(_doc(**NORMAL, padding="x" * 200))
-    with pytest.raises(ValueError, match="big.json: .*refusing model files above 100"):
-        ss.load(tmp_path / "big.json")
-
-
-def test_round_trip_of_every_family_still_works():
-    for model in (ss.Normal(1.0, 2.0, frozen=True), ss.Categorical([0.25, 0.75], pseudocount=1.0),
-                  ss.MultivariateNormal([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]),
-                  ss.IndependentComponents([ss.Poisson(2.0), ss.Uniform(0.0, 1.0)], inertia=0.5)):
-        assert ss.from_json(ss.to_json(model)).to_dict() == model.to_dict()
-
-
-def test_a_user_subclass_does_not_replace_a_builtin_family():
-    builtin = FAMILIES["Normal"]
-
-    class Normal(ss.Normal):  # a user's class with a built-in's name
-        pass
-
-    assert FAMILIES["Normal"] is builtin
-    with pytest.raises(ValueError, match="'Normal' is already registered"):
-        io.register_family(Normal)
-
-    class Shifted(ss.Normal):
-        pass
-
-    try:
-        assert io.register_family(Shifted) is Shifted
-        assert type(ss.from_json(ss.to_json(Shifted(0.0, 1.0)))) is Shifted
-    finally:
-        FAMILIES.pop("Shifted")
-
-
-def test_schema_version_is_one_constant():
-    for model in (ss.Normal(0.0, 1.0), ss.IndependentComponents([ss.Normal(0.0, 1.0)])):
-        assert model.to_dict()["schema"] == io.SCHEMA_VERSION
-
-
 # -- atomic writes -----------------------------------------------------------------------------------
 def test_failed_writes_leave_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "m.json"
@@ -327,6 +239,3 @@ def test_deeply_nested_checkpoint_is_a_value_error(tmp_path):
         Checkpoint(path, 1, {}, {}).load()
 
 
-def test_parse_json_refuses_non_text():
-    with pytest.raises(TypeError, match="must be text"):
-        parse_json(3)
