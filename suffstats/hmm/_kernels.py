@@ -88,8 +88,12 @@ def forward_log(log_start, log_trans, ll, alpha_in, first, alpha):
 
 
 @numba.njit(cache=True, nogil=True)
-def backward_log(log_trans, ll, ll_next, beta_next, last, beta):
-    """Log backward messages of a piece into ``beta`` (n, K); ``ll_next`` / ``beta_next``: the row after (unless last)."""
+def backward_log(log_trans, ll, ll_next, beta_next, last, beta, e_out, m_out):
+    """Log backward messages of a piece into ``beta`` (n, K); ``ll_next`` / ``beta_next``: the row after (unless last).
+
+    Row ``t``'s exponentials ``exp(ll[t+1] + beta[t+1] - m)`` and their shift ``m`` go to ``e_out[t]`` and
+    ``m_out[t]``: :func:`xi_log` takes them rather than computing them again.
+    """
     n, K = ll.shape
     trans = np.exp(log_trans)
     e = np.empty(K)
@@ -97,6 +101,7 @@ def backward_log(log_trans, ll, ll_next, beta_next, last, beta):
         if t == n - 1 and last:
             for i in range(K):
                 beta[t, i] = 0.0
+            m_out[t] = _NEG_INF
             continue
         m = _NEG_INF
         for j in range(K):
@@ -106,6 +111,8 @@ def backward_log(log_trans, ll, ll_next, beta_next, last, beta):
                 m = v
         for j in range(K):
             e[j] = np.exp(e[j] - m) if m > _NEG_INF else 0.0
+            e_out[t, j] = e[j]
+        m_out[t] = m
         for i in range(K):
             s = 0.0
             for j in range(K):
@@ -114,34 +121,32 @@ def backward_log(log_trans, ll, ll_next, beta_next, last, beta):
 
 
 @numba.njit(cache=True, nogil=True)
-def xi_log(log_trans, alpha, beta, ll, ll_next, beta_next, last, log_prob, out):
-    """Add the piece's expected transition counts to ``out`` (K, K) (including the one into the next piece)."""
-    n, K = ll.shape
+def xi_log(log_trans, alpha, e_next, m_next, last, log_prob, out):
+    """Add the piece's expected transition counts to ``out`` (K, K) (including the one into the next piece).
+
+    ``e_next`` / ``m_next`` are :func:`backward_log`'s exponentials of the rows after and their shifts.
+    """
+    n, K = alpha.shape
     trans = np.exp(log_trans)
     ea = np.empty(K)
-    eb = np.empty(K)
     stop = n - 1 if last else n
     for t in range(stop):
         ma = _NEG_INF
-        mb = _NEG_INF
         for i in range(K):
             ea[i] = alpha[t, i]
             if ea[i] > ma:
                 ma = ea[i]
-            eb[i] = (ll[t + 1, i] + beta[t + 1, i]) if t + 1 < n else (ll_next[i] + beta_next[i])
-            if eb[i] > mb:
-                mb = eb[i]
+        mb = m_next[t]
         if ma == _NEG_INF or mb == _NEG_INF:
             continue
         scale = np.exp(ma + mb - log_prob)
         for i in range(K):
             ea[i] = np.exp(ea[i] - ma)
-            eb[i] = np.exp(eb[i] - mb)
         for i in range(K):
             if ea[i] == 0.0:
                 continue
             for j in range(K):
-                out[i, j] += ea[i] * trans[i, j] * eb[j] * scale
+                out[i, j] += ea[i] * trans[i, j] * e_next[t, j] * scale
 
 
 @numba.njit(cache=True, nogil=True)

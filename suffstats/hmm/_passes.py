@@ -127,8 +127,9 @@ class _Recursion:
         xi = np.zeros((self.K, self.K))
         if self.log:
             ll_next, beta_next = after if after is not None else (np.zeros(self.K), np.zeros(self.K))
-            k.backward_log(self.log_trans, ll, ll_next, beta_next, last, beta)
-            k.xi_log(self.log_trans, alpha, beta, ll, ll_next, beta_next, last, sequence_log_prob, xi)
+            e_next, m_next = np.empty((n, self.K)), np.empty(n)
+            k.backward_log(self.log_trans, ll, ll_next, beta_next, last, beta, e_next, m_next)
+            k.xi_log(self.log_trans, alpha, e_next, m_next, last, sequence_log_prob, xi)
             post = np.empty((n, self.K))
             k.posteriors_log(alpha, beta, post)
             return post, xi, (ll[0].copy(), beta[0].copy())
