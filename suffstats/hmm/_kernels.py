@@ -389,3 +389,23 @@ def posteriors_log(alpha, beta, out):
             s += e
         for k in range(K):
             out[t, k] /= s
+
+
+@numba.njit(cache=True, nogil=True)
+def symbol_log_likelihood(log_emission, symbols, out):
+    """``out[t, k] = log_emission[k, symbols[t]]``: each row's log-probability under every state, in one pass."""
+    K = log_emission.shape[0]
+    for t in range(symbols.shape[0]):
+        s = symbols[t]
+        for k in range(K):
+            out[t, k] = log_emission[k, s]
+
+
+@numba.njit(cache=True, nogil=True)
+def symbol_counts(symbols, posteriors, out):
+    """Add ``posteriors[t, k]`` to ``out[k, symbols[t]]`` for every row, in row order (as ``bincount`` adds them)."""
+    K = posteriors.shape[1]
+    for t in range(symbols.shape[0]):
+        s = symbols[t]
+        for k in range(K):
+            out[k, s] += posteriors[t, k]

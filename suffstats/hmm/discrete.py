@@ -6,6 +6,7 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from ..statistics import Additive, Moments
+from ._kernels import symbol_counts, symbol_log_likelihood
 from .base import BaseHMM
 
 __all__ = ["CategoricalHMM", "PoissonHMM"]
@@ -120,15 +121,19 @@ class CategoricalHMM(BaseHMM):
         """Symbols are checked against ``emissionprob_`` row by row (:meth:`_check_rows`)."""
 
     def _compute_log_likelihood(self, X):
-        # The log of the small table, then one gather: not a log per row and state.
+        # The log of the small table, then one compiled gather: not a log per row and state.
         with np.errstate(divide="ignore"):
-            return np.log(self.emissionprob_)[:, np.asarray(X)[:, 0]].T
+            log_emission = np.log(np.asarray(self.emissionprob_, dtype=np.float64))
+        symbols = np.ascontiguousarray(np.asarray(X)[:, 0], dtype=np.int64)
+        out = np.empty((symbols.shape[0], self.n_components))
+        symbol_log_likelihood(log_emission, symbols, out)
+        return out
 
     def _emission_statistics(self, X, posteriors):
-        # bincount adds each symbol's weights in row order, as a loop would: the same bits, far faster than add.at.
-        symbols = np.asarray(X)[:, 0]
-        obs = np.stack([np.bincount(symbols, weights=posteriors[:, j], minlength=self.n_features)
-                        for j in range(self.n_components)])
+        # Each symbol's posteriors added in row order in one pass (the order add.at or bincount would add them in).
+        obs = np.zeros((self.n_components, self.n_features))
+        symbol_counts(np.ascontiguousarray(np.asarray(X)[:, 0], dtype=np.int64),
+                      np.ascontiguousarray(posteriors, dtype=np.float64), obs)
         return Additive({"obs": obs})
 
     def _do_emission_mstep(self, stats):
