@@ -50,6 +50,35 @@ def test_gaussian_nb_partial_fit_matches_scikit_learn(labelled):
     assert np.array_equal(ours.class_count_, theirs.class_count_)
 
 
+@pytest.mark.parametrize("batch_size", [999, 4096, None])
+def test_gaussian_nb_from_a_memory_map_matches_scikit_learn(labelled, tmp_path, batch_size):
+    X, y, w = labelled
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    Xm, ym = np.load(tmp_path / "X.npy", mmap_mode="r"), np.load(tmp_path / "y.npy", mmap_mode="r")
+    ours, theirs = GaussianNB(batch_size=batch_size).fit(Xm, ym, w), SklearnGaussianNB().fit(X, y, sample_weight=w)
+    assert _relative(ours.theta_, theirs.theta_) <= 1e-10
+    assert _relative(ours.var_, theirs.var_) <= 1e-10
+    assert _relative(ours.predict_proba(Xm), theirs.predict_proba(X)) <= 1e-10
+    assert _relative(ours.predict_log_proba(Xm[:3000]), theirs.predict_log_proba(X[:3000])) <= 1e-10
+
+
+@pytest.mark.parametrize("var_smoothing", [0.0, 1e-9])
+def test_gaussian_nb_partial_fit_over_memory_map_chunks_matches_scikit_learn(labelled, tmp_path, var_smoothing):
+    X, y, _ = labelled
+    np.save(tmp_path / "X.npy", X)
+    Xm = np.load(tmp_path / "X.npy", mmap_mode="r")
+    ours, theirs = GaussianNB(var_smoothing=var_smoothing), SklearnGaussianNB(var_smoothing=var_smoothing)
+    for start, stop in zip([0, 3, 5000, 11_111], [3, 5000, 11_111, len(y)]):
+        ours.partial_fit(Xm[start:stop], y[start:stop], classes=[0, 1, 2])
+        theirs.partial_fit(X[start:stop], y[start:stop], classes=[0, 1, 2])
+    assert _relative(ours.theta_, theirs.theta_) <= 1e-10
+    assert _relative(ours.var_ - ours.epsilon_, theirs.var_ - theirs.epsilon_) <= 1e-10
+    if var_smoothing == 0.0:  # epsilon_ differs by design otherwise (see GaussianNB's Notes)
+        assert _relative(ours.var_, theirs.var_) <= 1e-10
+        assert _relative(ours.predict_proba(Xm), theirs.predict_proba(X)) <= 1e-10
+
+
 def test_gaussian_nb_memory_maps_and_batch_size_give_the_same_bits(labelled, tmp_path):
     X, y, w = labelled
     np.save(tmp_path / "X.npy", X)

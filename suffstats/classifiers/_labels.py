@@ -16,7 +16,7 @@ from .._validation import as_numeric_array, check_batch
 from ..data.blocks import batch_ranges
 from ..data.source import as_source
 
-__all__ = ["UNLABELLED", "label_array", "unique_labels", "LabelCodes", "map_rows"]
+__all__ = ["UNLABELLED", "label_array", "check_labels", "check_label_values", "unique_labels", "LabelCodes", "map_rows"]
 
 #: The label of a row without one (semi-supervised fits).
 UNLABELLED = -1
@@ -46,7 +46,36 @@ def label_array(y, n_rows, name="y"):
 def _check_no_nan(chunk, start, name):
     if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
         row = int(np.argmax(~np.isfinite(chunk)))
-        raise ValueError(f"{name} holds {chunk[row]} at row {start + row}: labels must be finite")
+        raise ValueError(f"{name} holds {chunk[row].item()} at row {start + row}: labels must be finite")
+
+
+def _check_label_values(chunk, start, name):
+    """A label must be finite, and a float one a whole number (scikit-learn's rule: else the target is continuous)."""
+    _check_no_nan(chunk, start, name)
+    if chunk.dtype.kind == "f":
+        fractional = chunk != np.round(chunk)
+        if fractional.any():
+            row = int(np.argmax(fractional))
+            raise ValueError(f"Unknown label type: continuous ({name} holds {chunk[row].item()} at row "
+                             f"{start + row}; class labels are whole numbers or strings)")
+
+
+def check_label_values(y, name="y"):
+    """Refuse a NaN, infinite or fractional label of 1-D ``y``, naming its row; ``y`` is read a chunk at a time."""
+    for start, stop in batch_ranges(len(y), LABEL_CHUNK):
+        _check_label_values(np.asarray(y[start:stop]), start, name)
+
+
+def check_labels(y, n_rows, name="y"):
+    """``y`` as :func:`label_array` gives it, every label checked by :func:`check_label_values`."""
+    y = label_array(y, n_rows, name)
+    check_label_values(y, name)
+    return y
+
+
+def _mixed_types(values, name):
+    kinds = sorted({type(v).__name__ for v in np.asarray(values).tolist()})
+    return f"{name} mixes labels of types {kinds}: labels must be all numbers or all strings"
 
 
 def unique_labels(y, name="y", skip=None):
@@ -59,9 +88,7 @@ def unique_labels(y, name="y", skip=None):
             values = np.unique(chunk)
             found = values if found is None else np.union1d(found, values)
         except TypeError:  # objects that cannot be ordered together: numbers mixed with strings, say
-            kinds = sorted({type(v).__name__ for v in chunk.tolist()})
-            raise ValueError(f"{name} mixes labels of types {kinds}: labels must be all numbers or all strings"
-                             ) from None
+            raise ValueError(_mixed_types(chunk, name)) from None
     found = np.empty(0, dtype=y.dtype) if found is None else found
     if skip is not None and found.dtype.kind in "iuf":
         found = found[found != skip]

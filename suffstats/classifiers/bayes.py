@@ -31,7 +31,7 @@ from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
 from ..fit.summaries import Summaries
 from ..statistics import Additive, Composite, Empty, blend
-from ._labels import LABEL_CHUNK, UNLABELLED, LabelCodes, label_array, map_rows
+from ._labels import LABEL_CHUNK, UNLABELLED, LabelCodes, check_labels, map_rows
 
 __all__ = ["BayesClassifier"]
 
@@ -87,6 +87,10 @@ class BayesClassifier(Summaries, FitModel):
     The fit reads the labelled rows once to estimate the classes, then, when
     some rows are unlabelled, runs EM over every row. A fit where every row is
     unlabelled is refused: that is a mixture (:class:`~suffstats.GeneralMixtureModel`).
+    So is a label that is NaN, a fraction, a string or a number outside
+    ``-1 .. k-1`` (the first such row named), labels of another length than
+    ``X``, and a class with neither labelled rows nor given parameters; a
+    refused fit leaves the model as it was.
     Labels are read with the rows, a slice at a time: ``y`` may be a memory map.
 
     Examples
@@ -268,7 +272,7 @@ class BayesClassifier(Summaries, FitModel):
         source = as_source(X, ndim=self.ndim)
         if self.ndim == 2 and self._n_features() not in (None, source.n_features):
             raise ValueError(f"X has {source.n_features} features, but the classes expect {self._n_features()}")
-        labels = label_array(y, source.n_rows)
+        labels = check_labels(y, source.n_rows)
         if labels.dtype.kind not in "iuf":
             raise ValueError(f"y must hold class numbers 0 .. {self.n_classes - 1} (or -1); got dtype {labels.dtype}")
         if sample_weight is not None:

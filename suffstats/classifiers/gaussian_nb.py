@@ -17,7 +17,7 @@ from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
 from ..fit.running_total import RunningTotal
 from ..statistics import Composite, Moments, Statistics
-from ._labels import LabelCodes, label_array, map_rows, unique_labels
+from ._labels import _mixed_types, LabelCodes, check_label_values, check_labels, map_rows, unique_labels
 
 __all__ = ["GaussianNB", "class_moments"]
 
@@ -85,7 +85,10 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
     ``partial_fit`` call only; after ``fit`` the two agree. Labels keep
     scikit-learn's meaning: ``-1`` is a class like any other (the
     semi-supervised classifiers are :class:`~suffstats.BayesClassifier` and
-    :class:`~suffstats.NaiveBayes`).
+    :class:`~suffstats.NaiveBayes`), so labels that are all ``-1`` fit one
+    class. Labels must be finite (a NaN label is refused, naming its row), and
+    every label of a :meth:`partial_fit` batch must be one of ``classes_``.
+    Float labels must be whole numbers, from a memory map as in memory.
 
     Examples
     --------
@@ -160,14 +163,15 @@ class GaussianNB(ClassifierMixin, BaseEstimator, FitModel):
         if y is None:
             raise ValueError("GaussianNB requires y to be passed, but the target y is None")
         if not isinstance(y, (np.memmap, str)) and not hasattr(y, "__fspath__"):
+            y = np.asarray(y) if not isinstance(y, np.ndarray) else y
+            if y.ndim == 1:
+                check_label_values(y)  # names the row, where scikit-learn's checks below would not
             y = column_or_1d(y, warn=True)
             try:
                 check_classification_targets(y)
             except TypeError:  # labels that cannot be ordered together: numbers mixed with strings, say
-                kinds = sorted({type(v).__name__ for v in np.asarray(y).tolist()})
-                raise ValueError(f"y mixes labels of types {kinds}: labels must be all numbers or all strings"
-                                 ) from None
-        return label_array(y, n_rows)
+                raise ValueError(_mixed_types(y, "y")) from None
+        return check_labels(y, n_rows)
 
     def statistics(self, X, y, sample_weight=None) -> Statistics:
         """The statistics of labelled rows for this model's ``classes_``, as a value; the model is not changed.

@@ -24,6 +24,13 @@ class NaiveBayes(BayesClassifier):
     priors, max_iter, tol, batch_size, inertia, verbose, init_sample_size, random_state
         As for :class:`BayesClassifier`.
 
+    Notes
+    -----
+    Labels are as for :class:`BayesClassifier`: class numbers ``0 .. k-1``, or
+    ``-1`` for an unlabelled row (the fit is then semi-supervised EM). A fit
+    where every row is unlabelled is refused, as is a NaN, a fraction or a
+    number outside ``-1 .. k-1`` (naming its row); the model is then unchanged.
+
     Examples
     --------
     >>> import numpy as np
