@@ -226,7 +226,8 @@ def _parser():
                        help="batches per EM update (default: all of them, i.e. exact EM)")
         p.add_argument("--max-iter", type=int_at_least(0), default=100, help="most EM epochs")
         p.add_argument("--tol", type=number(positive=False), default=1e-3,
-                       help="stop when the mean log-likelihood improves by less")
+                       help="stop when the mean log-likelihood improves by less (with --variational: the lower "
+                            "bound, a total over the rows)")
         p.add_argument("--init", default="kmeans", choices=list(INIT_METHODS), help="initialisation")
         p.add_argument("--seed", type=int, default=0, help="random seed")
         p.add_argument("--out", required=True, help="where to write the model JSON (required)")

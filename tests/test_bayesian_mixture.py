@@ -187,3 +187,15 @@ def test_a_bad_row_is_named_and_the_model_is_unchanged(X, tmp_path):
     with pytest.raises(ValueError, match="row 7777"):
         model.fit(bad)
     assert _same(_snapshot(model), before)
+
+
+@pytest.mark.parametrize("change", [dict(covariance_type="diag"), dict(weight_concentration_prior_type="dirichlet_distribution")])
+def test_a_warm_start_after_a_change_of_meaning_is_refused(change):
+    """Tied and diag parameters have the same shape when n_components == n_features: the setting is compared too."""
+    X = np.random.default_rng(4).normal(size=(400, 2))
+    model = BayesianGaussianMixture(n_components=2, covariance_type="tied", warm_start=True, max_iter=3,
+                                    random_state=0).fit(X)
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="warm_start=True but the fitted parameters were made with"):
+        model.set_params(**change).fit(X)
+    assert _same(_snapshot(model), before | {k: getattr(model, k) for k in change})

@@ -54,6 +54,8 @@ class GaussianComponents(MixtureEngine, DensityMixin, Estimator, abstract=True):
     """
 
     missing = "error"
+    #: Settings a warm start must find as they were at the fit that made the parameters.
+    _warm_start_settings = ("covariance_type",)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -167,6 +169,8 @@ class GaussianComponents(MixtureEngine, DensityMixin, Estimator, abstract=True):
             strategy=strategy)
         self.converged_, self.n_iter_ = history.converged, history.n_iter
         self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
+        # What a warm start must find unchanged: the parameters' meaning depends on these settings, not only shapes.
+        self._fitted_settings = {name: getattr(self, name) for name in self._warm_start_settings}
         if not self.converged_ and self.max_iter > 0:
             warn_not_converged("Best performing initialization did not converge. Try different init parameters, "
                           "or increase max_iter, tol, or check for degenerate data.")

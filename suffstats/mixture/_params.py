@@ -83,6 +83,10 @@ CONSTRAINTS = {
 def check_warm_start(model, n_features):
     """Refuse a warm start whose fitted parameters do not fit the current settings or data."""
     k, d = model.means_.shape
+    for name, value in getattr(model, "_fitted_settings", {}).items():
+        if getattr(model, name) != value:
+            raise ValueError(f"warm_start=True but the fitted parameters were made with {name}={value!r}, not "
+                             f"{getattr(model, name)!r}; set warm_start=False to start over")
     if k != model.n_components:
         raise ValueError(f"warm_start=True but the fitted model has {k} components and n_components = "
                          f"{model.n_components}; set warm_start=False to start over")

@@ -64,8 +64,10 @@ class BayesianGaussianMixture(GaussianComponents):
         Each component's own full covariance, one shared by all, one variance
         per feature and component, or one variance per component.
     tol : float, default=1e-3
-        Convergence threshold on the change of the lower bound (a total over
-        the rows, not a mean per row, as in scikit-learn).
+        Convergence threshold on the change of the lower bound. As in
+        scikit-learn, the lower bound is a total over the rows, not a mean per
+        row, so the default is strict on large data: scale ``tol`` with the
+        number of rows (e.g. ``1e-6 * n_rows``) for a fit of millions of rows.
     reg_covar : float, default=1e-6
         Added to the diagonal of each component's scatter.
     max_iter : int, default=100
@@ -152,6 +154,7 @@ class BayesianGaussianMixture(GaussianComponents):
     inertia = 0.0
     lr_decay = 0.0
     weights_init = means_init = precisions_init = None
+    _warm_start_settings = ("covariance_type", "weight_concentration_prior_type")
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6, max_iter=100, n_init=1,
                  init_params="kmeans", weight_concentration_prior_type="dirichlet_process",
