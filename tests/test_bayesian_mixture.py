@@ -199,3 +199,17 @@ def test_a_warm_start_after_a_change_of_meaning_is_refused(change):
     with pytest.raises(ValueError, match="warm_start=True but the fitted parameters were made with"):
         model.set_params(**change).fit(X)
     assert _same(_snapshot(model), before | {k: getattr(model, k) for k in change})
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("degrees_of_freedom_prior_", 0.1, "must exceed n_features - 1"),
+    ("weight_concentration_prior_", -5.0, "must be a positive number"),
+    ("weight_concentration_prior_", [1.0, 2.0], "must be a positive number"),
+    ("covariance_prior_", [[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]], "symmetric, positive-definite"),
+    ("covariance_prior_", [1.0, 2.0, 3.0], "should have the shape"),
+])
+def test_json_priors_are_held_to_what_fit_accepts(X, name, value, message):
+    data = json.loads(ss.to_json(BayesianGaussianMixture(n_components=2, max_iter=2, random_state=0).fit(X)))
+    data["priors"][name] = value
+    with pytest.raises(ValueError, match=message):
+        ss.from_json(json.dumps(data))

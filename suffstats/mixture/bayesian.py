@@ -430,6 +430,23 @@ class BayesianGaussianMixture(GaussianComponents):
 
         self._initialize(as_source(X), None, np.random.default_rng(random_state), None)
 
+    def _check_loaded_priors(self, d):
+        """The priors read from JSON, held to what ``fit`` accepts (positive scalars, degrees of freedom above
+        ``d - 1``, a covariance prior of the type's shape, symmetric positive-definite or positive)."""
+        for name in ("weight_concentration_prior_", "mean_precision_prior_", "degrees_of_freedom_prior_"):
+            value = getattr(self, name)
+            if not isinstance(value, float) or not value > 0:
+                raise ValueError(f"priors field {name!r} must be a positive number; got {value!r:.40}")
+        if not self.degrees_of_freedom_prior_ > d - 1:
+            raise ValueError(f"priors field 'degrees_of_freedom_prior_' must exceed n_features - 1 = {d - 1}")
+        saved, self.covariance_prior = self.covariance_prior, self.covariance_prior_
+        try:
+            self._given_covariance_prior(d)
+        except ValueError as error:
+            raise ValueError(f"priors field 'covariance_prior_': {error}") from None
+        finally:
+            self.covariance_prior = saved
+
     # -- persistence ---------------------------------------------------------------------------------
     _PRIORS = ("weight_concentration_prior_", "mean_precision_prior_", "mean_prior_", "degrees_of_freedom_prior_",
                "covariance_prior_")
@@ -468,6 +485,7 @@ class BayesianGaussianMixture(GaussianComponents):
             setattr(model, name, float(value) if value.ndim == 0 else value)
         if np.shape(model.mean_prior_) != (d,):
             raise ValueError(f"priors field 'mean_prior_' must have shape ({d},); got {np.shape(model.mean_prior_)}")
+        model._check_loaded_priors(d)
         lower_bounds = json_numbers(data.get("lower_bounds", []), "lower_bounds")
         if lower_bounds.ndim != 1:
             raise ValueError("lower_bounds must be a list of numbers")
