@@ -16,7 +16,7 @@ import numpy as np
 
 from .._estimator import DensityMixin, Estimator, check_fitted, warn_not_converged
 from .._transaction import transactional
-from .._validation import check_batch, check_positive_int, check_weights
+from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
 from ..backends.gaussian_math import logsumexp
 from ..data.source import as_source
@@ -316,3 +316,31 @@ class GaussianComponents(MixtureEngine, DensityMixin, Estimator, abstract=True):
         counts = rng.multinomial(n_samples, weights / weights.sum())
         X = np.vstack([self._cov.sample(rng, self.means_[j], self.covariances_, j, c) for j, c in enumerate(counts)])
         return X, np.repeat(np.arange(self.n_components), counts)
+
+    # -- persistence shared by the Gaussian mixtures -------------------------------------------------
+    @classmethod
+    def _settings_from_dict(cls, data):
+        """A model built from a JSON document's ``settings``, every parameter known and checked."""
+        settings = data.get("settings")
+        if not isinstance(settings, dict):
+            raise ValueError(f"settings must be an object of {cls.__name__} parameters; got {settings!r:.40}")
+        unknown = set(settings) - set(cls._get_param_names())
+        if unknown:
+            raise ValueError(f"settings has unknown parameters {sorted(unknown)}")
+        model = cls(**settings)
+        check_settings(model)
+        return model
+
+    def _history_from_dict(self, data):
+        """``n_iter_``, ``converged_``, ``lower_bounds_`` and ``lower_bound_`` from a JSON document, checked."""
+        lower_bounds = json_numbers(data.get("lower_bounds", []), "lower_bounds")
+        if lower_bounds.ndim != 1:
+            raise ValueError("lower_bounds must be a list of numbers")
+        n_iter, converged = data.get("n_iter", 0), data.get("converged", False)
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
+            raise ValueError(f"n_iter must be a non-negative integer; got {n_iter!r:.40}")
+        if not isinstance(converged, bool):
+            raise ValueError(f"converged must be true or false; got {converged!r:.40}")
+        self.n_iter_, self.converged_ = n_iter, converged
+        self.lower_bounds_ = [float(v) for v in lower_bounds]
+        self.lower_bound_ = self.lower_bounds_[-1] if self.lower_bounds_ else -np.inf

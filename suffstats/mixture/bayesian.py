@@ -464,14 +464,7 @@ class BayesianGaussianMixture(GaussianComponents):
 
     @classmethod
     def _from_dict(cls, data):
-        settings = data.get("settings")
-        if not isinstance(settings, dict):
-            raise ValueError(f"settings must be an object of BayesianGaussianMixture parameters; got {settings!r:.40}")
-        unknown = set(settings) - set(cls._get_param_names())
-        if unknown:
-            raise ValueError(f"settings has unknown parameters {sorted(unknown)}")
-        model = cls(**settings)
-        check_settings(model)
+        model = cls._settings_from_dict(data)
         params = model._checked_posterior(data.get("posterior"))
         d = params[2].shape[1]
         priors = data.get("priors")
@@ -486,18 +479,8 @@ class BayesianGaussianMixture(GaussianComponents):
         if np.shape(model.mean_prior_) != (d,):
             raise ValueError(f"priors field 'mean_prior_' must have shape ({d},); got {np.shape(model.mean_prior_)}")
         model._check_loaded_priors(d)
-        lower_bounds = json_numbers(data.get("lower_bounds", []), "lower_bounds")
-        if lower_bounds.ndim != 1:
-            raise ValueError("lower_bounds must be a list of numbers")
-        n_iter, converged = data.get("n_iter", 0), data.get("converged", False)
-        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
-            raise ValueError(f"n_iter must be a non-negative integer; got {n_iter!r:.40}")
-        if not isinstance(converged, bool):
-            raise ValueError(f"converged must be true or false; got {converged!r:.40}")
         model._load_fit_parameters(params)
-        model.n_iter_, model.converged_ = n_iter, converged
-        model.lower_bounds_ = [float(v) for v in lower_bounds]
-        model.lower_bound_ = model.lower_bounds_[-1] if model.lower_bounds_ else -np.inf
+        model._history_from_dict(data)
         return model
 
 

@@ -13,7 +13,7 @@ from ..distributions._registry import SCHEMA_VERSION, register_family
 from ._gaussian_base import GaussianComponents, precisions_from_cholesky
 from ._initialize import initial_gaussian
 from ._moments import estimate_gaussian
-from ._params import check_settings, map_batches
+from ._params import map_batches
 
 
 class GaussianMixture(GaussianComponents):
@@ -302,30 +302,12 @@ class GaussianMixture(GaussianComponents):
 
     @classmethod
     def _from_dict(cls, data):
-        settings = data.get("settings")
-        if not isinstance(settings, dict):
-            raise ValueError(f"settings must be an object of GaussianMixture parameters; got {settings!r:.40}")
-        unknown = set(settings) - set(cls._get_param_names())
-        if unknown:
-            raise ValueError(f"settings has unknown parameters {sorted(unknown)}")
-        model = cls(**settings)
-        check_settings(model)
+        model = cls._settings_from_dict(data)
         weights, means, covariances = model._checked_parameters(data.get("weights"), data.get("means"),
                                                                 data.get("covariances"))
-        d = means.shape[1]
-        lower_bounds = json_numbers(data.get("lower_bounds", []), "lower_bounds")
-        if lower_bounds.ndim != 1:
-            raise ValueError("lower_bounds must be a list of numbers")
-        n_iter, converged = data.get("n_iter", 0), data.get("converged", False)
-        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
-            raise ValueError(f"n_iter must be a non-negative integer; got {n_iter!r:.40}")
-        if not isinstance(converged, bool):
-            raise ValueError(f"converged must be true or false; got {converged!r:.40}")
-        model.n_features_in_ = d
+        model.n_features_in_ = means.shape[1]
         model._assign_parameters(weights, means, covariances)
-        model.n_iter_, model.converged_ = n_iter, converged
-        model.lower_bounds_ = [float(v) for v in lower_bounds]
-        model.lower_bound_ = model.lower_bounds_[-1] if model.lower_bounds_ else -np.inf
+        model._history_from_dict(data)
         return model
 
 
