@@ -123,6 +123,8 @@ def main():
     parser.add_argument("--features", type=int, default=5)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=100_000)
+    parser.add_argument("--models", default="gaussian,categorical,gmm,general",
+                        help="comma-separated model kinds to run (default: all)")
     args = parser.parse_args()
     try:
         import hmmlearn.hmm as peer
@@ -133,6 +135,7 @@ def main():
              ("general", "full", 4)]
     print(f"{'model':<32} {'rows':>10} {'suffstats s/iter':>17} {'hmmlearn s/iter':>16} {'speed-up':>9} "
           f"{'max rel. Δ log-lik':>19} {'pomegranate s/iter':>19} {'speed-up':>9}")
+    cases = [case for case in cases if case[0] in args.models.split(",")]
     for kind, cov, k in cases:
         centers = None
         if kind == "gmm":

@@ -465,7 +465,7 @@ class BaseHMM(Inference):
             self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         self.monitor_.tol, self.monitor_.n_iter, self.monitor_.verbose = self.tol, self.n_iter, self.verbose
         self.monitor_._reset()
-        resumed = resume(self, checkpoint)
+        resumed = resume(self, checkpoint, source.n_features)
         if not resumed:
             self._initialize(source, bounds)
         self._check()
