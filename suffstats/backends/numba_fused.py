@@ -75,11 +75,14 @@ def _nearest_pass(X, w, centres, counts, first):
     """Each row to its nearest centre in one pass: adds ``Σw`` and ``Σw(x - c)`` per centre; returns ``Σw·d²``.
 
     Distances are summed directly over ``(x - c)²`` (no cancellation); ties go to
-    the lower index, as ``argmin`` does. ``w`` may be an empty array (unit weights).
+    the lower index, as ``argmin`` does. ``w`` may be an empty array (unit
+    weights). ``Σw·d²`` is summed as the fast kernel sums it
+    (:mod:`suffstats.backends.numba_nearest`): ``Σw(x - c)²`` per centre and
+    feature in row order, then over centres and features.
     """
     n, d = X.shape
     k = centres.shape[0]
-    inertia = 0.0
+    second = np.zeros((k, d))
     for i in range(n):
         best, label = np.inf, 0
         for j in range(k):
@@ -89,9 +92,21 @@ def _nearest_pass(X, w, centres, counts, first):
                 s += v * v
             if s < best:
                 best, label = s, j
-        wi = 1.0 if w.shape[0] == 0 else w[i]
-        counts[label] += wi
-        inertia += wi * best
+        if w.shape[0] == 0:
+            counts[label] += 1.0
+            for t in range(d):
+                v = X[i, t] - centres[label, t]
+                first[label, t] += v
+                second[label, t] += v * v
+        else:
+            wi = w[i]
+            counts[label] += wi
+            for t in range(d):
+                v = X[i, t] - centres[label, t]
+                first[label, t] += wi * v
+                second[label, t] += wi * (v * v)
+    inertia = 0.0
+    for j in range(k):
         for t in range(d):
-            first[label, t] += wi * (X[i, t] - centres[label, t])
+            inertia += second[j, t]
     return inertia

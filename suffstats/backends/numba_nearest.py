@@ -18,32 +18,35 @@ recomputed exactly:
   ``E = 4γ_{d+3}(2‖y‖·max‖S_j‖ + max‖S_j‖²) + 16dη(1 + max‖S_j‖ + ‖y‖)``
   with ``γ_m = m·u/(1 - m·u)``, ``u = 2⁻²⁴`` and ``η = 2⁻¹⁵⁰`` (values that
   fall below float32's normal range); the direct sum's by ``γ_{d+2}`` of the
-  distance in float64 (``‖y‖`` is taken as ``1.5√e + ‖S_top‖``, above it
-  whatever the rounding);
-* the direct distance ``e`` to the best ``a`` is computed, and every centre
-  with ``a_j <= min a + 2E + 4γ_{d+2}·e`` is a *candidate*: the exact
-  nearest centre (and every centre tied with it) is always one. When the best
-  is the only candidate -- almost every row -- it is the answer; otherwise
-  the candidates are recomputed directly and the exact rule (smallest direct
-  distance, lowest index on ties) picks among them;
+  distance ``e`` in float64. ``‖y‖`` is bounded from above by the norm of the
+  float32 row (its squares summed in float64, any order) widened by ``2⁻²⁰``,
+  and ``e`` by ``2(‖y‖² + ‖S_top‖²)``;
+* every centre with ``a_j <= min a + 2E + 4γ_{d+2}·e`` is a *candidate*: the
+  exact nearest centre (and every centre tied with it) is always one. When the
+  best is the only candidate -- almost every row -- it is the answer;
+  otherwise the candidates' distances are summed directly and the exact rule
+  (smallest direct distance, lowest index on ties) picks among them;
 * a row whose bound is not finite, or whose values could leave float32's
   range (``‖y‖`` or ``‖y‖·max‖S_j‖`` above ``1e36``), takes the direct rule
   over all centres.
 
-So the labels, and the statistics -- ``Σw``, ``Σw(x - c)`` and ``Σw·d²``
-per block, summed in row order exactly as the direct pass sums them -- are
-bit for bit those of the direct pass, at the cost of one single-precision
-product and a few passes over each row. Only the bound depends on the
+So the labels are bit for bit those of the direct rule. The statistics --
+``Σw`` and ``Σw(x - c)`` per centre, and ``Σw(x - c)²`` per centre and
+feature, whose sum in a fixed order is the block's inertia -- are added in row
+order, exactly as the direct pass adds them. Only the bound depends on the
 product, not the result: the BLAS, its threads and its order of summation
-cannot change a bit of it. A block goes through the product and the pass
-:data:`CHUNK_ROWS` rows at a time, in one compiled call, so that the pass
-finds the rows still in cache.
+cannot change a bit. A block goes through the product and the passes
+:data:`CHUNK_ROWS` rows at a time, in one compiled call, so that the passes
+find the rows still in cache; while a chunk is added up, the next one is
+fetched into the cache.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .numba_prefetch import prefetch
 
 __all__ = ["nearest_statistics", "nearest_labels"]
 
@@ -66,38 +69,36 @@ def _direct(X, i, centres, j):
 
 
 @njit(nogil=True, cache=True)
-def _assign(X, G, A, centres, sq, norms, bound, labels, distances):
-    """Each row's nearest centre by the exact rule and its direct squared distance, from ``G = Y Sᵀ``.
+def _assign(X, G, A, centres, sq, norms, bound, ynorm, labels):
+    """Each row's nearest centre by the exact rule, from ``G = Y Sᵀ`` and the bounds ``ynorm`` on ``‖y‖``.
 
-    ``A`` receives the approximate ``a_j`` (float64). Four passes over the
-    block, each a simple loop: the best ``a`` of each row; the direct distance
-    to it (eight rows at a time, each summed in order); the candidates' check;
-    the direct rule where a row has more than one candidate.
+    ``A`` receives the approximate ``a_j`` (float64). Per row: the ``a_j``,
+    their smallest (four running minima side by side), the candidates' count,
+    and the direct rule where a row has more than one candidate.
     """
-    n, d = X.shape
     k = centres.shape[0]
     slack, slack_per_norm, relative, max_norm = bound[0], bound[1], bound[2], bound[3]
-    best = np.empty(n)
-    for i in range(n):
+    for i in range(X.shape[0]):
+        a, g = A[i], G[i]
         for j in range(k):
-            A[i, j] = sq[j] - 2.0 * np.float64(G[i, j])
+            a[j] = sq[j] - 2.0 * np.float64(g[j])
         # Four running minima side by side (any smallest a will do: near-ties are rechecked below).
         b0 = b1 = b2 = b3 = np.inf
         l0, l1, l2, l3 = 0, 1 % k, 2 % k, 3 % k
         j = 0
         while j + 4 <= k:
-            if A[i, j] < b0:
-                b0, l0 = A[i, j], j
-            if A[i, j + 1] < b1:
-                b1, l1 = A[i, j + 1], j + 1
-            if A[i, j + 2] < b2:
-                b2, l2 = A[i, j + 2], j + 2
-            if A[i, j + 3] < b3:
-                b3, l3 = A[i, j + 3], j + 3
+            if a[j] < b0:
+                b0, l0 = a[j], j
+            if a[j + 1] < b1:
+                b1, l1 = a[j + 1], j + 1
+            if a[j + 2] < b2:
+                b2, l2 = a[j + 2], j + 2
+            if a[j + 3] < b3:
+                b3, l3 = a[j + 3], j + 3
             j += 4
         while j < k:
-            if A[i, j] < b0:
-                b0, l0 = A[i, j], j
+            if a[j] < b0:
+                b0, l0 = a[j], j
             j += 1
         if b1 < b0:
             b0, l0 = b1, l1
@@ -105,83 +106,61 @@ def _assign(X, G, A, centres, sq, norms, bound, labels, distances):
             b0, l0 = b2, l2
         if b3 < b0:
             b0, l0 = b3, l3
-        best[i], labels[i] = b0, l0
-    i = 0
-    while i + 8 <= n:  # eight rows side by side, each summed in order
-        c0, c1, c2, c3 = labels[i], labels[i + 1], labels[i + 2], labels[i + 3]
-        c4, c5, c6, c7 = labels[i + 4], labels[i + 5], labels[i + 6], labels[i + 7]
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-        for t in range(d):
-            v0 = X[i, t] - centres[c0, t]
-            v1 = X[i + 1, t] - centres[c1, t]
-            v2 = X[i + 2, t] - centres[c2, t]
-            v3 = X[i + 3, t] - centres[c3, t]
-            v4 = X[i + 4, t] - centres[c4, t]
-            v5 = X[i + 5, t] - centres[c5, t]
-            v6 = X[i + 6, t] - centres[c6, t]
-            v7 = X[i + 7, t] - centres[c7, t]
-            s0 += v0 * v0
-            s1 += v1 * v1
-            s2 += v2 * v2
-            s3 += v3 * v3
-            s4 += v4 * v4
-            s5 += v5 * v5
-            s6 += v6 * v6
-            s7 += v7 * v7
-        distances[i], distances[i + 1], distances[i + 2], distances[i + 3] = s0, s1, s2, s3
-        distances[i + 4], distances[i + 5], distances[i + 6], distances[i + 7] = s4, s5, s6, s7
-        i += 8
-    while i < n:
-        distances[i] = _direct(X, i, centres, labels[i])
-        i += 1
-    for i in range(n):
-        e = distances[i]
-        # ‖y‖ <= ‖x - c_top‖ + ‖c_top - c0‖ (the 1.5 covers the rounding of e, of y and of the square root).
-        norm = 1.5 * np.sqrt(e) + norms[labels[i]]
-        limit = best[i] + 2.0 * (slack + slack_per_norm * norm) + relative * e
-        if not (norm < _RANGE32 and norm * max_norm < _RANGE32):
+        y = ynorm[i]
+        limit = b0 + 2.0 * (slack + slack_per_norm * y) + relative * 2.0 * (y * y + norms[l0] * norms[l0])
+        if not (y < _RANGE32 and y * max_norm < _RANGE32):
             limit = np.inf  # the product may have overflowed: every centre is a candidate
         many = 0
         for j in range(k):
-            many += not A[i, j] > limit  # a NaN a_j counts as a candidate
+            many += not a[j] > limit  # a NaN a_j counts as a candidate
         if many > 1 or not limit < np.inf:
-            labels[i], distances[i] = _resolve(X, i, A, centres, limit, labels[i], e)
+            l0 = _resolve(X, i, A, centres, limit)  # the matrix, not the row: a view passed on costs every row
+        labels[i] = l0
 
 
 @njit(nogil=True, cache=True)
-def _resolve(X, i, A, centres, limit, top, e):
+def _resolve(X, i, A, centres, limit):
     """The direct rule (smallest direct distance, lowest index on ties) over the candidates of row ``i``."""
     every = not limit < np.inf
     best, label = np.inf, 0
     for j in range(centres.shape[0]):
         if every or not A[i, j] > limit:
-            s = e if j == top else _direct(X, i, centres, j)
+            s = _direct(X, i, centres, j)
             if s < best:
                 best, label = s, j
-    return label, best
+    return label
 
 
 @njit(nogil=True, cache=True)
-def _statistics_pass(X, G, A, w, centres, sq, norms, bound, labels, distances, counts, first, inertia):
-    """Add ``Σw`` and ``Σw(x - c)`` per nearest centre, in row order; return ``inertia + Σw·d²``."""
+def _accumulate(X, w, centres, labels, counts, first, second, ahead, ahead_start, ahead_stop):
+    """Add ``Σw``, ``Σw(x - c)`` and ``Σw(x - c)²`` (per feature) per nearest centre, in row order.
+
+    Meanwhile the flat range ``ahead[ahead_start:ahead_stop]`` (the next rows)
+    is fetched into the cache, a few lines per row.
+    """
     n, d = X.shape
-    _assign(X, G, A, centres, sq, norms, bound, labels, distances)
-    if w.shape[0] == 0:  # unit weights: the products by 1 left out (they are exact)
-        for i in range(n):
-            label = labels[i]
+    lines = (ahead_stop - ahead_start + 8 * n - 1) // (8 * n) if n else 0
+    for i in range(n):
+        label = labels[i]
+        x, c, f, s = X[i], centres[label], first[label], second[label]
+        p = ahead_start + 8 * lines * i
+        for _ in range(lines):
+            if p < ahead_stop:
+                prefetch(ahead, p)
+            p += 8
+        if w.shape[0] == 0:  # unit weights: the products by 1 left out (they are exact)
             counts[label] += 1.0
-            inertia += distances[i]
             for t in range(d):
-                first[label, t] += X[i, t] - centres[label, t]
-    else:
-        for i in range(n):
-            label = labels[i]
+                v = x[t] - c[t]
+                f[t] += v
+                s[t] += v * v
+        else:
             wi = w[i]
             counts[label] += wi
-            inertia += wi * distances[i]
             for t in range(d):
-                first[label, t] += wi * (X[i, t] - centres[label, t])
-    return inertia
+                v = x[t] - c[t]
+                f[t] += wi * v
+                s[t] += wi * (v * v)
 
 
 @njit(nogil=True, cache=True)
@@ -214,11 +193,30 @@ def _constants(centres):
 
 
 @njit(nogil=True, cache=True)
-def _centred_single(X, c0, Y):
-    """``Y = float32(X - c0)``: the rows centred in float64, then rounded for the product."""
+def _centred_single(X, c0, Y, ynorm):
+    """``Y = float32(X - c0)`` (the rows centred in float64, then rounded for the product), and bounds on ``‖y‖``."""
     for i in range(X.shape[0]):
+        x, y = X[i], Y[i]
         for t in range(X.shape[1]):
-            Y[i, t] = np.float32(X[i, t] - c0[t])
+            y[t] = np.float32(x[t] - c0[t])
+    _norm_bounds(Y, ynorm)
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _norm_bounds(Y, ynorm):
+    """``ynorm[i] >= ‖y_i‖``: the float32 row's squares summed in float64 (exact products, any order), widened.
+
+    Reassociation lets the sum run in vector lanes; the widening by ``2⁻²⁰``
+    covers its rounding and that of ``y`` to float32. A non-finite row gives a
+    non-finite bound (no finite-math assumption), which sends it to the direct rule.
+    """
+    for i in range(Y.shape[0]):
+        y = Y[i]
+        s = 0.0
+        for t in range(Y.shape[1]):
+            v = np.float64(y[t])
+            s += v * v
+        ynorm[i] = np.sqrt(s) * (1.0 + 2.0**-20) + _ETA32 * Y.shape[1]
 
 
 #: Rows per product: small enough that the rows are still in cache when the pass over them reads them again.
@@ -227,22 +225,30 @@ CHUNK_ROWS = 512
 
 @njit(nogil=True, cache=True)
 def _block_statistics(X, w, centres):
-    """``(Σw·d², Σw per centre, Σw(x - c) per centre)`` of a block: products and passes ``CHUNK_ROWS`` at a time."""
+    """``(Σw·d², Σw per centre, Σw(x - c) per centre)`` of a block: products and passes ``CHUNK_ROWS`` at a time.
+
+    ``Σw·d²`` is the sum of ``Σw(x - c)²`` over centres then features, in that order.
+    """
     n, d = X.shape
     k = centres.shape[0]
     c0, ST, sq, norms, bound = _constants(centres)
-    counts, first = np.zeros(k), np.zeros((k, d))
+    counts, first, second = np.zeros(k), np.zeros((k, d)), np.zeros((k, d))
     rows = min(n, CHUNK_ROWS)
-    labels, distances = np.empty(rows, dtype=np.intp), np.empty(rows)
+    labels, ynorm = np.empty(rows, dtype=np.intp), np.empty(rows)
     Y, G, A = np.empty((rows, d), dtype=np.float32), np.empty((rows, k), dtype=np.float32), np.empty((rows, k))
-    inertia = 0.0
+    flat = X.ravel()
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
         m = stop - start
-        _centred_single(X[start:stop], c0, Y[:m])
+        _centred_single(X[start:stop], c0, Y[:m], ynorm[:m])
         np.dot(Y[:m], ST, G[:m])
-        inertia = _statistics_pass(X[start:stop], G[:m], A[:m], w[start:stop] if w.shape[0] else w, centres, sq,
-                                   norms, bound, labels[:m], distances[:m], counts, first, inertia)
+        _assign(X[start:stop], G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels[:m])
+        _accumulate(X[start:stop], w[start:stop] if w.shape[0] else w, centres, labels[:m], counts, first, second,
+                    flat, stop * d, min(stop + CHUNK_ROWS, n) * d)
+    inertia = 0.0
+    for j in range(k):
+        for t in range(d):
+            inertia += second[j, t]
     return inertia, counts, first
 
 
@@ -252,13 +258,49 @@ def _labels(X, centres, labels, distances):
     k = centres.shape[0]
     c0, ST, sq, norms, bound = _constants(centres)
     rows = min(n, CHUNK_ROWS)
+    ynorm = np.empty(rows)
     Y, G, A = np.empty((rows, d), dtype=np.float32), np.empty((rows, k), dtype=np.float32), np.empty((rows, k))
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
         m = stop - start
-        _centred_single(X[start:stop], c0, Y[:m])
+        _centred_single(X[start:stop], c0, Y[:m], ynorm[:m])
         np.dot(Y[:m], ST, G[:m])
-        _assign(X[start:stop], G[:m], A[:m], centres, sq, norms, bound, labels[start:stop], distances[start:stop])
+        _assign(X[start:stop], G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels[start:stop])
+    _distances(X, centres, labels, distances)
+
+
+@njit(nogil=True, cache=True)
+def _distances(X, centres, labels, distances):
+    """Each row's direct squared distance to its centre, eight rows side by side (each summed in order)."""
+    n, d = X.shape
+    i = 0
+    while i + 8 <= n:
+        c0, c1, c2, c3 = labels[i], labels[i + 1], labels[i + 2], labels[i + 3]
+        c4, c5, c6, c7 = labels[i + 4], labels[i + 5], labels[i + 6], labels[i + 7]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for t in range(d):
+            v0 = X[i, t] - centres[c0, t]
+            v1 = X[i + 1, t] - centres[c1, t]
+            v2 = X[i + 2, t] - centres[c2, t]
+            v3 = X[i + 3, t] - centres[c3, t]
+            v4 = X[i + 4, t] - centres[c4, t]
+            v5 = X[i + 5, t] - centres[c5, t]
+            v6 = X[i + 6, t] - centres[c6, t]
+            v7 = X[i + 7, t] - centres[c7, t]
+            s0 += v0 * v0
+            s1 += v1 * v1
+            s2 += v2 * v2
+            s3 += v3 * v3
+            s4 += v4 * v4
+            s5 += v5 * v5
+            s6 += v6 * v6
+            s7 += v7 * v7
+        distances[i], distances[i + 1], distances[i + 2], distances[i + 3] = s0, s1, s2, s3
+        distances[i + 4], distances[i + 5], distances[i + 6], distances[i + 7] = s4, s5, s6, s7
+        i += 8
+    while i < n:
+        distances[i] = _direct(X, i, centres, labels[i])
+        i += 1
 
 
 def nearest_statistics(X, w, centres):
