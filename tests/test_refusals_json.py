@@ -7,12 +7,15 @@ fields, random text) are in ``tests/test_hostile_properties.py`` and ``tests/tes
 
 import json
 
+import numpy as np
 import pytest
 
 import suffstats as ss
 from suffstats import io
 from suffstats._json import parse_json
 from suffstats.distributions import FAMILIES
+
+from .conftest import _fit
 
 
 def _doc(family="Normal", **fields):
@@ -73,6 +76,14 @@ def test_round_trip_of_every_family_still_works():
                   ss.MultivariateNormal([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]),
                   ss.IndependentComponents([ss.Poisson(2.0), ss.Uniform(0.0, 1.0)], inertia=0.5)):
         assert ss.from_json(ss.to_json(model)).to_dict() == model.to_dict()
+
+
+def test_gaussian_mixture_json_round_trip(tmp_path):
+    model = _fit(np.random.default_rng(0).normal(size=(500, 2)))
+    ss.save(model, tmp_path / "m.json")
+    loaded = ss.load(tmp_path / "m.json")
+    X = np.random.default_rng(1).normal(size=(50, 2))
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
 
 
 def test_a_user_subclass_does_not_replace_a_builtin_family():
@@ -159,3 +170,10 @@ def test_json_numbers_are_checked_level_by_level(value, message):
 def test_malformed_json_is_refused(text, pattern):
     with pytest.raises(ValueError, match=pattern):
         ss.from_json(text)
+
+
+def test_declared_sizes_are_found_below_lists_of_numbers():
+    from suffstats.distributions._registry import _check_declared_sizes
+
+    with pytest.raises(ValueError, match="declares n_categories = 100000000000"):
+        _check_declared_sizes({"distributions": [[{"n_categories": 10**11}]], "means": [[1.0, 2.0]]})
