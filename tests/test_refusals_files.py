@@ -1,4 +1,8 @@
-"""Issue 10, data layer: damaged or ambiguous files get errors naming the file; changed files are noticed."""
+"""Data files and formats given to a fit: damaged, truncated, pickled or ambiguous ``.npy`` files, shards
+that disagree, empty sources, CSV files with a non-numeric cell or no header line, and HDF5 paths naming a
+group are refused with an error naming the file (and the row or column); a file or array changed since it was
+opened is noticed; and the format readers and the dispatcher do not import one another.
+"""
 
 import ast
 import os

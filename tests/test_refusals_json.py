@@ -1,8 +1,8 @@
-"""Model JSON from outside: every refusal is a clear ``ValueError`` naming the field, nothing is executed.
-
-Gathered here by subject: malformed and malicious documents, field-by-field checks, size and nesting limits,
-numbers checked level by level, and the round trip of every family. The property-based versions (random
-fields, random text) are in ``tests/test_hostile_properties.py`` and ``tests/test_hostile_mixtures.py``.
+"""Model JSON from outside: every refusal is a clear ``ValueError`` naming the field, and nothing is executed.
+Covers malformed and malicious documents, field-by-field checks, size and nesting limits, declared sizes,
+numbers checked level by level, and the round trip of every family and of a fitted GaussianMixture. The
+property-based versions (random fields of a distribution's or a GaussianMixture's document) are in
+``tests/test_refusals_distributions_properties.py`` and ``tests/test_refusals_mixtures.py``.
 """
 
 import json
@@ -59,6 +59,12 @@ def test_model_json_is_checked_field_by_field(text, pattern):
     with pytest.raises(ValueError, match=pattern) as info:
         ss.from_json(text)
     assert isinstance(info.value, io.ModelFormatError)
+
+
+@pytest.mark.parametrize("text", ["[" * 10_000, '{"a":' * 5000, "1" * 10, '"\\ud800"', "\x00"])
+def test_hostile_json_text(text):
+    with pytest.raises(ValueError):
+        ss.from_json(text)
 
 
 def test_model_json_size_limit_is_checked_before_parsing(monkeypatch, tmp_path):

@@ -1,9 +1,8 @@
-"""Property test: random hostile calls on the mixtures' public API.
-
-Parameters, data (shapes, dtypes, non-finite and huge values), weights, absorbed values and JSON are drawn at
-random. Any exception must be a ``ValueError`` or ``TypeError`` (``NotFittedError`` is a ``ValueError``), and a
-refused call must leave the model exactly as it was. Bounded for CI; ``SUFFSTATS_HYPOTHESIS_LONG=1`` runs many
-more examples.
+"""GaussianMixture and KMeans given bad input: a memory map holding an infinity, a bad ``batch_size`` and
+rows whose squared distances underflow are refused by name, and property tests draw parameters, data (shapes,
+dtypes, non-finite and huge values), weights, absorbed values and JSON at random. Any exception must be a
+``ValueError`` or ``TypeError`` (``NotFittedError`` is a ``ValueError``), and a refused call must leave the model
+exactly as it was. Bounded for CI; ``SUFFSTATS_HYPOTHESIS_LONG=1`` runs many more examples.
 """
 
 import json
