@@ -1,18 +1,21 @@
-"""Model JSON from outside: every refusal is a clear ``ValueError`` naming the field, nothing is executed.
-
-Gathered here by subject: malformed and malicious documents, field-by-field checks, size and nesting limits,
-numbers checked level by level, and the round trip of every family. The property-based versions (random
-fields, random text) are in ``tests/test_hostile_properties.py`` and ``tests/test_hostile_mixtures.py``.
+"""Model JSON from outside: every refusal is a clear ``ValueError`` naming the field, and nothing is executed.
+Covers malformed and malicious documents, field-by-field checks, size and nesting limits, declared sizes,
+numbers checked level by level, and the round trip of every family and of a fitted GaussianMixture. The
+property-based versions (random fields of a distribution's or a GaussianMixture's document) are in
+``tests/test_refusals_distributions_properties.py`` and ``tests/test_refusals_mixtures.py``.
 """
 
 import json
 
+import numpy as np
 import pytest
 
 import suffstats as ss
 from suffstats import io
 from suffstats._json import parse_json
 from suffstats.distributions import FAMILIES
+
+from .conftest import _fit
 
 
 def _doc(family="Normal", **fields):
@@ -58,6 +61,12 @@ def test_model_json_is_checked_field_by_field(text, pattern):
     assert isinstance(info.value, io.ModelFormatError)
 
 
+@pytest.mark.parametrize("text", ["[" * 10_000, '{"a":' * 5000, "1" * 10, '"\\ud800"', "\x00"])
+def test_hostile_json_text(text):
+    with pytest.raises(ValueError):
+        ss.from_json(text)
+
+
 def test_model_json_size_limit_is_checked_before_parsing(monkeypatch, tmp_path):
     monkeypatch.setattr("suffstats._json.MAX_JSON_BYTES", 100)
     monkeypatch.setattr(io, "MAX_JSON_BYTES", 100)
@@ -73,6 +82,14 @@ def test_round_trip_of_every_family_still_works():
                   ss.MultivariateNormal([0.0, 1.0], [[2.0, 0.5], [0.5, 1.0]]),
                   ss.IndependentComponents([ss.Poisson(2.0), ss.Uniform(0.0, 1.0)], inertia=0.5)):
         assert ss.from_json(ss.to_json(model)).to_dict() == model.to_dict()
+
+
+def test_gaussian_mixture_json_round_trip(tmp_path):
+    model = _fit(np.random.default_rng(0).normal(size=(500, 2)))
+    ss.save(model, tmp_path / "m.json")
+    loaded = ss.load(tmp_path / "m.json")
+    X = np.random.default_rng(1).normal(size=(50, 2))
+    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
 
 
 def test_a_user_subclass_does_not_replace_a_builtin_family():
@@ -159,3 +176,10 @@ def test_json_numbers_are_checked_level_by_level(value, message):
 def test_malformed_json_is_refused(text, pattern):
     with pytest.raises(ValueError, match=pattern):
         ss.from_json(text)
+
+
+def test_declared_sizes_are_found_below_lists_of_numbers():
+    from suffstats.distributions._registry import _check_declared_sizes
+
+    with pytest.raises(ValueError, match="declares n_categories = 100000000000"):
+        _check_declared_sizes({"distributions": [[{"n_categories": 10**11}]], "means": [[1.0, 2.0]]})

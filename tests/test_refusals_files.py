@@ -1,4 +1,8 @@
-"""Issue 10, data layer: damaged or ambiguous files get errors naming the file; changed files are noticed."""
+"""Data files and formats given to a fit: damaged, truncated, pickled or ambiguous ``.npy`` files, shards
+that disagree, empty sources, CSV files with a non-numeric cell or no header line, and HDF5 paths naming a
+group are refused with an error naming the file (and the row or column); a file or array changed since it was
+opened is noticed; and the format readers and the dispatcher do not import one another.
+"""
 
 import ast
 import os
@@ -11,6 +15,8 @@ import pytest
 import suffstats as ss
 from suffstats.data import CsvSource, as_source
 
+from .conftest import _fit
+
 
 def _rewrite_later(path, write):
     """Write ``path`` again with a modification time that surely differs."""
@@ -18,6 +24,14 @@ def _rewrite_later(path, write):
     write()
     if os.stat(path).st_mtime_ns == before:
         os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
 
 
 # -- .npy --------------------------------------------------------------------------------------------
@@ -53,6 +67,49 @@ def test_hdf5_path_naming_a_group(tmp_path):
     with pytest.raises(ValueError, match=r"x.h5:runs is an HDF5 group, not a dataset; .*'runs/a'"):
         ss.MultivariateNormal().fit(str(tmp_path / "x.h5") + ":runs")
     assert ss.MultivariateNormal().fit(str(tmp_path / "x.h5") + ":runs/a").mean.tolist() == [1.0, 1.0]
+
+
+def test_pickled_payload_is_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "executed"
+    np.save(tmp_path / "evil.npy", np.array([_Exploit(str(marker))], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="Python objects .*refused, nothing was executed"):
+        _fit(str(tmp_path / "evil.npy"))
+    assert not marker.exists()
+
+
+def test_truncated_npy(tmp_path):
+    np.save(tmp_path / "x.npy", np.ones((1000, 3)))
+    with open(tmp_path / "x.npy", "r+b") as f:
+        f.truncate(os.path.getsize(tmp_path / "x.npy") // 2)
+    with pytest.raises(ValueError, match="x.npy: not a readable .npy file .*truncated"):
+        _fit(str(tmp_path / "x.npy"))
+
+
+def test_a_malformed_npy_header_is_a_damaged_header(tmp_path):
+    path = tmp_path / "bad.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f8', 'fortran_order': False, 'shape': (3,  }\n")
+    with pytest.raises(ValueError, match="the .npy header is damaged"):
+        ss.GaussianMixture(2).fit(str(path))
+
+
+def test_shards_with_different_features_or_dtypes(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((10, 3)))
+    np.save(tmp_path / "b.npy", np.ones((10, 2)))
+    np.save(tmp_path / "c.npy", np.ones((10, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="b.npy has 2 features; .*a.npy has 3"):
+        as_source([str(tmp_path / "a.npy"), str(tmp_path / "b.npy")])
+    with pytest.raises(ValueError, match="c.npy has dtype float32; .*a.npy has float64"):
+        as_source([str(tmp_path / "a.npy"), str(tmp_path / "c.npy")])
+
+
+def test_empty_sources(tmp_path):
+    np.save(tmp_path / "empty.npy", np.ones((0, 3)))
+    with pytest.raises(ValueError, match="empty.npy: holds no rows"):
+        _fit(str(tmp_path / "empty.npy"))
+    with pytest.raises(ValueError, match="the stream is empty"):
+        _fit(lambda: iter([]))
+    with pytest.raises(ValueError, match="n_samples = 0"):
+        _fit(np.empty((0, 2)))
 
 
 # -- CSV ---------------------------------------------------------------------------------------------
@@ -100,6 +157,14 @@ def test_csv_bad_arguments(tmp_path):
         CsvSource(str(tmp_path / "h.csv"), columns=["c"])
     with pytest.raises(ValueError, match="header must be None, True or False"):
         CsvSource(str(tmp_path / "h.csv"), header="yes")
+
+
+def test_csv_with_a_non_numeric_cell(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{i * 2}\n" for i in range(50)) + "7,oops\n")
+    with pytest.raises(ValueError, match="x.csv: .*(not numeric|not a number)"):
+        _fit(str(path))
 
 
 # -- fingerprints ------------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Classifiers given hostile labels and priors: refused by name (and row), the model left exactly as it was."""
+"""BayesClassifier, NaiveBayes and GaussianNB given hostile labels and priors: refused by name (and row), the
+model left exactly as it was; labels read from a memory map give the in-memory fit.
+"""
 
 import copy
 

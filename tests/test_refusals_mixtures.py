@@ -1,9 +1,8 @@
-"""Property test: random hostile calls on the mixtures' public API.
-
-Parameters, data (shapes, dtypes, non-finite and huge values), weights, absorbed values and JSON are drawn at
-random. Any exception must be a ``ValueError`` or ``TypeError`` (``NotFittedError`` is a ``ValueError``), and a
-refused call must leave the model exactly as it was. Bounded for CI; ``SUFFSTATS_HYPOTHESIS_LONG=1`` runs many
-more examples.
+"""GaussianMixture and KMeans given bad input: a memory map holding an infinity, a bad ``batch_size`` and
+rows whose squared distances underflow are refused by name, and property tests draw parameters, data (shapes,
+dtypes, non-finite and huge values), weights, absorbed values and JSON at random. Any exception must be a
+``ValueError`` or ``TypeError`` (``NotFittedError`` is a ``ValueError``), and a refused call must leave the model
+exactly as it was. Bounded for CI; ``SUFFSTATS_HYPOTHESIS_LONG=1`` runs many more examples.
 """
 
 import json
@@ -11,10 +10,13 @@ import os
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import suffstats as ss
+
+from .conftest import _fit
 
 LONG = os.environ.get("SUFFSTATS_HYPOTHESIS_LONG") == "1"
 SETTINGS = settings(max_examples=1000 if LONG else 40, deadline=None, derandomize=not LONG,
@@ -157,3 +159,30 @@ def test_gaussian_mixture_json_refuses_cleanly(field, value):
         pass
     except Exception as error:  # noqa: BLE001
         raise AssertionError(f"{type(error).__name__} escaped for {field}={value!r}: {error}") from error
+
+
+def test_nan_in_the_middle_of_a_memory_map_keeps_the_last_good_parameters(tmp_path):
+    rng = np.random.default_rng(0)
+    good = rng.normal(size=(6000, 2))
+    model = _fit(good, warm_start=True)
+    before = (model.weights_.copy(), model.means_.copy(), model.covariances_.copy())
+    bad = np.lib.format.open_memmap(tmp_path / "bad.npy", mode="w+", dtype=np.float64, shape=good.shape)
+    bad[:] = good
+    bad[4321, 0] = np.inf
+    bad.flush()
+    with pytest.raises(ValueError, match="row 4321, column 0"):
+        model.fit(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+    for a, b in zip(before, (model.weights_, model.means_, model.covariances_)):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("batch_size", [0, -5, 2.5, "100"])
+def test_bad_batch_size(batch_size):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        ss.GaussianMixture(2, batch_size=batch_size).fit(np.ones((10, 2)))
+
+
+def test_kmeans_on_rows_whose_squared_differences_underflow_is_refused():
+    X = np.random.default_rng(0).normal(size=(200, 2)) * 1e-310
+    with pytest.raises(ValueError, match="squared distances underflow"):
+        ss.KMeans(2, random_state=0).fit(X)
