@@ -28,7 +28,7 @@ True
 
 from __future__ import annotations
 
-__all__ = ["BlockTree"]
+__all__ = ["BlockTree", "aligned_runs"]
 
 
 class BlockTree:
@@ -74,3 +74,22 @@ class BlockTree:
         for _, value in reversed(self.stack[:-1]):
             total = value + total
         return total
+
+
+def aligned_runs(first_block, n_blocks, most):
+    """Sizes of the aligned power-of-two runs, of at most ``most`` blocks, that cover blocks ``first_block`` onwards.
+
+    Pushing each run's sum with its size gives the tree the bits of pushing
+    the ``n_blocks`` blocks one by one (``most`` a power of two).
+
+    >>> aligned_runs(3, 12, 8)
+    [1, 4, 4, 2, 1]
+    """
+    sizes, block, end = [], first_block, first_block + n_blocks
+    while block < end:
+        size = most
+        while size > 1 and (block % size or block + size > end):
+            size //= 2
+        sizes.append(size)
+        block += size
+    return sizes

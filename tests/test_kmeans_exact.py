@@ -110,7 +110,9 @@ def blobs(n=20_000, d=5, k=6, offset=0.0, seed=0):
 def fit(X, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ss.KMeans(**{"n_clusters": 6, "random_state": 0, "max_iter": 8, "tol": 0, **kwargs}).fit(X)
+        sample_weight = kwargs.pop("sample_weight", None)
+        return ss.KMeans(**{"n_clusters": 6, "random_state": 0, "max_iter": 8, "tol": 0, **kwargs}).fit(
+            X, sample_weight=sample_weight)
 
 
 def test_bit_identical_across_batch_sizes_threads_and_memory_maps(tmp_path):
@@ -135,10 +137,24 @@ def test_bit_identical_across_batch_sizes_threads_and_memory_maps(tmp_path):
 def test_same_statistics_as_the_direct_pass_over_a_whole_fit(monkeypatch):
     X = blobs(offset=-1e7)
     fast = fit(X)
+    # Block by block (no run kernel), each block through the direct pass.
+    monkeypatch.delattr(numba_kernels, "nearest_run")
     monkeypatch.setattr(numba_kernels, "nearest_block",
                         lambda X, w, c, layout=None: numba_kernels.nearest_block_direct(X, w, c))
     direct = fit(X)
     assert np.array_equal(fast.cluster_centers_, direct.cluster_centers_) and fast.inertia_ == direct.inertia_
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_runs_of_blocks_in_one_call_give_the_bits_of_blocks_one_by_one(monkeypatch, weighted):
+    """The run kernel's sums over the block tree are those of pushing each block, at every alignment."""
+    X = blobs(n=4096 * 21 + 77)
+    w = np.random.default_rng(1).random(X.shape[0]) * 3 if weighted else None
+    runs = [fit(X, sample_weight=w, batch_size=b) for b in (None, 4096 * 3 + 1, 4096 * 5, 999)]
+    monkeypatch.delattr(numba_kernels, "nearest_run")
+    blocks = fit(X, sample_weight=w)
+    for run in runs:
+        assert np.array_equal(run.cluster_centers_, blocks.cluster_centers_) and run.inertia_ == blocks.inertia_
 
 
 @pytest.mark.parametrize("offset", [0.0, 1e6])

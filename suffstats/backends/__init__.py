@@ -15,6 +15,8 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
 from .protocol import capabilities, check_backend, require_capability
 
 __all__ = ["get_backend", "register_lazy", "available_backends", "map_blocks", "set_num_threads", "get_num_threads",
@@ -119,16 +121,22 @@ def _blas_controller():
     return _THREADS["controller"]
 
 
-def map_blocks(backend, function, X, w):
+def map_blocks(backend, function, X, w, runs=None):
     """``function(X_block, w_block)`` for each of the backend's blocks of rows, results in row order.
 
     With a backend whose kernels may run concurrently, blocks are computed on a
     thread pool with BLAS limited to one thread per block; callers add the
     results in order, so the sum is the same whatever the thread count.
+    ``runs`` (block counts covering ``X``) hands ``function(X_run, w_run, size)``
+    runs of blocks instead, one call per run.
     """
     block_rows = backend.BLOCK_ROWS
-    blocks = [(X[s:s + block_rows], None if w is None else w[s:s + block_rows])
-              for s in range(0, X.shape[0], block_rows)]
+    if runs is None:
+        blocks = [(X[s:s + block_rows], None if w is None else w[s:s + block_rows])
+                  for s in range(0, X.shape[0], block_rows)]
+    else:
+        starts = np.cumsum([0] + list(runs)) * block_rows
+        blocks = [(X[a:b], None if w is None else w[a:b], size) for a, b, size in zip(starts, starts[1:], runs)]
     if not getattr(backend, "CONCURRENT_BLOCKS", False):
         return [function(*b) for b in blocks]
     # One BLAS thread per block: idle BLAS threads spinning beside the block

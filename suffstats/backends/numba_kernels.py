@@ -41,13 +41,13 @@ from numba import njit
 
 from . import numpy_kernels
 from .gaussian_math import LOG_2PI, layout_of, log_det
-from .numba_nearest import nearest_statistics
+from .numba_nearest import nearest_run as _nearest_run, nearest_statistics
 from .numba_fused import _nearest_pass, _normalise, _scaled_centred, _sq_dist, _whitened_log_prob
 from .numba_single import gaussian_block_single, is_single, weighted_log_prob_single
 from .numba_univariate import category_counts, univariate_moments, univariate_range, univariate_sums  # noqa: F401
 
 __all__ = ["BLOCK_ROWS", "CONCURRENT_BLOCKS", "gaussian_block", "weighted_log_prob", "squared_distances",
-           "nearest_block"]
+           "nearest_block", "nearest_run"]
 
 #: Rows per accumulation block (the same as the reference: the two agree block for block).
 BLOCK_ROWS = numpy_kernels.BLOCK_ROWS
@@ -256,6 +256,12 @@ def nearest_block(X, w, centers, layout=None):
     if layout is not None:
         return numpy_kernels.nearest_block(X, w, centers, layout)
     weight, inertia, counts, first = nearest_statistics(X, w, centers)
+    return weight, inertia, counts, first, None
+
+
+def nearest_run(X, w, centers, size):
+    """:func:`nearest_block` (k-means) of an aligned run of ``size`` blocks, summed over the block tree in one call."""
+    weight, inertia, counts, first = _nearest_run(X, w, centers, BLOCK_ROWS, size)
     return weight, inertia, counts, first, None
 
 

@@ -48,7 +48,7 @@ from numba import njit
 
 from .numba_prefetch import prefetch
 
-__all__ = ["nearest_statistics", "nearest_labels"]
+__all__ = ["nearest_statistics", "nearest_run", "nearest_labels"]
 
 #: Unit roundoff of float64 (the direct sums) and of float32 (the product), and half float32's smallest subnormal.
 _U = 2.0**-53
@@ -224,32 +224,83 @@ CHUNK_ROWS = 512
 
 
 @njit(nogil=True, cache=True)
-def _block_statistics(X, w, centres):
-    """``(Σw·d², Σw per centre, Σw(x - c) per centre)`` of a block: products and passes ``CHUNK_ROWS`` at a time.
+def _block_into(X, w, start, stop, centres, c0, ST, sq, norms, bound, buffers, counts, first, second):
+    """Add the statistics of rows ``start:stop`` of ``X`` (one block) into ``counts``, ``first``, ``second``.
 
-    ``Σw·d²`` is the sum of ``Σw(x - c)²`` over centres then features, in that order.
+    Rows go through the product and the passes ``CHUNK_ROWS`` at a time; the
+    next chunk's rows are fetched meanwhile, past ``stop`` too (the next block
+    of a run), never past the end of ``X``.
     """
+    n, d = X.shape
+    labels, ynorm, Y, G, A = buffers
+    flat = X.ravel()
+    for lo in range(start, stop, CHUNK_ROWS):
+        hi = min(lo + CHUNK_ROWS, stop)
+        m = hi - lo
+        _centred_single(X[lo:hi], c0, Y[:m], ynorm[:m])
+        np.dot(Y[:m], ST, G[:m])
+        _assign(X[lo:hi], G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels[:m])
+        _accumulate(X[lo:hi], w[lo:hi] if w.shape[0] else w, centres, labels[:m], counts, first, second,
+                    flat, hi * d, min(hi + CHUNK_ROWS, n) * d)
+
+
+@njit(nogil=True, cache=True)
+def _buffers(rows, d, k):
+    """Scratch for ``rows`` rows: labels, norm bounds, the float32 rows, the product and the ``a_j``."""
+    return (np.empty(rows, dtype=np.intp), np.empty(rows), np.empty((rows, d), dtype=np.float32),
+            np.empty((rows, k), dtype=np.float32), np.empty((rows, k)))
+
+
+@njit(nogil=True, cache=True)
+def _inertia(second):
+    """``Σw·d²`` of a block: its ``Σw(x - c)²`` summed over centres, then features."""
+    inertia = 0.0
+    for j in range(second.shape[0]):
+        for t in range(second.shape[1]):
+            inertia += second[j, t]
+    return inertia
+
+
+@njit(nogil=True, cache=True)
+def _block_statistics(X, w, centres):
+    """``(Σw·d², Σw per centre, Σw(x - c) per centre)`` of a block."""
     n, d = X.shape
     k = centres.shape[0]
     c0, ST, sq, norms, bound = _constants(centres)
     counts, first, second = np.zeros(k), np.zeros((k, d)), np.zeros((k, d))
-    rows = min(n, CHUNK_ROWS)
-    labels, ynorm = np.empty(rows, dtype=np.intp), np.empty(rows)
-    Y, G, A = np.empty((rows, d), dtype=np.float32), np.empty((rows, k), dtype=np.float32), np.empty((rows, k))
-    flat = X.ravel()
-    for start in range(0, n, CHUNK_ROWS):
-        stop = min(start + CHUNK_ROWS, n)
-        m = stop - start
-        _centred_single(X[start:stop], c0, Y[:m], ynorm[:m])
-        np.dot(Y[:m], ST, G[:m])
-        _assign(X[start:stop], G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels[:m])
-        _accumulate(X[start:stop], w[start:stop] if w.shape[0] else w, centres, labels[:m], counts, first, second,
-                    flat, stop * d, min(stop + CHUNK_ROWS, n) * d)
-    inertia = 0.0
-    for j in range(k):
-        for t in range(d):
-            inertia += second[j, t]
-    return inertia, counts, first
+    _block_into(X, w, 0, n, centres, c0, ST, sq, norms, bound, _buffers(min(n, CHUNK_ROWS), d, k), counts, first,
+                second)
+    return _inertia(second), counts, first
+
+
+@njit(nogil=True, cache=True)
+def _run_statistics(X, w, centres, block_rows, size):
+    """The statistics of an aligned run of ``size`` blocks (a power of two), summed over the block tree.
+
+    Each block's ``(Σw·d², Σw, Σw(x - c))`` is computed as :func:`_block_statistics`
+    computes it, then pairs are added left to right, level by level: the sums
+    :class:`~suffstats.block_tree.BlockTree` forms when the blocks are pushed one by one.
+    """
+    n, d = X.shape
+    k = centres.shape[0]
+    c0, ST, sq, norms, bound = _constants(centres)
+    inertia, counts, first = np.zeros(size), np.zeros((size, k)), np.zeros((size, k, d))
+    second = np.empty((k, d))
+    buffers = _buffers(min(n, CHUNK_ROWS), d, k)
+    for b in range(size):
+        second[:] = 0.0
+        start = min(b * block_rows, n)
+        _block_into(X, w, start, min(start + block_rows, n), centres, c0, ST, sq, norms, bound, buffers, counts[b],
+                    first[b], second)
+        inertia[b] = _inertia(second)
+    step = 1
+    while step < size:
+        for b in range(0, size, 2 * step):
+            inertia[b] = inertia[b] + inertia[b + step]
+            counts[b] += counts[b + step]
+            first[b] += first[b + step]
+        step *= 2
+    return inertia[0], counts[0], first[0]
 
 
 @njit(nogil=True, cache=True)
@@ -314,6 +365,25 @@ def nearest_statistics(X, w, centres):
     inertia, counts, first = _block_statistics(X, ww, np.ascontiguousarray(centres, dtype=np.float64))
     weight = float(X.shape[0]) if w is None else float(ww.sum())
     return weight, float(inertia), counts, first
+
+
+def nearest_run(X, w, centres, block_rows, size):
+    """:func:`nearest_statistics` of an aligned run of ``size`` blocks of ``block_rows`` rows, summed over the tree.
+
+    The same bits as pushing each block's :func:`nearest_statistics` onto a
+    :class:`~suffstats.block_tree.BlockTree` at a position that is a multiple
+    of ``size``, in one compiled call (``size`` a power of two; the last block
+    may be short, and blocks past the rows of ``X`` are empty).
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    ww = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
+    inertia, counts, first = _run_statistics(X, ww, np.ascontiguousarray(centres, dtype=np.float64), block_rows, size)
+    # Each block's weight as nearest_statistics sums it (NumPy's sum of its weights), added over the same tree.
+    weights = [float(min(block_rows, max(X.shape[0] - s, 0))) if w is None else float(ww[s:s + block_rows].sum())
+               for s in range(0, size * block_rows, block_rows)]
+    while len(weights) > 1:
+        weights = [a + b for a, b in zip(weights[::2], weights[1::2])]
+    return weights[0], float(inertia), counts, first
 
 
 def nearest_labels(X, centres):

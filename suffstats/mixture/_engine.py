@@ -12,6 +12,9 @@ every initialisation pass derives from :class:`MixtureEngine`, a
 ``_estimate(acc, previous)``
     Parameters from a total (the M-step without inertia).
 
+and may add ``_run_kernel()``: a kernel adding an aligned run of blocks over
+the block tree in one call, for the fit's passes.
+
 and the protocol's ``_validate_batch``, ``_new_accumulator``,
 ``_fit_parameters`` / ``_load_fit_parameters`` and ``_initialize``.
 """
@@ -22,6 +25,7 @@ import numpy as np
 
 from .._validation import NonFiniteValue, RowError, first_bad_row
 from ..backends import map_blocks
+from ..block_tree import aligned_runs
 from ..fit.protocol import FitModel
 from ..fit.summaries import Summaries
 from ..statistics import Statistics, blend
@@ -83,6 +87,38 @@ class MixtureEngine(Summaries, FitModel, abstract=True):
                 raise RowError(start + row, f"its statistics overflow (values too large to square in {dtype} "
                                             f"products, or far outside every component); rescale the data{limit}")
         return results
+
+    #: Most blocks one call of a run kernel adds up: enough that per-call costs vanish, few enough that a
+    #: chunk still gives every thread work.
+    RUN_BLOCKS = 8
+
+    def _run_kernel(self):
+        """``(backend module, function(X_run, w_run, size) -> the run's block value))`` or ``None``.
+
+        The function returns the sum over the block tree of the ``size`` blocks
+        of rows it is given (``size`` a power of two): the bits the blocks'
+        own values give when pushed one by one. ``None`` (the default): blocks one by one.
+        """
+        return None
+
+    def _accumulate(self, acc, X, w, row_offset=0):
+        """Add validated rows to ``acc``: through the run kernel where there is one, else block by block.
+
+        Runs are aligned on the total's block count. A run whose statistics
+        are not finite sends the chunk through the blocks, which refuse it
+        naming the row, before anything is added.
+        """
+        runs = self._run_kernel()
+        if runs is None or not acc.centred_on(self._shifts()):
+            return super()._accumulate(acc, X, w, row_offset)
+        kernels, kernel = runs
+        sizes = aligned_runs(acc.blocks, -(-X.shape[0] // kernels.BLOCK_ROWS), self.RUN_BLOCKS)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = map_blocks(kernels, kernel, X, w, sizes)
+        if not all(_finite(value) for value in values):
+            return super()._accumulate(acc, X, w, row_offset)
+        for size, value in zip(sizes, values):
+            acc.add(value, size)
 
     @property
     def _block_rows(self):

@@ -143,6 +143,17 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
 
         return kernels, block
 
+    def _run_kernel(self):
+        kernels, centers = get_backend(self.backend, "nearest-centre"), self.cluster_centers_
+        if not hasattr(kernels, "nearest_run"):
+            return None
+
+        def run(X, w, size):
+            weight, inertia, counts, first, _ = kernels.nearest_run(X, w, centers, size)
+            return weight, -inertia, counts, first, None
+
+        return kernels, run
+
     def _estimate(self, acc, previous):
         empty = acc.resp <= 0
         if empty.any():
