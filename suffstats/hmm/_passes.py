@@ -98,8 +98,12 @@ class _Recursion:
         self.start = np.ascontiguousarray(model.startprob_, dtype=np.float64)
         self.trans = np.ascontiguousarray(model.transmat_, dtype=np.float64)
 
+    def rows(self, X, row_offset):
+        """The rows as the model's kernels take them (checked, converted)."""
+        return self.model._check_rows(X, row_offset)
+
     def emissions(self, X, row_offset):
-        X = self.model._check_rows(X, row_offset)
+        X = self.rows(X, row_offset)
         ll = np.ascontiguousarray(self.model._compute_log_likelihood(X), dtype=np.float64)
         return X, ll
 
@@ -153,8 +157,9 @@ class _Recursion:
         return log_prob
 
 
-#: Memory for the forward sweep's results of the latest pieces of long sequences (rows, emission densities,
-#: forward messages), used by the backward sweep instead of recomputing them.
+#: Memory for the forward sweep's results of the latest pieces of long sequences (emission densities, forward
+#: messages), used by the backward sweep instead of recomputing them. The rows themselves are read again: the
+#: latest pieces are the likeliest to be in the page cache, and the memory holds more pieces without them.
 PIECE_CACHE_BYTES = 64 * 2**20
 
 
@@ -224,7 +229,7 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
             message, running, kept = None, 0.0, []
         kept.append((a, b, first, last, message))
         alpha, extra = rec.forward(ll, message, first, a)
-        cache.put(a, (np.array(X), ll, alpha, extra))  # X copied: a view would keep its whole batch alive
+        cache.put(a, (ll, alpha, extra))
         message, running = rec.carried(alpha, extra, running)
         if last:
             seq_lp = rec.sequence_log_prob(alpha, running)
@@ -239,7 +244,8 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
                 X, ll = rec.emissions(np.asarray(source.read(a, b)), a)
                 alpha, extra = rec.forward(ll, message, first, a)
             else:
-                X, ll, alpha, extra = kept_piece
+                X = rec.rows(np.asarray(source.read(a, b)), a)
+                ll, alpha, extra = kept_piece
             post, xi, after = rec.backward(ll, alpha, extra, first, last, after, seq_lp)
             consume(Piece(seq, a, b, first, last, X, post, xi, seq_lp))
     return total

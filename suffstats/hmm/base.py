@@ -185,7 +185,9 @@ class BaseHMM(Inference):
     def _check_rows(self, X, row_offset):
         """Rows as float64, refused with the row's index if not finite (overridden by discrete families)."""
         X = np.asarray(X, dtype=np.float64)
-        bad = ~np.isfinite(X).all(axis=1)
+        if np.isfinite(np.sum(X)):  # one pass, no mask: a NaN or infinity makes the sum non-finite
+            return X
+        bad = ~np.isfinite(X).all(axis=1)  # (finite values whose sum overflows pass here)
         if bad.any():
             row = row_offset + int(np.flatnonzero(bad)[0])
             raise ValueError(f"X[{row}] contains NaN or infinity")
