@@ -41,7 +41,7 @@ def test_a_resumed_fit_ends_with_the_bits_of_an_uninterrupted_one(make, monkeypa
     real_pass = type(model)._pass_statistics
     monkeypatch.setattr(type(model), "_pass_statistics", lambda self, *a: passes.append(1) or real_pass(self, *a))
     model.fit(X, LENGTHS, checkpoint=path)
-    assert len(passes) == 2  # iterations 5 and 6 only
+    assert len(passes) == len(reference.monitor_.history) - 4  # only the iterations after the 4th
     assert list(model.monitor_.history) == list(reference.monitor_.history)
     np.testing.assert_array_equal(model.transmat_, reference.transmat_)
     np.testing.assert_array_equal(model.startprob_, reference.startprob_)

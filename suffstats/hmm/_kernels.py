@@ -16,6 +16,15 @@ Two implementations, as hmmlearn's ``implementation``:
   (the row's scale ``c_t`` kept in log); emission densities are used in
   linear space, so a row whose densities all underflow raises.
 
+The ``log`` implementation runs a piece through the *shifted* kernels first
+(:func:`forward_shifted`, :func:`backward_shifted`, :func:`posteriors_xi_shifted`):
+each row's densities are divided by their largest, ``P[t] = exp(ll[t] - max ll[t])``
+(exponentials taken for the whole piece at once), and messages are normalised
+per row, so a row costs no exponential or logarithm, and an outlier row whose
+densities underflow in linear space is still exact. A piece where a normaliser
+falls below :data:`SHIFTED_FLOOR` (transitions that all but forbid the likeliest
+states) goes through the log-sum-exp kernels instead.
+
 All kernels are compiled with numba and trust their inputs (validation
 happens at the public boundary).
 
@@ -38,7 +47,8 @@ import numpy as np
 
 __all__ = ["forward_log", "backward_log", "xi_log", "forward_scaling", "backward_scaling", "xi_scaling",
            "viterbi_forward", "viterbi_backtrack", "gaussian_full_log_density", "gaussian_diag_log_density",
-           "posteriors_log", "state_moments"]
+           "posteriors_log", "state_moments", "forward_shifted", "backward_shifted", "posteriors_xi_shifted",
+           "shift_rows", "SHIFTED_FLOOR"]
 
 _NEG_INF = -np.inf
 
@@ -147,6 +157,138 @@ def xi_log(log_trans, alpha, e_next, m_next, last, log_prob, out):
                 continue
             for j in range(K):
                 out[i, j] += ea[i] * trans[i, j] * e_next[t, j] * scale
+
+
+#: A per-row normaliser of the shifted kernels below this sends the piece to the log-sum-exp kernels: far above
+#: the subnormal range, so that no message loses digits.
+SHIFTED_FLOOR = 1e-250
+
+
+@numba.njit(cache=True, nogil=True)
+def shift_rows(ll, shifted, top):
+    """``top[t] = max ll[t]`` and ``shifted = ll - top[:, None]``; False if a row's largest is not finite."""
+    n, K = ll.shape
+    for t in range(n):
+        m = ll[t, 0]
+        for k in range(1, K):
+            if ll[t, k] > m:
+                m = ll[t, k]
+        if not (m > _NEG_INF and m < np.inf):
+            return False
+        top[t] = m
+        for k in range(K):
+            shifted[t, k] = ll[t, k] - m
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def forward_shifted(trans, P, message, first, alpha, norm):
+    """Forward messages of a piece, each row normalised to sum to one, from shifted densities ``P`` (n, K).
+
+    ``message``: the start probabilities (``first``) or the message of the row
+    before, up to a factor. ``norm[t]`` receives row ``t``'s normaliser, so
+    ``log alpha_t = log alpha[t] + Σ_{s<=t} (log norm[s] + max ll[s])`` plus
+    the log-factor of ``message``. Returns False when a normaliser is below
+    :data:`SHIFTED_FLOOR` or not finite.
+    """
+    n, K = P.shape
+    for t in range(n):
+        s = 0.0
+        for j in range(K):
+            if t == 0:
+                if first:
+                    v = message[j]
+                else:
+                    v = 0.0
+                    for i in range(K):
+                        v += message[i] * trans[i, j]
+            else:
+                v = 0.0
+                for i in range(K):
+                    v += alpha[t - 1, i] * trans[i, j]
+            v *= P[t, j]
+            alpha[t, j] = v
+            s += v
+        if not (s > SHIFTED_FLOOR and s < np.inf):
+            return False
+        r = 1.0 / s
+        for j in range(K):
+            alpha[t, j] *= r
+        norm[t] = s
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def backward_shifted(trans, P, after, last, beta, norm):
+    """Backward messages of a piece, each row normalised to sum to one, from shifted densities ``P`` (n, K).
+
+    ``after``: ``P ∘ beta`` of the row after the piece, up to a factor (unused
+    when ``last``: the last row's message is uniform). ``norm[t]`` receives
+    row ``t``'s normaliser. Returns False as :func:`forward_shifted` does.
+    """
+    n, K = P.shape
+    for t in range(n - 1, -1, -1):
+        s = 0.0
+        for i in range(K):
+            if t == n - 1 and last:
+                v = 1.0
+            else:
+                v = 0.0
+                for j in range(K):
+                    v += trans[i, j] * (after[j] if t == n - 1 else P[t + 1, j] * beta[t + 1, j])
+            beta[t, i] = v
+            s += v
+        if not (s > SHIFTED_FLOOR and s < np.inf):
+            return False
+        r = 1.0 / s
+        for i in range(K):
+            beta[t, i] *= r
+        norm[t] = s
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def posteriors_xi_shifted(trans, alpha, beta, P, after, last, post, xi):
+    """State posteriors into ``post`` and expected transition counts added to ``xi``, from normalised messages.
+
+    Each row's posteriors are ``alpha ∘ beta`` normalised, and each transition's
+    counts ``alpha_t[i] A[i, j] P[t+1, j] beta_{t+1}[j]`` normalised over
+    ``(i, j)`` (``after`` standing for ``P ∘ beta`` of the row after the piece),
+    the identities of the forward-backward algorithm with every factor common to
+    a row cancelled. Returns False if a row's total is not positive and finite.
+    """
+    n, K = alpha.shape
+    u = np.empty(K)
+    q = np.empty((K, K))
+    for t in range(n):
+        s = 0.0
+        for k in range(K):
+            g = alpha[t, k] * beta[t, k]
+            post[t, k] = g
+            s += g
+        if not (s > 0.0 and s < np.inf):
+            return False
+        r = 1.0 / s
+        for k in range(K):
+            post[t, k] *= r
+        if t == n - 1 and last:
+            continue
+        for j in range(K):
+            u[j] = after[j] if t == n - 1 else P[t + 1, j] * beta[t + 1, j]
+        total = 0.0
+        for i in range(K):
+            a = alpha[t, i]
+            for j in range(K):
+                v = a * trans[i, j] * u[j]
+                q[i, j] = v
+                total += v
+        if not (total > 0.0 and total < np.inf):
+            return False
+        r = 1.0 / total
+        for i in range(K):
+            for j in range(K):
+                xi[i, j] += q[i, j] * r
+    return True
 
 
 @numba.njit(cache=True, nogil=True)

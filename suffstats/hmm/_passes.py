@@ -32,6 +32,7 @@ cache size).
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -108,11 +109,19 @@ class _Recursion:
         return X, ll
 
     def forward(self, ll, message, first, row_offset):
-        """Forward messages of a piece and its log-probability increment (scaling: Σ log c_t)."""
+        """Forward messages of a piece and what the rest of the pass needs of it (``extra``).
+
+        The log implementation tries the shifted kernels first: ``alpha`` is
+        then normalised per row and ``extra`` a :class:`_Shifted`; otherwise
+        ``alpha`` holds log messages and ``extra`` is ``None``.
+        """
         n = ll.shape[0]
         alpha = np.empty((n, self.K))
         message = np.zeros(self.K) if message is None else message
         if self.log:
+            shifted = self._forward_shifted(ll, message, first, alpha)
+            if shifted is not None:
+                return alpha, shifted
             k.forward_log(self.log_start, self.log_trans, ll, message, first, alpha)
             return alpha, None
         log_scale = np.empty(n)
@@ -124,12 +133,44 @@ class _Recursion:
                              "space); use implementation='log'")
         return alpha, (p, log_scale)
 
-    def backward(self, ll, alpha, extra, first, last, after, sequence_log_prob):
-        """Posteriors (n, K), transition counts (K, K), and what the piece before needs (``after``)."""
+    def _forward_shifted(self, ll, message, first, alpha):
+        """:func:`~suffstats.hmm._kernels.forward_shifted` on the piece, or ``None`` where it cannot be exact."""
         n = ll.shape[0]
+        P, top = np.empty((n, self.K)), np.empty(n)
+        if not k.shift_rows(ll, P, top):
+            return None
+        if first:
+            start, offset = self.start, 0.0
+        else:
+            offset = float(message.max())
+            if not np.isfinite(offset):
+                return None
+            start = np.exp(message - offset)
+        with np.errstate(under="ignore"):
+            np.exp(P, out=P)  # the whole piece at once: vector instructions
+        norm = np.empty(n)
+        if not k.forward_shifted(self.trans, P, start, first, alpha, norm):
+            return None
+        return _Shifted(P, top, offset + np.cumsum(np.log(norm) + top))
+
+    def backward(self, ll, alpha, extra, first, last, after, sequence_log_prob, densities=None):
+        """Posteriors (n, K), transition counts (K, K), and what the piece before needs (``after``).
+
+        After the shifted forward kernel, ``ll`` may be the piece's first row of
+        densities alone: ``densities()`` gives them all if the log kernels are needed.
+        """
+        n = alpha.shape[0]
         beta = np.empty((n, self.K))
         xi = np.zeros((self.K, self.K))
         if self.log:
+            if isinstance(extra, _Shifted):
+                done = self._backward_shifted(ll if ll.ndim == 1 else ll[0], alpha, extra, last, after, beta, xi)
+                if done is not None:
+                    return done
+                xi[:] = 0.0
+                ll = ll if ll.ndim == 2 else densities()
+                with np.errstate(divide="ignore"):
+                    alpha = np.log(alpha) + extra.log_scale[:, None]  # the log kernels take log messages
             ll_next, beta_next = after if after is not None else (np.zeros(self.K), np.zeros(self.K))
             e_next, m_next = np.empty((n, self.K)), np.empty(n)
             k.backward_log(self.log_trans, ll, ll_next, beta_next, last, beta, e_next, m_next)
@@ -145,16 +186,53 @@ class _Recursion:
         post /= post.sum(axis=1, keepdims=True)
         return post, xi, (p[0].copy(), beta[0].copy(), float(log_scale[0]))
 
+    def _backward_shifted(self, ll_first, alpha, shifted, last, after, beta, xi):
+        """The shifted kernels' posteriors, counts and log message for the piece before, or ``None``."""
+        n = alpha.shape[0]
+        offset = 0.0
+        ahead = np.ones(self.K)  # unused on the last piece
+        if not last:
+            ll_next, beta_next = after
+            w = ll_next + beta_next
+            offset = float(w.max())
+            if not np.isfinite(offset):
+                return None
+            ahead = np.exp(w - offset)
+        norm = np.empty(n)
+        if not k.backward_shifted(self.trans, shifted.P, ahead, last, beta, norm):
+            return None
+        post = np.empty((n, self.K))
+        if not k.posteriors_xi_shifted(self.trans, alpha, beta, shifted.P, ahead, last, post, xi):
+            return None
+        # log beta_0 = log beta[0] + offset + Σ_t log norm[t] + Σ_{t>0} max ll[t]
+        with np.errstate(divide="ignore"):
+            beta_0 = np.log(beta[0]) + (offset + float(np.sum(np.log(norm))) + float(np.sum(shifted.top[1:])))
+        return post, xi, (ll_first.copy(), beta_0)
+
     def carried(self, alpha, extra, log_prob):
-        """The message for the next piece and the sequence's log-probability so far."""
+        """The message for the next piece (log, for the log implementation) and the sequence's log-probability
+        so far (``None`` where the log messages hold it)."""
+        if isinstance(extra, _Shifted):
+            with np.errstate(divide="ignore"):
+                return np.log(alpha[-1]) + extra.log_scale[-1], float(extra.log_scale[-1] + np.log(alpha[-1].sum()))
         if self.log:
             return alpha[-1].copy(), None
         return alpha[-1].copy(), log_prob + float(np.sum(extra[1]))
 
     def sequence_log_prob(self, alpha, log_prob):
-        if self.log:
+        """The log-probability of a sequence whose last piece's messages are ``alpha``, ``log_prob`` from :meth:`carried`."""
+        if self.log and log_prob is None:
             return float(k._logsumexp(alpha[-1]))
         return log_prob
+
+
+class _Shifted(NamedTuple):
+    """A piece through the shifted kernels: densities over each row's largest (``P``), that largest (``top``),
+    and the log of the factor that turns each row of the normalised forward messages into probabilities."""
+
+    P: np.ndarray
+    top: np.ndarray
+    log_scale: np.ndarray
 
 
 #: Memory for the forward sweep's results of the latest pieces of long sequences (emission densities, forward
@@ -229,7 +307,8 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
             message, running, kept = None, 0.0, []
         kept.append((a, b, first, last, message))
         alpha, extra = rec.forward(ll, message, first, a)
-        cache.put(a, (ll, alpha, extra))
+        # A shifted piece's backward sweep needs only the first row of its densities (recomputed if it falls back).
+        cache.put(a, (ll[0].copy() if isinstance(extra, _Shifted) else ll, alpha, extra))
         message, running = rec.carried(alpha, extra, running)
         if last:
             seq_lp = rec.sequence_log_prob(alpha, running)
@@ -246,7 +325,8 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
             else:
                 X = rec.rows(np.asarray(source.read(a, b)), a)
                 ll, alpha, extra = kept_piece
-            post, xi, after = rec.backward(ll, alpha, extra, first, last, after, seq_lp)
+            post, xi, after = rec.backward(ll, alpha, extra, first, last, after, seq_lp,
+                                           lambda X=X, a=a: rec.emissions(X, a)[1])
             consume(Piece(seq, a, b, first, last, X, post, xi, seq_lp))
     return total
 
