@@ -186,3 +186,38 @@ def test_kmeans_on_rows_whose_squared_differences_underflow_is_refused():
     X = np.random.default_rng(0).normal(size=(200, 2)) * 1e-310
     with pytest.raises(ValueError, match="squared distances underflow"):
         ss.KMeans(2, random_state=0).fit(X)
+
+
+def _stop_after(epochs, error):
+    def callback(model, logs):
+        if logs["epoch"] == epochs:
+            raise error
+    return callback
+
+
+@pytest.mark.parametrize("error", [RuntimeError("stop"), KeyboardInterrupt()], ids=["callback error", "Ctrl-C"])
+@pytest.mark.parametrize("make", [
+    lambda **kw: ss.GaussianMixture(3, random_state=0, tol=0, **kw),
+    lambda **kw: ss.KMeans(3, random_state=0, tol=0, **kw),
+    lambda **kw: ss.GeneralMixtureModel([ss.Normal(), ss.Normal()], random_state=0, tol=0, **kw),
+], ids=["GaussianMixture", "KMeans", "GeneralMixtureModel"])
+def test_an_interrupted_fit_keeps_its_last_epoch_with_that_epochs_history(make, error):
+    """A callback that raises (or Ctrl-C) after epoch 3 leaves the parameters and the history of 3 epochs,
+    even over a model fitted before with more (refitted from a fresh start): never new parameters beside an
+    old n_iter_."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(-3, 1, (3000, 1)), rng.normal(3, 1, (3000, 1))])
+    model = make(max_iter=10, callbacks=[_stop_after(3, error)])
+    if not isinstance(model, ss.GeneralMixtureModel):  # (a fitted GeneralMixtureModel refits from where it is)
+        model.max_iter, model.callbacks = 8, None
+        model.fit(X)
+        model.max_iter, model.callbacks = 10, [_stop_after(3, error)]
+    with pytest.raises(type(error)):
+        model.fit(X)
+    three = make(max_iter=3).fit(X)
+    assert model.n_iter_ == 3
+    for name in ("means_", "cluster_centers_", "lower_bounds_", "inertia_", "lower_bound_"):
+        if hasattr(three, name):
+            assert np.array_equal(np.asarray(getattr(model, name)), np.asarray(getattr(three, name))), name
+    if hasattr(three, "distributions"):
+        assert [d.mean for d in model.distributions] == [d.mean for d in three.distributions]

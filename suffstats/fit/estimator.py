@@ -75,12 +75,19 @@ def fit_model(model, source, sample_weight, settings, n_init, *, warm=False, che
             state = FitState(init=init, rng=rng, history=history, best=best)
             if store is not None:
                 store.save(state.to_dict(model))
-        run_em(model, source, sample_weight, settings, state, store, strategy)
+        try:
+            run_em(model, source, sample_weight, settings, state, store, strategy)
+        except BaseException as error:
+            # An interruption keeps the last completed epoch (no rollback): its history goes with it.
+            if isinstance(error, KeyboardInterrupt) or getattr(error, "_suffstats_interrupts", False):
+                model._record_history(state.history)
+            raise
         if best is None or state.history.lower_bound > best[0].lower_bound:
             best = (state.history, model._fit_parameters())
         state = None
     history, params = best
     model._load_fit_parameters(params)
+    model._record_history(history)
     return history
 
 

@@ -28,6 +28,8 @@ hook                                           what it does
 ``_blocks_follow_reference``                   blocks computed around the total's first block (default False)
 ``_check_fit_parameters(params)``              refuse parameters a checkpoint holds (default: none)
 ``_epoch_line(logs)``                          what ``verbose`` prints after an epoch
+``_record_history(history)``                   the fit's history in the model's attributes (``n_iter_``
+                                               ...): when a fit ends, and when it is interrupted
 =============================================  =====================================================
 
 Examples
@@ -54,7 +56,8 @@ REQUIRED = ("_validate_batch", "_new_accumulator", "_block_values", "_maximize",
             "_load_fit_parameters")
 #: Hooks with a default in :class:`FitModel`.
 OPTIONAL = ("_initialize", "_shifts", "_accumulator_from_state", "_accumulator_from_statistics", "_lower_bound",
-            "_converged", "_block_rows", "_blocks_follow_reference", "_check_fitted", "_check_fit_parameters", "_epoch_line")
+            "_converged", "_block_rows", "_blocks_follow_reference", "_check_fitted", "_check_fit_parameters", "_epoch_line",
+            "_record_history")
 
 
 def missing_hooks(cls) -> list:
@@ -128,6 +131,15 @@ class FitModel:
         weight; a variational model returns its evidence lower bound.
         """
         return acc.log_likelihood / acc.weight
+
+    def _record_history(self, history) -> None:
+        """Set the attributes that describe a fit (``n_iter_``, ``converged_``, ...) from the driver's history.
+
+        Called when a fit ends (the best run's history) and when it is
+        interrupted -- Ctrl-C, or a callback that raises -- with the history of
+        the epochs the model's parameters come from, so parameters and history
+        always describe the same fit. The default sets nothing.
+        """
 
     def _converged(self, change, tol) -> bool:
         """Whether an epoch that changed the objective (:meth:`_lower_bound`) by ``change`` ends the fit."""

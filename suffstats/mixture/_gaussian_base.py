@@ -163,18 +163,20 @@ class GaussianComponents(MixtureEngine, DensityMixin, Estimator, abstract=True):
         if warm:
             self._load_fit_parameters(self._fit_parameters())
         self._pending = None
-        history = fit_model(
+        fit_model(
             self, source, sample_weight, EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
             checkpoint_every=checkpoint_every, fingerprint=self._checkpoint_fingerprint(sample_weight),
             strategy=strategy)
-        self.converged_, self.n_iter_ = history.converged, history.n_iter
-        self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
         # What a warm start must find unchanged: the parameters' meaning depends on these settings, not only shapes.
         self._fitted_settings = {name: getattr(self, name) for name in self._warm_start_settings}
         if not self.converged_ and self.max_iter > 0:
             warn_not_converged("Best performing initialization did not converge. Try different init parameters, "
                           "or increase max_iter, tol, or check for degenerate data.")
         return self
+
+    def _record_history(self, history):
+        self.converged_, self.n_iter_ = history.converged, history.n_iter
+        self.lower_bound_, self.lower_bounds_ = history.lower_bound, list(history.lower_bounds)
 
     def _prepare_fit(self, source, sample_weight, strategy):
         """Work before the first initialisation, once per fit (checked settings, the data's shape known)."""

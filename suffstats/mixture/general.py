@@ -280,15 +280,17 @@ class GeneralMixtureModel(MixtureEngine, Distribution):
         warm = all(self._given) and self.weights is not None
         self._pending = None
         fingerprint = settings_fingerprint(self._settings(), sample_weight, exact=self.batches_per_epoch is None)
-        history = fit_model(self, SingleColumn(source) if self.ndim == 1 else source, sample_weight,
+        fit_model(self, SingleColumn(source) if self.ndim == 1 else source, sample_weight,
                               EMSettings.of(self), self.n_init, warm=warm, checkpoint=checkpoint,
                               checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
                               fingerprint=fingerprint, strategy=as_strategy(client))
         del self._given
+        return self
+
+    def _record_history(self, history):
         self.n_iter_, self.converged_ = history.n_iter, history.converged
         self.lower_bounds_ = list(history.lower_bounds)
         self.lower_bound_ = history.lower_bound
-        return self
 
     def _settings(self):
         """What determines a fit's result, for checkpoints (families, not their changing parameters)."""

@@ -217,15 +217,17 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
                              "underflow float64 (below 2.2e-308) and every row would tie; multiply X by a constant")
         scale = scale or 1.0
         self._pending = None
-        history = fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
+        fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
                               checkpoint=checkpoint,
                               checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
                               fingerprint=settings_fingerprint(self.get_params(), sample_weight,
                                                                exact=self.batches_per_epoch is None),
                               strategy=as_strategy(client))
+        return self
+
+    def _record_history(self, history):
         self.n_iter_ = history.n_iter
         self.inertia_ = -history.lower_bound * history.total_weights[-1] if history.n_iter else np.nan
-        return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the nearest centre of each row.
