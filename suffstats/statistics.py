@@ -95,6 +95,9 @@ class Statistics:
         kind = data.get("kind")
         if kind not in kinds:
             raise ValueError(f"unknown statistics kind {kind!r}; expected one of {sorted(kinds)}")
+        boolean = _first_boolean({k: v for k, v in data.items() if k != "parts"})  # (parts are read as values)
+        if boolean is not None:
+            raise ValueError(f"malformed {kind} statistics: {boolean} is a boolean, where a number belongs")
         try:
             return kinds[kind]._from_fields(data)
         except (KeyError, TypeError, AttributeError) as err:
@@ -439,6 +442,18 @@ class Empty(Statistics):
     @staticmethod
     def describe_signature(sig):
         return "the statistics of no rows"
+
+
+def _first_boolean(value, path=""):
+    """Where the first ``True`` / ``False`` in a description is (JSON's booleans would read as 1 and 0), or ``None``."""
+    if isinstance(value, bool):
+        return path or "a value"
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _first_boolean(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 class Composite(Statistics):

@@ -272,3 +272,25 @@ def test_the_backward_sweep_gives_the_same_bits_with_or_without_the_forward_resu
         assert other.monitor_.history == reference.monitor_.history
         assert np.array_equal(other.means_, reference.means_) and np.array_equal(other.transmat_,
                                                                                  reference.transmat_)
+
+
+def test_every_hmm_has_scikit_learns_parameter_protocol():
+    """As hmmlearn's estimators: get_params / set_params over __init__'s names, and clone gives an unfitted copy."""
+    from sklearn.base import clone
+
+    from suffstats import Normal
+    from suffstats.hmm import GMMHMM, CategoricalHMM, HiddenMarkovModel, PoissonHMM
+
+    X = np.random.default_rng(0).normal(size=(300, 1))
+    for model in [GaussianHMM(2, "full", n_iter=3, random_state=0), GMMHMM(2, 2, n_iter=3, random_state=0),
+                  CategoricalHMM(2, n_features=3, n_iter=3), PoissonHMM(2, n_iter=3),
+                  HiddenMarkovModel([Normal(), Normal()], n_iter=3, random_state=0)]:
+        params = model.get_params()
+        assert params["n_iter"] == 3 and model.set_params(n_iter=4) is model and model.n_iter == 4
+        with pytest.raises(ValueError, match="Invalid parameter 'n_iterations'"):
+            model.set_params(n_iterations=4)
+        copy = clone(model)
+        assert type(copy) is type(model) and copy.get_params().keys() == params.keys() and copy.n_iter == 4
+        if isinstance(model, (GaussianHMM, HiddenMarkovModel)):
+            model.fit(X)
+            assert not hasattr(clone(model), "transmat_")

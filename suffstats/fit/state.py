@@ -98,6 +98,10 @@ class FitState:
         if (pending is None) != (rows_done == 0):
             raise ValueError(f"{where}: field 'rows_done' is {rows_done} but 'pending' "
                              f"{'holds no' if pending is None else 'holds'} statistics; {NOT_THIS_FIT}")
+        if history.converged and pending is not None:
+            # A converged fit starts no other epoch: nothing can be part-done.
+            raise ValueError(f"{where}: field 'history.converged' is true, but the state holds a part-done epoch "
+                             f"(rows_done {rows_done}); {NOT_THIS_FIT}")
         if best is not None:
             best_fields = _Fields(best, where, "best")
             best_fields.keys("best", {"history", "parameters"})

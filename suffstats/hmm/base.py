@@ -22,6 +22,7 @@ from collections import deque
 
 import numpy as np
 
+from .._estimator import Estimator
 from .._validation import check_positive_int, check_prior, check_real
 from ..data import as_source
 from ..fit.running_total import RunningTotal
@@ -106,7 +107,7 @@ class ConvergenceMonitor:
                 or (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
 
 
-class BaseHMM(Inference):
+class BaseHMM(Estimator, Inference):
     """A hidden Markov model with dense transitions; subclasses add the emission family.
 
     Parameters are those of hmmlearn's ``BaseHMM`` plus ``batch_size``.

@@ -192,6 +192,11 @@ class GaussianHMM(BaseHMM):
         if self.means_.ndim != 2 or self.means_.shape[0] != self.n_components:
             raise ValueError(f"means_ must have shape (n_components, n_features); got {self.means_.shape}")
         self.n_features = self.means_.shape[1]
+        nc, nf = self.n_components, self.n_features
+        expected = {"spherical": (nc,), "diag": (nc, nf), "full": (nc, nf, nf), "tied": (nf, nf)}[self.covariance_type]
+        if np.shape(self._covars_) != expected:  # (a smaller array would broadcast, silently)
+            raise ValueError(f"covars_ must have shape {expected} for covariance_type={self.covariance_type!r} "
+                             f"with means_ of shape {self.means_.shape}; got {np.shape(self._covars_)}")
 
     # -- emissions -----------------------------------------------------------------------------
     def _compute_log_likelihood(self, X):

@@ -81,7 +81,8 @@ class HiddenMarkovModel(BaseHMM):
                  init_sample_size=100_000):
         from ..distributions import Distribution
 
-        distributions = list(distributions)
+        # The list given is kept as given (scikit-learn's clone checks that parameters are stored unchanged).
+        distributions = distributions if isinstance(distributions, list) else list(distributions)
         if not distributions:
             raise ValueError("HiddenMarkovModel needs at least one distribution (one per state)")
         for j, d in enumerate(distributions):

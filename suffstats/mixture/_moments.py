@@ -117,9 +117,37 @@ class ComponentMoments(RunningTotal):
             raise ValueError(f"cannot absorb statistics of {got}: expected {expected}")
         values = [stats.parts[0].fields[k] for k in ("weight", "log_likelihood", "resp")]
         values += [p.shift for p in parts] + [p.first for p in parts] + [p.second for p in parts]
-        if not all(np.isfinite(v).all() for v in values):
+        if not all(np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in values):
             raise ValueError("cannot absorb statistics with NaN or infinite values")
+        weight, resp = float(stats.parts[0].fields["weight"]), np.asarray(stats.parts[0].fields["resp"], float)
+        # What any rows give: weights that are not negative, each component's share of them, squares that are not.
+        if weight < 0 or (resp < 0).any() or any(float(p.weight) != r for p, r in zip(parts, resp)) \
+                or abs(resp.sum() - weight) > 1e-8 * max(weight, 1.0):
+            raise ValueError(f"cannot absorb statistics whose weights no rows give: total {weight!r}, per component "
+                             f"{resp.tolist()!r} (each part's weight must be its component's, none negative, "
+                             "summing to the total)")
+        kept = any(np.any(np.asarray(p.second) != 0) for p in parts)  # (k-means keeps no second moments)
+        for j, p in enumerate(parts if kept else ()):
+            first = np.asarray(p.first, dtype=np.float64)
+            squares = np.diagonal(np.atleast_2d(p.second)) if layout == "full" else np.asarray(p.second, float)
+            # Cauchy-Schwarz: (Σw·(x - c))² <= Σw · Σw·(x - c)², per feature (summed over features for 'trace').
+            first2 = (first * first).sum() if layout == "trace" else first * first
+            if (squares < 0).any() or (first2 > float(p.weight) * squares * (1 + 1e-8) + 1e-300).any():
+                raise ValueError(f"cannot absorb statistics that no rows give: component {j}'s sums of squares "
+                                 "are negative or smaller than its first moments allow")
         return cls.from_statistics(stats)
+
+    def restored(self, state) -> "ComponentMoments":
+        """A total rebuilt from :meth:`to_state`, every entry checked: the components' moments around exactly
+        this total's shifts (the parameters the part-done epoch was computed at)."""
+        if not isinstance(state, list) or not state or not all(isinstance(e, dict) for e in state):
+            raise ValueError("a running total's state must be a non-empty list of {size, value} entries")
+        k, d = self.shifts.shape
+        for index, entry in enumerate(state):
+            stats = ComponentMoments.checked(Statistics.from_dict(entry.get("value")), k, d, self.layout)
+            if not stats.centred_on(self.shifts):
+                raise ValueError(f"entry {index} is not centred on this fit's parameters (its shifts differ)")
+        return super().restored(state)
 
     def from_value(self, stats: Composite) -> "ComponentMoments":
         """A total holding ``stats``, kept around the value's own shifts."""

@@ -134,6 +134,17 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
     def _accumulator_from_statistics(self, stats):
         return ComponentMoments.checked(stats, self.n_clusters, self.n_features_in_, "trace")
 
+    def _accumulator_from_state(self, state):
+        acc = super()._accumulator_from_state(state)
+        for _, (_, log_likelihood, counts, first, _) in acc._tree.stack:
+            # Σw·d² (here -log_likelihood) is at least what the first moments imply: Σ_j ‖Σw(x - c_j)‖² / Σw_j.
+            implied = sum(float(f @ f) / c for f, c in zip(first, counts) if c > 0)
+            if log_likelihood > 0 or implied > -log_likelihood * (1 + 1e-8) + 1e-300 \
+                    or any(c == 0 and (f != 0).any() for f, c in zip(first, counts)):
+                raise ValueError("its sums of squared distances are smaller than its first moments allow: "
+                                 "no rows give these statistics")
+        return acc
+
     def _block_kernel(self):
         kernels, centers = get_backend(self.backend, "nearest-centre"), self.cluster_centers_
 
