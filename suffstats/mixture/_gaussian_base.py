@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._estimator import DensityMixin, Estimator, check_fitted, warn_not_converged
+from .._feature_names import check_feature_names
 from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..backends import get_backend
@@ -143,6 +144,7 @@ class GaussianComponents(MixtureEngine, DensityMixin, Estimator, abstract=True):
         return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 
     def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every, client=None):
+        check_feature_names(self, X, reset=True)
         check_settings(self)
         source = as_source(X)
         if source.n_rows < self.n_components:

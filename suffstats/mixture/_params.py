@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from .._feature_names import check_feature_names
 from .._validation import check_fraction, check_missing_policy, check_positive_int
 from ..backends import available_backends
 from ..data.blocks import batch_ranges
@@ -114,6 +115,7 @@ def map_batches(model, X, function, validate=None):
     ``validate(X, w, row_offset)`` checks each batch (default: the model's ``_validate_batch``).
     """
     validate = model._validate_batch if validate is None else validate
+    check_feature_names(model, X, reset=False)
     source = as_source(X)
     if source.n_rows == 0:
         validate(source.read(0, 0), None, 0)  # raises: empty input

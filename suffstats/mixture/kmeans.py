@@ -5,7 +5,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+
 from .._estimator import Estimator, TransformerMixin, check_fitted
+from .._feature_names import check_feature_names
 
 from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_weights, json_numbers
@@ -208,6 +210,7 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
         return self._run_fit(X, sample_weight, checkpoint, checkpoint_every, client)
 
     def _run_fit(self, X, sample_weight, checkpoint, checkpoint_every, client=None):
+        check_feature_names(self, X, reset=True)
         check_settings(self)
         if isinstance(self.init, str) and self.init not in SEED_METHODS:
             raise ValueError(f"init must be one of {list(SEED_METHODS)} or an array; got {self.init!r}")

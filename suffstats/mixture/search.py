@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 from .._estimator import DensityMixin, Estimator, check_fitted, warn_not_converged
+from .._feature_names import check_feature_names
 
 from .._transaction import transactional
 from .._validation import check_positive_int, check_weights
@@ -197,9 +198,12 @@ class GaussianMixtureSearch(DensityMixin, Estimator):
         client : distributed.Client or suffstats.distributed.DaskAccumulation, optional
             Gather each epoch's statistics of every candidate on a Dask cluster, bit for bit as the local search.
         """
+        check_feature_names(self, X, reset=True)
         source = as_source(X)
         grid = self._grid(source.n_rows, source.n_features)
         candidates = [self._candidate(k, c, seed) for k, c, _, seed in grid]
+        for model in candidates:
+            check_feature_names(model, X, reset=True)
         sample_weight = None if sample_weight is None else check_weights(sample_weight, source.n_rows)
         for model in candidates:
             model.n_features_in_ = source.n_features
