@@ -5,6 +5,9 @@ cache, and reports: the time to read it cold, the pure compute time of an
 epoch (measured on an in-memory slice and scaled to the file), each epoch's
 time, read throughput and the peak resident *anonymous* memory of this
 process (file-backed pages of the memory map excluded), sampled every 20 ms.
+The file is fitted by path, its batches read with ``O_DIRECT`` (``--reads
+direct``, what the library does for a file this size), through the memory map
+(``--reads mmap``), or both one after the other (``--reads both``).
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ def main():
     parser.add_argument("--components", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=100_000)
     parser.add_argument("--iters", type=int, default=2)
+    parser.add_argument("--reads", choices=["direct", "mmap", "both"], default="both")
     args = parser.parse_args()
     import suffstats as ss
 
@@ -114,19 +118,26 @@ def main():
     compute_s = (t2 - t1) * n / sample.shape[0]
     del sample
 
-    drop_from_cache(path)
-    epochs = []
-    with PeakAnon() as peak, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ss.GaussianMixture(k, max_iter=args.iters, tol=0, batch_size=args.batch_size,
-                           callbacks=[lambda m, log: epochs.append(log["seconds"])], **init).fit(X)
+    import suffstats.data.npy as npy
+
+    runs = {}
+    for reads in (["direct", "mmap"] if args.reads == "both" else [args.reads]):
+        npy.DIRECT_READ_BYTES = 0 if reads == "direct" else None
+        drop_from_cache(path)
+        epochs = []
+        with PeakAnon() as peak, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ss.GaussianMixture(k, max_iter=args.iters, tol=0, batch_size=args.batch_size,
+                               callbacks=[lambda m, log: epochs.append(log["seconds"])], **init).fit(path)
+        runs[reads] = (epochs, peak.peak)
     bound = max(compute_s, read_s)
-    rows = [[i + 1, s, size_gb / s, s / bound] for i, s in enumerate(epochs)]
+    rows = [[reads, i + 1, sec, size_gb / sec, sec / bound, f"{peak_mb:.0f}"]
+            for reads, (epochs, peak_mb) in runs.items() for i, sec in enumerate(epochs)]
     print(f"file: {path}, {n:,} x {d} float64, {size_gb:.1f} GB; machine memory "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1e9:.1f} GB")
     print(f"cold read: {read_s:.1f} s ({size_gb / read_s:.2f} GB/s); pure compute per epoch: {compute_s:.1f} s")
-    print(table(rows, ["epoch", "seconds", "GB/s", "/ max(compute, cold read)"]))
-    print(f"peak resident anonymous memory: {peak.peak:.0f} MB at batch_size={args.batch_size:,}")
+    print(table(rows, ["reads", "epoch", "seconds", "GB/s", "/ max(compute, cold read)", "peak anon MB"]))
+    print(f"batch_size={args.batch_size:,}")
 
 
 if __name__ == "__main__":

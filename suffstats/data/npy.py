@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from .batch_source import ArraySource, BatchSource
+from .direct import open_direct
 
 
 def read_header(path):
@@ -59,15 +60,67 @@ def open_npy(path):
     return X.reshape(-1, 1) if X.ndim == 1 else X
 
 
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+#: Files of at least this many bytes are read with ``O_DIRECT`` (:mod:`suffstats.data.direct`): the machine's
+#: memory, beyond which the page cache cannot keep the file from one epoch to the next (below it, the cache
+#: serves later epochs from memory). ``None``: never.
+DIRECT_READ_BYTES = _physical_memory()
+
+
 class NpySource(ArraySource):
-    """A ``.npy`` file opened as a memory map (``mmap_mode="r"``, ``allow_pickle=False``)."""
+    """A ``.npy`` file opened as a memory map (``mmap_mode="r"``, ``allow_pickle=False``).
+
+    A file of at least :data:`DIRECT_READ_BYTES` (the machine's memory)
+    has its batches read with ``O_DIRECT`` instead, into reused aligned
+    buffers: no page cache, so reading costs the compute threads nothing
+    (see :mod:`suffstats.data.direct`). The rows are the same either way.
+    """
 
     def __init__(self, path):
         self.path = os.fspath(path)
         super().__init__(open_npy(self.path))
         if self.n_rows == 0:
             raise ValueError(f"{self.path}: holds no rows")
+        self._direct = None
         self._remember()
+
+    def _direct_reader(self):
+        """The file's direct reader (opened in this process on first use), or ``None`` where it does not apply."""
+        if self._direct is None:
+            _, _, fortran, offset = read_header(self.path)
+            size = self.n_rows * self.n_features * self.dtype.itemsize
+            if DIRECT_READ_BYTES is None or size < DIRECT_READ_BYTES or fortran or self.n_features == 0:
+                self._direct = False
+            else:
+                self._direct = open_direct(self.path) or False
+                self._offset = offset
+        return self._direct or None
+
+    def read(self, start, stop):
+        stop = min(stop, self.n_rows)
+        reader = self._direct_reader() if stop > start else None
+        if reader is None:
+            return super().read(start, stop)
+        row = self.n_features * self.dtype.itemsize
+        try:
+            raw = reader.read(self._offset + start * row, (stop - start) * row)
+        except OSError:  # the file system took the open but not the read: the memory map from now on
+            self._direct = False
+            return super().read(start, stop)
+        rows = raw.view(self.dtype).reshape(stop - start, self.n_features)
+        rows.flags.writeable = False  # as the memory map's rows: a batch is read, never written through
+        return rows
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_direct"] = None  # a descriptor and buffers stay in their process: opened again where needed
+        return state
 
     @classmethod
     def from_path(cls, path, **_):

@@ -1,0 +1,93 @@
+"""``.npy`` files larger than memory are read with ``O_DIRECT``: the same rows and fits as through the memory map."""
+
+import os
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import suffstats as ss
+import suffstats.data.npy as npy
+from suffstats.data import direct
+from suffstats.data.npy import NpySource
+
+
+@pytest.fixture
+def always_direct(monkeypatch):
+    monkeypatch.setattr(npy, "DIRECT_READ_BYTES", 0)
+
+
+def _save(tmp_path, X, name="x.npy"):
+    path = tmp_path / name
+    np.save(path, X)
+    if direct.open_direct(str(path)) is None:
+        pytest.skip("this file system does not take O_DIRECT")
+    return str(path)
+
+
+@pytest.mark.parametrize("dtype", ["<f8", "<f4", ">f8", "<i2"])
+def test_direct_reads_give_the_memory_maps_rows(tmp_path, always_direct, dtype):
+    X = (np.random.default_rng(0).normal(size=(10_007, 7)) * 100).astype(dtype)
+    path = _save(tmp_path, X)
+    source = NpySource(path)
+    assert source._direct_reader() is not None
+    rng = np.random.default_rng(1)
+    ranges = [(0, 1), (0, 10_007), (10_006, 10_007), (9_000, 20_000)] + \
+        [tuple(sorted(rng.integers(0, 10_008, 2))) for _ in range(30)]
+    for start, stop in ranges:
+        got = source.read(start, stop)
+        np.testing.assert_array_equal(got, X[start:stop])
+        assert got.dtype == X.dtype and not got.flags.writeable
+
+
+def test_a_batch_still_held_is_never_overwritten_and_the_pool_stays_small(tmp_path, always_direct):
+    X = np.arange(50_000 * 4, dtype=np.float64).reshape(50_000, 4)
+    source = NpySource(_save(tmp_path, X))
+    held = source.read(100, 4_200)[::2]  # a view of a view keeps the buffer too
+    for start in range(0, 50_000, 3_000):
+        source.read(start, start + 3_000)
+    np.testing.assert_array_equal(held, X[100:4_200][::2])
+    assert len(source._direct._pool) <= direct.POOL
+
+
+def test_fits_read_directly_are_those_read_through_the_memory_map(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.normal(m, 1.0, (9_000, 3)) for m in (-4.0, 0.0, 4.0)])[rng.permutation(27_000)]
+    path = _save(tmp_path, X)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ss.GaussianMixture(3, random_state=0, max_iter=5, tol=0, batch_size=5_000).fit(path)
+
+    mapped = fit()
+    monkeypatch.setattr(npy, "DIRECT_READ_BYTES", 0)
+    direct_fit = fit()
+    np.testing.assert_array_equal(direct_fit.means_, mapped.means_)
+    np.testing.assert_array_equal(direct_fit.covariances_, mapped.covariances_)
+    assert direct_fit.lower_bounds_ == mapped.lower_bounds_
+
+
+def test_a_source_read_directly_pickles_and_reads_again(tmp_path, always_direct):
+    X = np.random.default_rng(3).normal(size=(5_000, 2))
+    source = NpySource(_save(tmp_path, X))
+    source.read(0, 10)
+    again = pickle.loads(pickle.dumps(source))
+    np.testing.assert_array_equal(again.read(4_990, 5_000), X[4_990:])
+
+
+def test_where_the_file_system_refuses_o_direct_the_memory_map_reads(tmp_path, always_direct, monkeypatch):
+    X = np.random.default_rng(4).normal(size=(3_000, 2))
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    monkeypatch.setattr(direct.os, "O_DIRECT", None, raising=False)  # as on a system without it
+    source = NpySource(str(path))
+    assert source._direct_reader() is None
+    np.testing.assert_array_equal(source.read(17, 2_500), X[17:2_500])
+
+
+def test_small_files_stay_on_the_memory_map(tmp_path):
+    path = _save(tmp_path, np.zeros((100, 2)))
+    assert npy.DIRECT_READ_BYTES is None or NpySource(path)._direct_reader() is None
+    assert os.path.getsize(path) < (npy.DIRECT_READ_BYTES or np.inf)
