@@ -41,7 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from suffstats.backends import cuda_sources, numpy_kernels  # noqa: E402
-from suffstats.backends.gaussian_math import layout_of  # noqa: E402
 from suffstats.backends.streaming import DeferredHostOps, stream_pass  # noqa: E402
 from suffstats.block_tree import BlockTree  # noqa: E402
 

@@ -5,7 +5,6 @@ the cluster fit is in ``tests/test_dask.py``.
 """
 
 import json
-import warnings
 
 import numpy as np
 import pytest

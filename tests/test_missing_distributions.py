@@ -8,7 +8,7 @@ from scipy.stats import norm
 
 from suffstats import (Exponential, GaussianMixture, GeneralMixtureModel, IndependentComponents, MultivariateNormal,
                        Normal, Poisson, from_json, to_json)
-from tests.test_missing import _as_full, _data, _start, reference_em
+from tests.test_missing import _data, _start, reference_em
 from tests.tolerance import assert_close
 
 

@@ -8,9 +8,6 @@ as in memory for two batch sizes, resumes from a checkpoint, runs on a Dask
 cluster, and is refused clearly when a hook is missing.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np

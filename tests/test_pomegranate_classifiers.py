@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from suffstats import BayesClassifier, IndependentComponents, MultivariateNormal, NaiveBayes, Normal, Poisson
+from suffstats import BayesClassifier, MultivariateNormal, NaiveBayes, Normal, Poisson
 
 pomegranate = pytest.importorskip("protopunica", reason="pomegranate 0.14 (protopunica) is in the test extra")
 
