@@ -48,7 +48,8 @@ import numpy as np
 __all__ = ["forward_log", "backward_log", "xi_log", "forward_scaling", "backward_scaling", "xi_scaling",
            "viterbi_forward", "viterbi_backtrack", "gaussian_full_log_density", "gaussian_diag_log_density",
            "posteriors_log", "state_moments", "forward_shifted", "backward_shifted", "posteriors_xi_shifted",
-           "shift_rows", "SHIFTED_FLOOR"]
+           "shift_rows", "SHIFTED_FLOOR",
+           "mixture_log_sum"]
 
 _NEG_INF = -np.inf
 
@@ -466,6 +467,38 @@ def gaussian_diag_log_density(X, means, covars, out):
                 z = X[t, j] - means[k, j]
                 q += z * z * inv[k, j]
             out[t, k] = -0.5 * (q + const[k])
+
+
+@numba.njit(cache=True, nogil=True)
+def mixture_log_sum(dens, out, within):
+    """``out[t, k] = log Σ_m exp(dens[t, k, m])`` over a state's mixture components (a shift by their largest).
+
+    When ``within`` has rows, it receives each component's share within its
+    state, ``exp(dens - out)`` (0 for a state whose components all have
+    density 0 at the row).
+    """
+    n, K, M = dens.shape
+    shares = within.shape[0] > 0
+    for t in range(n):
+        for k in range(K):
+            m = dens[t, k, 0]
+            for j in range(1, M):
+                if dens[t, k, j] > m:
+                    m = dens[t, k, j]
+            if not m > _NEG_INF:
+                out[t, k] = m
+                if shares:
+                    for j in range(M):
+                        within[t, k, j] = 0.0
+                continue
+            s = 0.0
+            for j in range(M):
+                s += np.exp(dens[t, k, j] - m)
+            total = m + np.log(s)
+            out[t, k] = total
+            if shares:
+                for j in range(M):
+                    within[t, k, j] = np.exp(dens[t, k, j] - total)
 
 
 def state_moments(X, posteriors, shifts, full):

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import linalg
-from scipy.special import logsumexp
 
 from ..data.blocks import BLOCK_ROWS
 from ..statistics import Composite, Moments
-from ._kernels import gaussian_diag_log_density, gaussian_full_log_density
+from ._kernels import gaussian_diag_log_density, gaussian_full_log_density, mixture_log_sum, state_moments
 from .base import BaseHMM
 
 __all__ = ["GMMHMM"]
@@ -285,18 +284,23 @@ class GMMHMM(BaseHMM):
         return value
 
     def _compute_log_likelihood(self, X):
-        with np.errstate(under="ignore"):
-            return logsumexp(self._weighted_log_densities(X), axis=2)
+        dens = np.ascontiguousarray(self._weighted_log_densities(X))
+        out = np.empty(dens.shape[:2])
+        mixture_log_sum(dens, out, np.empty((0, 0, 0)))
+        return out
 
     def _emission_statistics(self, X, posteriors):
-        dens = self._weighted_log_densities(X)
-        with np.errstate(under="ignore", invalid="ignore"):
-            within = np.exp(dens - logsumexp(dens, axis=2, keepdims=True))
-        within = np.nan_to_num(within, nan=0.0)  # a state with zero density at a row gives it no weight
-        resp = posteriors[:, :, None] * within
-        layout = _LAYOUT[self.covariance_type]
-        return Composite(Moments.of(X, resp[:, k, m], shift=self.means_[k, m], layout=layout)
-                         for k in range(self.n_components) for m in range(self.n_mix))
+        dens = np.ascontiguousarray(self._weighted_log_densities(X))
+        # Each component's share within its state (0 where the state's density is 0 at the row).
+        within = np.empty_like(dens)
+        mixture_log_sum(dens, np.empty(dens.shape[:2]), within)
+        nc, nm = self.n_components, self.n_mix
+        resp = (posteriors[:, :, None] * within).reshape(len(dens), nc * nm)
+        # Every component's moments in one compiled pass over the piece, in row order (around its current mean).
+        shifts = np.ascontiguousarray(self.means_.reshape(nc * nm, -1), dtype=np.float64)
+        weight, first, second = state_moments(np.ascontiguousarray(X, dtype=np.float64), resp, shifts,
+                                              _LAYOUT[self.covariance_type] == "full")
+        return Composite(Moments(weight[j], shifts[j], first[j], second[j]) for j in range(nc * nm))
 
     def _do_emission_mstep(self, stats):
         self._densities = _DensityCache()
