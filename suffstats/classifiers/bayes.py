@@ -15,8 +15,8 @@ classes are products of independent univariate features.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
+from ..backends.gaussian_math import logsumexp
 from .._transaction import transaction, transactional
 from .._validation import check_batch, check_positive_int, check_weights, json_numbers
 from ..data.blocks import batch_ranges

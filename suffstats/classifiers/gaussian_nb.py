@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..backends.gaussian_math import logsumexp
 from .._transaction import transactional
 from .._validation import check_batch, check_positive_int, check_real, check_weights
 from ..data.source import as_source
