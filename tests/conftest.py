@@ -1,9 +1,7 @@
-import warnings
 
 import numpy as np
 import pytest
 
-import suffstats as ss
 
 
 @pytest.fixture
@@ -20,11 +18,3 @@ def blobs_memmap(tmp_path):
     out.flush()
     del out
     return np.load(path, mmap_mode="r")
-
-
-def _fit(X, **kwargs):
-    """A short GaussianMixture fit (three EM iterations from k-means++, warnings silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ss.GaussianMixture(2, max_iter=3, tol=0, random_state=0, init_params="k-means++",
-                                  batch_size=1000, **kwargs).fit(X)

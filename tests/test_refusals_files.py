@@ -15,7 +15,7 @@ import pytest
 import suffstats as ss
 from suffstats.data import CsvSource, as_source
 
-from .conftest import _fit
+from .fits import _fit
 
 
 def _rewrite_later(path, write):

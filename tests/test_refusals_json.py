@@ -15,7 +15,7 @@ from suffstats import io
 from suffstats._json import parse_json
 from suffstats.distributions import FAMILIES
 
-from .conftest import _fit
+from .fits import _fit
 
 
 def _doc(family="Normal", **fields):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import suffstats as ss
 
-from .conftest import _fit
+from .fits import _fit
 
 LONG = os.environ.get("SUFFSTATS_HYPOTHESIS_LONG") == "1"
 SETTINGS = settings(max_examples=1000 if LONG else 40, deadline=None, derandomize=not LONG,
