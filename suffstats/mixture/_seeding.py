@@ -101,6 +101,12 @@ def kmeans_plusplus(X, k, w, rng):
 
 
 def _squared_distances(X, centre):
-    """Squared Euclidean distance of every row of ``X`` to ``centre``."""
-    difference = X - centre
-    return np.einsum("ij,ij->i", difference, difference)
+    """Squared Euclidean distance of every row of ``X`` to ``centre``, summed coordinate by coordinate in order.
+
+    One compiled pass (no ``X - centre`` of the sample's size), called for every k-means++ trial.
+    """
+    from ..backends.numba_fused import _sq_dist
+
+    out = np.empty((X.shape[0], 1))
+    _sq_dist(np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(centre, dtype=np.float64)[None], out)
+    return out[:, 0]
