@@ -27,7 +27,8 @@ from .._transaction import interrupting
 from .local import LocalAccumulation
 from .state import EMHistory, FitState
 
-__all__ = ["EMSettings", "EMHistory", "FitState", "run_em", "effective_inertia", "epoch_ranges", "progress_bar"]
+__all__ = ["EMSettings", "EMHistory", "FitState", "run_em", "maximize_and_record", "effective_inertia", "epoch_ranges",
+           "progress_bar"]
 
 
 @dataclass
@@ -111,6 +112,23 @@ def skip_rows(ranges, rows):
     return out
 
 
+def maximize_and_record(model, acc, inertia, history: EMHistory) -> float:
+    """An epoch's M-step from its total ``acc`` and its record in ``history``; returns the change of the objective.
+
+    The objective is :meth:`~suffstats.fit.protocol.FitModel._lower_bound`
+    (computed with the parameters of the E-step at hand); the change is taken
+    from the history's last value (or its initial one, for a warm start).
+    """
+    previous_parameters = model._fit_parameters()
+    model._maximize(acc, inertia)
+    objective = model._lower_bound(acc, previous_parameters)
+    change = objective - history.lower_bound
+    history.lower_bounds.append(objective)
+    history.total_weights.append(float(acc.weight))
+    history.n_iter += 1
+    return change
+
+
 def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, store=None,
            strategy=None) -> EMHistory:
     """Run EM epochs until convergence or ``max_iter``; returns ``state.history``.
@@ -128,7 +146,6 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
     """
     strategy = LocalAccumulation() if strategy is None else strategy
     history = state.history
-    previous = history.lower_bound
     for epoch in range(history.n_iter, settings.max_iter):
         if history.converged:
             break
@@ -147,14 +164,9 @@ def run_em(model, source, sample_weight, settings: EMSettings, state: FitState, 
                                       bar.update if bar else None, on_chunk)
         if not acc.weight > 0:
             raise ValueError("the rows of this epoch have a total sample_weight of zero; nothing to fit")
-        previous_parameters = model._fit_parameters()
-        model._maximize(acc, effective_inertia(settings.inertia, settings.lr_decay, epoch))
-        mean_ll = model._lower_bound(acc, previous_parameters)
-        history.lower_bounds.append(mean_ll)
-        history.total_weights.append(float(acc.weight))
-        history.n_iter = epoch + 1
-        change = mean_ll - previous
-        previous = mean_ll
+        change = maximize_and_record(model, acc, effective_inertia(settings.inertia, settings.lr_decay, epoch),
+                                     history)
+        mean_ll = history.lower_bound
         seconds = time.perf_counter() - tic
         logs = {"epoch": epoch + 1, "improvement": change, "log_likelihood": mean_ll,
                 "seconds": seconds, "rows": int(sum(b - a for a, b in ranges))}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..fit.driver import EMHistory, progress_bar
+from ..fit.driver import EMHistory, maximize_and_record, progress_bar
 from ..fit.local import LocalAccumulation
 from ..fit.protocol import FitModel
 from ..fit.state import history_from_dict
@@ -56,14 +56,7 @@ class Candidates(FitModel):
         """Each active candidate's M-step and convergence test, exactly as its own EM run would make them."""
         for j, part in acc.parts.items():
             model, history = self.candidates[j], self.histories[j]
-            previous_parameters = model._fit_parameters()
-            model._maximize(part, inertia)
-            objective = model._lower_bound(part, previous_parameters)
-            change = objective - history.lower_bound
-            history.lower_bounds.append(objective)
-            history.total_weights.append(float(part.weight))
-            history.n_iter += 1
-            if model._converged(change, self.tol):
+            if model._converged(maximize_and_record(model, part, inertia, history), self.tol):
                 history.converged = True
 
     def _converged(self, change, tol):
