@@ -27,7 +27,7 @@ from .._transaction import interrupting
 from .local import LocalAccumulation
 from .state import EMHistory, FitState
 
-__all__ = ["EMSettings", "EMHistory", "FitState", "run_em", "maximize_and_record", "effective_inertia", "epoch_ranges",
+__all__ = ["EMSettings", "EMHistory", "FitState", "run_em", "one_pass", "maximize_and_record", "effective_inertia", "epoch_ranges",
            "progress_bar"]
 
 
@@ -110,6 +110,14 @@ def skip_rows(ranges, rows):
         if start + take < stop:
             out.append((start + take, stop))
     return out
+
+
+def one_pass(model, source, ranges, sample_weight, acc=None, *, strategy=None, progress=False, label="pass"):
+    """One pass of ``model`` over ``ranges``, gathered by ``strategy`` (on this machine by default), with a
+    progress bar named ``label`` when ``progress``; returns the filled running total (``acc`` or a new one)."""
+    with progress_bar(progress, ranges, label) as bar:
+        return (strategy or LocalAccumulation()).accumulate(model, source, ranges, sample_weight, acc,
+                                                            bar.update if bar else None)
 
 
 def maximize_and_record(model, acc, inertia, history: EMHistory) -> float:

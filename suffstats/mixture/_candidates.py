@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..fit.driver import EMHistory, maximize_and_record, progress_bar
-from ..fit.local import LocalAccumulation
+from ..fit.driver import EMHistory, maximize_and_record, one_pass
 from ..fit.protocol import FitModel
 from ..fit.state import history_from_dict
 from ._initialize import InitialPlan
@@ -85,10 +84,8 @@ class Candidates(FitModel):
         if passes:
             together = Candidates([p.assignment for p in passes], self.settings)
             ranges = self.settings.pass_ranges(source.n_rows, together._block_rows)
-            with progress_bar(self.settings.progress, ranges, "initialization") as bar:
-                (strategy or LocalAccumulation()).accumulate(together, source, ranges, sample_weight,
-                                                             JointTotal({j: p.moments for j, p in enumerate(passes)}),
-                                                             bar.update if bar else None)
+            one_pass(together, source, ranges, sample_weight, JointTotal({j: p.moments for j, p in enumerate(passes)}),
+                     strategy=strategy, progress=self.settings.progress, label="initialization")
         for model, plan in zip(self.candidates, plans):
             model._assign_parameters(*plan.parameters())
         self.histories = [EMHistory() for _ in self.candidates]

@@ -27,8 +27,7 @@ import numpy as np
 from .._validation import check_batch, check_weights
 from ..backends import get_backend
 from ..backends.protocol import capabilities
-from ..fit.driver import EMSettings, progress_bar
-from ..fit.local import LocalAccumulation
+from ..fit.driver import EMSettings, one_pass
 from ._engine import MixtureEngine
 from ._missing import fill_nearest, fill_sample
 from ._moments import ComponentMoments, estimate_gaussian
@@ -84,9 +83,8 @@ def initial_plan(model, source, sample_weight, rng, strategy=None):
     plan = InitialPlan.make(model, source, sample_weight, rng)
     if plan.assignment is not None:
         ranges = EMSettings(batch_size=model.batch_size).pass_ranges(source.n_rows, plan.assignment._block_rows)
-        with progress_bar(model.progress, ranges, "initialization") as bar:
-            (strategy or LocalAccumulation()).accumulate(plan.assignment, source, ranges, sample_weight,
-                                                         plan.moments, bar.update if bar else None)
+        one_pass(plan.assignment, source, ranges, sample_weight, plan.moments, strategy=strategy,
+                 progress=model.progress, label="initialization")
     return plan
 
 

@@ -22,8 +22,7 @@ import numpy as np
 from .._validation import json_numbers
 from ..data.blocks import BLOCK_ROWS
 from ..distributions._registry import SCHEMA_VERSION, register_family
-from ..fit.driver import EMSettings, progress_bar
-from ..fit.local import LocalAccumulation
+from ..fit.driver import EMSettings, one_pass
 from ._gaussian_base import GaussianComponents, precisions_from_cholesky
 from ._initialize import HardAssignment, _check_shape, _float_array, assignment_backend, initial_plan
 from ._moments import component_estimates
@@ -238,9 +237,8 @@ class BayesianGaussianMixture(GaussianComponents):
         layout = "full" if self.covariance_type in ("full", "tied") else "diag"
         summary = HardAssignment(source.n_features, first_row[:1], layout, assignment_backend(self.backend))
         ranges = EMSettings(batch_size=self.batch_size).pass_ranges(source.n_rows, BLOCK_ROWS)
-        with progress_bar(self.progress, ranges, "priors") as bar:
-            acc = (strategy or LocalAccumulation()).accumulate(summary, source, ranges, sample_weight, None,
-                                                               bar.update if bar else None)
+        acc = one_pass(summary, source, ranges, sample_weight, strategy=strategy, progress=self.progress,
+                       label="priors")
         weight = float(acc.resp[0])
         if not weight > 1.0:
             raise ValueError(f"the default covariance_prior is the covariance of the data, which needs a total "

@@ -12,9 +12,8 @@ from .._transaction import transactional
 from .._validation import check_positive_int, check_weights
 from ..data.source import as_source
 from ..distributed import as_strategy
-from ..fit.driver import EMSettings, progress_bar
+from ..fit.driver import EMSettings, one_pass
 from ..fit.estimator import fit_model, settings_fingerprint
-from ..fit.local import LocalAccumulation
 from ..distributions.covariance import COVARIANCE_TYPES
 from ._holdout import HeldOutSplit
 from ._candidates import Candidates
@@ -328,9 +327,8 @@ def _held_out_log_likelihood(candidates, source, split, settings, strategy=None)
     together = Candidates(candidates, settings)
     acc = together._new_accumulator()
     ranges = settings.pass_ranges(source.n_rows, together._block_rows)
-    with progress_bar(settings.progress, ranges, "held-out rows") as bar:
-        (strategy or LocalAccumulation()).accumulate(together, source, ranges, split.other_side(), acc,
-                                                     bar.update if bar else None)
+    one_pass(together, source, ranges, split.other_side(), acc, strategy=strategy, progress=settings.progress,
+             label="held-out rows")
     return [part.log_likelihood / part.weight for part in acc.parts.values()]
 
 
