@@ -91,3 +91,14 @@ def test_small_files_stay_on_the_memory_map(tmp_path):
     path = _save(tmp_path, np.zeros((100, 2)))
     assert npy.DIRECT_READ_BYTES is None or NpySource(path)._direct_reader() is None
     assert os.path.getsize(path) < (npy.DIRECT_READ_BYTES or np.inf)
+
+
+def test_a_file_cut_short_while_being_read_is_refused_naming_it(tmp_path, always_direct):
+    X = np.random.default_rng(5).normal(size=(20_000, 4))
+    path = _save(tmp_path, X)
+    source = NpySource(path)
+    np.testing.assert_array_equal(source.read(0, 100), X[:100])
+    with open(path, "r+b") as f:  # another program truncates the file
+        f.truncate(os.path.getsize(path) // 2)
+    with pytest.raises(ValueError, match="x.npy: the file is shorter than when it was opened .*rows 15,000-19,999"):
+        source.read(15_000, 20_000)

@@ -36,12 +36,16 @@ import threading
 
 import numpy as np
 
-__all__ = ["ALIGN", "DirectReader", "open_direct"]
+__all__ = ["ALIGN", "DirectReader", "ShortRead", "open_direct"]
 
 #: Alignment of offsets, lengths and buffers for ``O_DIRECT`` (the largest logical block size in common use).
 ALIGN = 4096
 #: Buffers kept for reuse.
 POOL = 2
+
+
+class ShortRead(OSError):
+    """A read that ended before the bytes asked for: the file is shorter than when it was opened."""
 
 
 def open_direct(path):
@@ -83,8 +87,10 @@ class DirectReader:
 
         Raises
         ------
+        ShortRead
+            The file ends before ``offset + nbytes`` (it shrank since it was opened).
         OSError
-            A read that fails, or that ends before ``offset + nbytes`` (the file shrank).
+            A read the file system refuses.
         """
         lo = offset - offset % ALIGN
         hi = -(-(offset + nbytes) // ALIGN) * ALIGN
@@ -96,7 +102,8 @@ class DirectReader:
                 break
             done += got
         if done < offset + nbytes - lo:
-            raise OSError(errno.EIO, f"short read: {done - (offset - lo)} of {nbytes} bytes at offset {offset}")
+            raise ShortRead(errno.EIO, f"short read: {max(done - (offset - lo), 0)} of {nbytes} bytes at offset "
+                                       f"{offset}")
         return region[offset - lo:offset - lo + nbytes]
 
     def close(self):

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from .batch_source import ArraySource, BatchSource
-from .direct import open_direct
+from .direct import ShortRead, open_direct
 
 
 def read_header(path):
@@ -110,6 +110,9 @@ class NpySource(ArraySource):
         row = self.n_features * self.dtype.itemsize
         try:
             raw = reader.read(self._offset + start * row, (stop - start) * row)
+        except ShortRead:
+            raise ValueError(f"{self.path}: the file is shorter than when it was opened (rows {start:,}-{stop - 1:,} "
+                             "are missing): it was changed while being read") from None
         except OSError:  # the file system took the open but not the read: the memory map from now on
             self._direct = False
             return super().read(start, stop)
