@@ -102,3 +102,26 @@ def test_a_file_cut_short_while_being_read_is_refused_naming_it(tmp_path, always
         f.truncate(os.path.getsize(path) // 2)
     with pytest.raises(ValueError, match="x.npy: the file is shorter than when it was opened .*rows 15,000-19,999"):
         source.read(15_000, 20_000)
+
+
+def test_a_pass_with_read_ahead_reuses_its_few_buffers(tmp_path, always_direct, monkeypatch):
+    """Buffers are allocated for the first batches only: each new one costs the kernel's zeroing of fresh pages."""
+    from suffstats.data.prefetch import prefetch
+
+    X = np.random.default_rng(6).normal(size=(60_000, 5))
+    source = NpySource(_save(tmp_path, X))
+    allocated = []
+    real_empty = np.empty
+
+    class Counting:  # numpy as the reader sees it, counting its buffer allocations
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        def empty(self, *args, **kwargs):
+            allocated.append(1)
+            return real_empty(*args, **kwargs)
+
+    monkeypatch.setattr(direct, "np", Counting())
+    total = sum(float(batch.sum()) for batch in prefetch(source.read(s, s + 2_000) for s in range(0, 60_000, 2_000)))
+    assert np.isclose(total, X.sum())
+    assert len(allocated) <= direct.POOL  # 30 batches

@@ -40,8 +40,8 @@ __all__ = ["ALIGN", "DirectReader", "ShortRead", "open_direct"]
 
 #: Alignment of offsets, lengths and buffers for ``O_DIRECT`` (the largest logical block size in common use).
 ALIGN = 4096
-#: Buffers kept for reuse.
-POOL = 2
+#: Buffers kept for reuse: the batch being computed, the one waiting, the one being read, and one more.
+POOL = 4
 
 
 class ShortRead(OSError):
@@ -78,7 +78,8 @@ class DirectReader:
                     break
             else:
                 raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
-                self._pool = [b for b in self._pool if sys.getrefcount(b) > 2][-(POOL - 1):] + [raw]
+                # The oldest leaves the pool (a batch still using it keeps it alive until it is dropped).
+                self._pool = (self._pool + [raw])[-POOL:]
         start = -raw.ctypes.data % ALIGN
         return raw[start:start + nbytes]
 
