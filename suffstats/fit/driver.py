@@ -123,7 +123,7 @@ def one_pass(model, source, ranges, sample_weight, acc=None, *, strategy=None, p
 def maximize_and_record(model, acc, inertia, history: EMHistory) -> float:
     """An epoch's M-step from its total ``acc`` and its record in ``history``; returns the change of the objective.
 
-    The objective is :meth:`~suffstats.fit.protocol.FitModel._lower_bound`
+    The objective is the model's ``_lower_bound``
     (computed with the parameters of the E-step at hand); the change is taken
     from the history's last value (or its initial one, for a warm start).
     """
