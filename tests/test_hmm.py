@@ -294,3 +294,26 @@ def test_every_hmm_has_scikit_learns_parameter_protocol():
         if isinstance(model, (GaussianHMM, HiddenMarkovModel)):
             model.fit(X)
             assert not hasattr(clone(model), "transmat_")
+
+
+def test_a_long_sequence_from_a_stream_fits_as_from_the_array():
+    """A stream cannot be read again by position: the backward sweep keeps the rows of its pieces.
+
+    (The stream's batches are whole blocks here: a stream's pieces are also cut where its batches end.)
+    """
+    from suffstats.data import StreamSource
+
+    X = np.random.default_rng(0).normal(size=(20_000, 2))
+    X[7_000:13_000] += 3.0
+    stream = StreamSource(lambda: (X[i:i + 8_192] for i in range(0, 20_000, 8_192)))
+
+    def model():  # the same start for both (the passes are under test, not the initialisation)
+        m = GaussianHMM(2, "diag", n_iter=3, init_params="")
+        m.startprob_, m.transmat_ = np.array([0.5, 0.5]), np.array([[0.9, 0.1], [0.1, 0.9]])
+        m.means_, m.covars_ = np.array([[0.0, 0.0], [3.0, 3.0]]), np.ones((2, 2))
+        return m
+
+    from_stream = model().fit(stream, [20_000])
+    from_array = model().fit(X, [20_000])
+    assert list(from_stream.monitor_.history) == list(from_array.monitor_.history)
+    np.testing.assert_array_equal(from_stream.means_, from_array.means_)

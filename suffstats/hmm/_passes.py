@@ -307,8 +307,10 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
             message, running, kept = None, 0.0, []
         kept.append((a, b, first, last, message))
         alpha, extra = rec.forward(ll, message, first, a)
-        # A shifted piece's backward sweep needs only the first row of its densities (recomputed if it falls back).
-        cache.put(a, (ll[0].copy() if isinstance(extra, _Shifted) else ll, alpha, extra))
+        # A shifted piece's backward sweep needs only the first row of its densities; the rows are read again
+        # where the source reads by position (a stream cannot: its rows are kept, copied off their batch).
+        rows = None if source.random_access else np.array(X)
+        cache.put(a, (rows, ll[0].copy() if isinstance(extra, _Shifted) else ll, alpha, extra))
         message, running = rec.carried(alpha, extra, running)
         if last:
             seq_lp = rec.sequence_log_prob(alpha, running)
@@ -323,8 +325,8 @@ def posterior_pass(model, source, lengths, batch_size, consume, rows=None, log_p
                 X, ll = rec.emissions(np.asarray(source.read(a, b)), a)
                 alpha, extra = rec.forward(ll, message, first, a)
             else:
-                X = rec.rows(np.asarray(source.read(a, b)), a)
-                ll, alpha, extra = kept_piece
+                rows, ll, alpha, extra = kept_piece
+                X = rows if rows is not None else rec.rows(np.asarray(source.read(a, b)), a)
             post, xi, after = rec.backward(ll, alpha, extra, first, last, after, seq_lp,
                                            lambda X=X, a=a: rec.emissions(X, a)[1])
             consume(Piece(seq, a, b, first, last, X, post, xi, seq_lp))
