@@ -125,3 +125,35 @@ def test_a_pass_with_read_ahead_reuses_its_few_buffers(tmp_path, always_direct, 
     total = sum(float(batch.sum()) for batch in prefetch(source.read(s, s + 2_000) for s in range(0, 60_000, 2_000)))
     assert np.isclose(total, X.sum())
     assert len(allocated) <= direct.POOL  # 30 batches
+
+
+def test_a_read_the_disk_fails_is_refused_naming_the_file(tmp_path, always_direct, monkeypatch):
+    """Only a file system that refuses aligned reads (EINVAL) sends reads to the memory map, which would fault on a
+    failing disk's bytes."""
+    import errno
+
+    X = np.random.default_rng(7).normal(size=(5_000, 3))
+    source = NpySource(_save(tmp_path, X))
+    reader = source._direct_reader()
+
+    def failing(offset, nbytes):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(reader, "read", failing)
+    with pytest.raises(ValueError, match="x.npy: reading rows 10-19 failed"):
+        source.read(10, 20)
+
+    def refusing(offset, nbytes):
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(reader, "read", refusing)
+    np.testing.assert_array_equal(source.read(10, 20), X[10:20])  # the memory map from now on
+    assert source._direct_reader() is None
+
+
+def test_a_run_that_is_not_a_power_of_two_is_refused():
+    from suffstats.backends.numba_nearest import nearest_run
+
+    X = np.zeros((10, 2))
+    with pytest.raises(ValueError, match="power of two"):
+        nearest_run(X, None, X[:2], 4, 3)

@@ -60,3 +60,16 @@ def test_names_of_mixed_kinds_are_refused_at_fit_and_leave_the_model_unfitted():
     # Names that are all integers are no names, as in scikit-learn.
     assert not hasattr(ss.GaussianMixture(2, random_state=0).fit(TABLE.set_axis([0, 1, 2], axis=1)),
                        "feature_names_in_")
+
+
+def test_batches_summarized_after_a_fit_with_names_are_checked_as_when_scoring():
+    model = ss.GaussianMixture(2, random_state=0).fit(TABLE)
+    with pytest.raises(ValueError, match="The feature names should match"):
+        model.summarize(TABLE[["b", "a", "c"]])
+    with pytest.raises(ValueError, match="The feature names should match"):
+        model.statistics(TABLE[["c", "b", "a"]])
+    model.summarize(TABLE)  # the same names: taken
+    # A distribution records no names: tables are summarized as before, without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ss.MultivariateNormal().summarize(TABLE)

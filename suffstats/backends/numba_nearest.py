@@ -375,6 +375,9 @@ def nearest_run(X, w, centres, block_rows, size):
     of ``size``, in one compiled call (``size`` a power of two; the last block
     may be short, and blocks past the rows of ``X`` are empty).
     """
+    if size < 1 or size & (size - 1) or X.shape[0] > size * block_rows:
+        raise ValueError(f"a run is a power of two of blocks holding the rows given; got size {size} for "
+                         f"{X.shape[0]} rows in blocks of {block_rows}")
     X = np.ascontiguousarray(X, dtype=np.float64)
     ww = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
     inertia, counts, first = _run_statistics(X, ww, np.ascontiguousarray(centres, dtype=np.float64), block_rows, size)

@@ -42,6 +42,10 @@ __all__ = ["ALIGN", "DirectReader", "ShortRead", "open_direct"]
 ALIGN = 4096
 #: Buffers kept for reuse: the batch being computed, the one waiting, the one being read, and one more.
 POOL = 4
+#: Whether a buffer's reference count tells that nothing uses it: CPython 3.10-3.13 with the GIL. Elsewhere (newer
+#: interpreters may count borrowed references differently, free-threaded builds) every read gets a new buffer.
+REUSE = (sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+         and getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
 class ShortRead(OSError):
@@ -71,7 +75,7 @@ class DirectReader:
     def _buffer(self, nbytes):
         """An aligned region of at least ``nbytes``: a pooled buffer nothing else refers to, or a new one."""
         with self._lock:
-            for i in range(len(self._pool)):
+            for i in range(len(self._pool) if REUSE else 0):
                 # References: the pool's and getrefcount's own; any more is an array handed out, still in use.
                 if self._pool[i].nbytes >= nbytes + ALIGN and sys.getrefcount(self._pool[i]) == 2:
                     raw = self._pool[i]

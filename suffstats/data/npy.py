@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import errno
 import os
 
 import numpy as np
@@ -113,8 +114,10 @@ class NpySource(ArraySource):
         except ShortRead:
             raise ValueError(f"{self.path}: the file is shorter than when it was opened (rows {start:,}-{stop - 1:,} "
                              "are missing): it was changed while being read") from None
-        except OSError:  # the file system took the open but not the read: the memory map from now on
-            self._direct = False
+        except OSError as error:
+            if error.errno != errno.EINVAL:  # a failing disk: the memory map would fault on the same bytes
+                raise ValueError(f"{self.path}: reading rows {start:,}-{stop - 1:,} failed ({error})") from None
+            self._direct = False  # the file system took the open, not the aligned read: the memory map from now on
             return super().read(start, stop)
         rows = raw.view(self.dtype).reshape(stop - start, self.n_features)
         rows.flags.writeable = False  # as the memory map's rows: a batch is read, never written through

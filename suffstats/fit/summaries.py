@@ -15,6 +15,7 @@ refused batch leaves the pending total as it was.
 
 from __future__ import annotations
 
+from .._feature_names import check_feature_names
 from .._transaction import lock_of, transactional
 from ..statistics import Statistics
 from .protocol import accumulate
@@ -48,6 +49,7 @@ class Summaries:
             Non-negative weights; integer weights equal repeated rows.
         """
         self._check_fitted()
+        _check_names(self, X)
         X, w = self._validate_batch(X, sample_weight, 0)
         acc = self._pending.fresh() if self._pending is not None else self._new_accumulator()
         accumulate(self, acc, self._block_values(X, w, self._pending or acc, 0))
@@ -71,6 +73,7 @@ class Summaries:
             Non-negative weights; integer weights equal repeated rows.
         """
         self._check_fitted()
+        _check_names(self, X)
         X, w = self._validate_batch(X, sample_weight, 0)
         running = self._pending
         values = self._block_values(X, w, running if running is not None else self._new_accumulator(), 0)
@@ -133,3 +136,9 @@ class Summaries:
         acc, self._pending = self._pending, None
         if acc is not None and acc.weight > 0:
             self._maximize(acc, self.inertia)
+
+
+def _check_names(model, X):
+    """Rows of a model fitted on named columns are checked against those names, as when scoring."""
+    if hasattr(model, "feature_names_in_"):
+        check_feature_names(model, X, reset=False)
