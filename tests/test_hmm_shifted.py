@@ -96,3 +96,29 @@ def test_the_shifted_forward_messages_are_the_log_messages():
     assert kernels.forward_shifted(trans, np.exp(P), np.exp(message - offset), False, alpha, norm)
     np.testing.assert_allclose(np.log(alpha) + (offset + np.cumsum(np.log(norm) + top))[:, None], log_alpha,
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["apart, then the other", "the other, then apart"])
+def test_a_state_thousands_of_nats_below_the_other_is_not_lost(order):
+    """Two states that never switch: for thousands of rows one is ~10 nats per row less likely than the other,
+    then the data moves to it. A shared shift (or normalising per row) would let it underflow to zero and
+    never come back; each state's own log-sum-exp keeps it. The same as hmmlearn, over several pieces."""
+    from hmmlearn.hmm import GaussianHMM as Peer
+
+    a, b = np.zeros(5_000), np.full(4_000, 4.5)
+    X = np.concatenate([a, b] if order.startswith("apart") else [b, a])[:, None]
+
+    def start(model):
+        model.startprob_, model.transmat_ = np.array([0.5, 0.5]), np.eye(2)
+        model.means_, model.covars_ = np.array([[0.0], [4.5]]), np.ones((2, 1))
+        return model
+
+    ours, theirs = start(GaussianHMM(2, "diag", init_params="", params="")), start(Peer(2, "diag", init_params=""))
+    np.testing.assert_allclose(ours.score(X), theirs.score(X), rtol=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-10)
+    # Fitting the means: one state takes every row (the states never switch), so its mean is the data's; the
+    # other keeps its own (hmmlearn divides 0 by 0 there).
+    fitted = start(GaussianHMM(2, "diag", init_params="", params="m", n_iter=2, tol=0.0)).fit(X)
+    taker = int(np.argmax(fitted.predict_proba(X)[0]))
+    np.testing.assert_allclose(fitted.means_[taker], X.mean(axis=0), rtol=1e-12)
+    assert fitted.means_[1 - taker, 0] == [0.0, 4.5][1 - taker]

@@ -68,6 +68,26 @@ def _logsumexp(a):
     return m + np.log(s)
 
 
+#: Below this log-ratio to the largest term an exponential loses digits to the subnormal range (exp(-700) ~ 1e-304):
+#: rows with such a term take each state's own log-sum-exp.
+_UNDERFLOW = -700.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _logsumexp_through(a, b):
+    """``log Σ_i exp(a[i] + b[i])``, shifted by its own largest term (``-inf`` when every term is)."""
+    m = _NEG_INF
+    for i in range(a.shape[0]):
+        if a[i] + b[i] > m:
+            m = a[i] + b[i]
+    if not m > _NEG_INF:
+        return _NEG_INF
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += np.exp(a[i] + b[i] - m)
+    return m + np.log(s)
+
+
 @numba.njit(cache=True, nogil=True)
 def forward_log(log_start, log_trans, ll, alpha_in, first, alpha):
     """Log forward messages of a piece into ``alpha`` (n, K); ``alpha_in``: message of the row before (unused if first).
@@ -89,8 +109,15 @@ def forward_log(log_start, log_trans, ll, alpha_in, first, alpha):
             v = alpha[t - 1, i] if t > 0 else alpha_in[i]
             if v > m:
                 m = v
+        exact = False
         for i in range(K):
-            e[i] = np.exp((alpha[t - 1, i] if t > 0 else alpha_in[i]) - m) if m > _NEG_INF else 0.0
+            v = alpha[t - 1, i] if t > 0 else alpha_in[i]
+            e[i] = np.exp(v - m) if m > _NEG_INF else 0.0
+            exact = exact or (v > _NEG_INF and v - m < _UNDERFLOW)
+        if exact:  # a state far below the largest would vanish in the shared shift: each state's own log-sum-exp
+            for j in range(K):
+                alpha[t, j] = _logsumexp_through(alpha[t - 1] if t > 0 else alpha_in, log_trans[:, j]) + ll[t, j]
+            continue
         for j in range(K):
             s = 0.0
             for i in range(K):
@@ -120,6 +147,16 @@ def backward_log(log_trans, ll, ll_next, beta_next, last, beta, e_out, m_out):
             e[j] = v
             if v > m:
                 m = v
+        exact = False
+        for j in range(K):
+            exact = exact or (e[j] > _NEG_INF and e[j] - m < _UNDERFLOW)
+        if exact:  # each state's own log-sum-exp; xi_log is told (m_out NaN) and given the log terms
+            for j in range(K):
+                e_out[t, j] = e[j]
+            m_out[t] = np.nan
+            for i in range(K):
+                beta[t, i] = _logsumexp_through(log_trans[i], e)
+            continue
         for j in range(K):
             e[j] = np.exp(e[j] - m) if m > _NEG_INF else 0.0
             e_out[t, j] = e[j]
@@ -142,6 +179,13 @@ def xi_log(log_trans, alpha, e_next, m_next, last, log_prob, out):
     ea = np.empty(K)
     stop = n - 1 if last else n
     for t in range(stop):
+        if np.isnan(m_next[t]):  # backward_log's exact row: e_next holds log terms
+            for i in range(K):
+                for j in range(K):
+                    v = alpha[t, i] + log_trans[i, j] + e_next[t, j] - log_prob
+                    if v > _NEG_INF:
+                        out[i, j] += np.exp(v)
+            continue
         ma = _NEG_INF
         for i in range(K):
             ea[i] = alpha[t, i]
@@ -216,7 +260,21 @@ def forward_shifted(trans, P, message, first, alpha, norm):
         for j in range(K):
             alpha[t, j] *= r
         norm[t] = s
+        for j in range(K):  # a state far below the others, still reachable, would vanish here: log kernels
+            if alpha[t, j] < SHIFTED_FLOOR and _reachable(trans, message, first, alpha, t, j):
+                return False
     return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _reachable(trans, message, first, alpha, t, j):
+    """Whether state ``j`` at row ``t`` has a positive forward weight before its density (start or transitions)."""
+    if t == 0 and first:
+        return message[j] > 0.0
+    for i in range(trans.shape[0]):
+        if (message[i] if t == 0 else alpha[t - 1, i]) > 0.0 and trans[i, j] > 0.0:
+            return True
+    return False
 
 
 @numba.njit(cache=True, nogil=True)
@@ -245,6 +303,13 @@ def backward_shifted(trans, P, after, last, beta, norm):
         for i in range(K):
             beta[t, i] *= r
         norm[t] = s
+        if t == n - 1 and last:
+            continue
+        for i in range(K):  # as in forward_shifted: a state far below the others that still leads somewhere
+            if beta[t, i] < SHIFTED_FLOOR:
+                for j in range(K):
+                    if trans[i, j] > 0.0 and (after[j] if t == n - 1 else beta[t + 1, j]) > 0.0:
+                        return False
     return True
 
 

@@ -143,7 +143,8 @@ class _Recursion:
             start, offset = self.start, 0.0
         else:
             offset = float(message.max())
-            if not np.isfinite(offset):
+            # A state whose message is far below the largest would vanish in linear form: the log kernels.
+            if not np.isfinite(offset) or (np.isfinite(message) & (message - offset < -700.0)).any():
                 return None
             start = np.exp(message - offset)
         with np.errstate(under="ignore"):
@@ -195,7 +196,7 @@ class _Recursion:
             ll_next, beta_next = after
             w = ll_next + beta_next
             offset = float(w.max())
-            if not np.isfinite(offset):
+            if not np.isfinite(offset) or (np.isfinite(w) & (w - offset < -700.0)).any():
                 return None
             ahead = np.exp(w - offset)
         norm = np.empty(n)
