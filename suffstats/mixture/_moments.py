@@ -135,6 +135,14 @@ class ComponentMoments(RunningTotal):
             if (squares < 0).any() or (first2 > float(p.weight) * squares * (1 + 1e-8) + 1e-300).any():
                 raise ValueError(f"cannot absorb statistics that no rows give: component {j}'s sums of squares "
                                  "are negative or smaller than its first moments allow")
+            if layout == "full" and float(p.weight) > 0:
+                # The whole scatter, not only its diagonal: symmetric and positive semi-definite, to rounding.
+                second = np.asarray(p.second, dtype=np.float64)
+                scatter = second - np.outer(first, first) / float(p.weight)
+                scale = 1e-8 * max(float(np.trace(second)), 1e-300)
+                if np.abs(scatter - scatter.T).max() > scale or np.linalg.eigvalsh(scatter).min() < -scale:
+                    raise ValueError(f"cannot absorb statistics that no rows give: component {j}'s second moments "
+                                     "are not those of any rows (not symmetric positive semi-definite)")
         return cls.from_statistics(stats)
 
     def restored(self, state) -> "ComponentMoments":
