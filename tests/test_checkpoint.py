@@ -14,6 +14,7 @@ import pytest
 
 import suffstats as ss
 
+from .checkpoints import forge
 from .sources import Interrupting
 
 SETTINGS = dict(n_components=3, max_iter=6, tol=0, random_state=0, batch_size=4096, init_params="k-means++")
@@ -119,16 +120,6 @@ def test_checkpoint_writes_are_atomic(tmp_path, data_path):
     assert os.path.getsize(checkpoint) > 0
 
 
-def _forge(path, change):
-    """Edit a checkpoint's state with ``change(state)`` and write it back with a recomputed checksum."""
-    from suffstats.fit.checkpoint import _digest
-
-    record = json.loads(path.read_text())
-    change(record["payload"]["state"])
-    record["sha256"] = _digest(record["payload"])
-    path.write_text(json.dumps(record))
-
-
 def _set(*keys_and_value):
     *keys, value = keys_and_value
 
@@ -170,7 +161,7 @@ def test_a_forged_checkpoint_with_a_valid_checksum_is_refused_by_meaning(tmp_pat
     with pytest.raises(KeyboardInterrupt):
         _fit(Interrupting(X, at_read=16), checkpoint=checkpoint, checkpoint_every=2)
     assert _state(checkpoint)["rows_done"] > 0  # a part-done epoch: pending statistics are in the file
-    _forge(checkpoint, change)
+    forge(checkpoint, change)
     model = ss.GaussianMixture(**SETTINGS)
     with pytest.raises(ValueError) as error:
         model.fit(X, checkpoint=checkpoint)

@@ -7,6 +7,8 @@ import suffstats.hmm._resume as resume_module
 from suffstats import MultivariateNormal
 from suffstats.hmm import GaussianHMM, GMMHMM, HiddenMarkovModel
 
+from .checkpoints import forge
+
 RNG = np.random.default_rng(0)
 X = np.concatenate([RNG.normal(0, 1, (3000, 2)), RNG.normal(4, 1, (3000, 2)), RNG.normal(0, 1, (2500, 2))])
 LENGTHS = [5000, 3500]
@@ -69,21 +71,6 @@ def test_a_checkpoint_of_another_fit_is_refused_and_the_data_never_overwritten(t
     np.testing.assert_array_equal(np.load(data), X)
 
 
-def _forge(path, change):
-    """Edit the checkpoint's state with ``change(state)`` (which may return a whole new state) and write it
-    back with a recomputed checksum."""
-    import json
-
-    from suffstats.fit.checkpoint import _digest
-
-    record = json.loads(path.read_text())
-    replaced = change(record["payload"]["state"])
-    if replaced is not None:
-        record["payload"]["state"] = replaced
-    record["sha256"] = _digest(record["payload"])
-    path.write_text(json.dumps(record))
-
-
 def _put(*keys_and_value):
     *keys, value = keys_and_value
 
@@ -135,7 +122,7 @@ def test_a_forged_checkpoint_with_a_valid_checksum_is_refused_by_meaning(forgery
         _interrupted_after(patch, 3)
         with pytest.raises(KeyboardInterrupt):
             make().fit(X, LENGTHS, checkpoint=path)
-    _forge(path, change)
+    forge(path, change)
     model = make()
     before = dict(model.__dict__)
     with pytest.raises(ValueError) as error:

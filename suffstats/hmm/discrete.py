@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from ..statistics import Additive, Moments
-from ._kernels import symbol_counts, symbol_log_likelihood
+from ._emissions import symbol_counts, symbol_log_likelihood
 from .base import BaseHMM
 
 __all__ = ["CategoricalHMM", "PoissonHMM"]

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import linalg
 
 from ..statistics import Composite, Moments
-from ._kernels import gaussian_diag_log_density, gaussian_full_log_density, state_moments
+from ._emissions import gaussian_diag_log_density, gaussian_full_log_density, state_moments
 from .base import BaseHMM
 
 __all__ = ["GaussianHMM"]

@@ -17,7 +17,7 @@ from scipy import linalg
 
 from ..data.blocks import BLOCK_ROWS
 from ..statistics import Composite, Moments
-from ._kernels import gaussian_diag_log_density, gaussian_full_log_density, mixture_log_sum, state_moments
+from ._emissions import gaussian_diag_log_density, gaussian_full_log_density, mixture_log_sum, state_moments
 from .base import BaseHMM
 
 __all__ = ["GMMHMM"]
