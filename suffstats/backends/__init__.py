@@ -127,8 +127,8 @@ def map_blocks(backend, function, X, w, runs=None):
     With a backend whose kernels may run concurrently, blocks are computed on a
     thread pool with BLAS limited to one thread per block; callers add the
     results in order, so the sum is the same whatever the thread count.
-    ``runs`` (block counts covering ``X``) hands ``function(X_run, w_run, size)``
-    runs of blocks instead, one call per run.
+    ``runs`` (block counts covering ``X``) hands ``function(X_run, w_run, size, start)``
+    runs of blocks instead, one call per run (``start``: the run's first row in ``X``).
     """
     block_rows = backend.BLOCK_ROWS
     if runs is None:
@@ -136,7 +136,7 @@ def map_blocks(backend, function, X, w, runs=None):
                   for s in range(0, X.shape[0], block_rows)]
     else:
         starts = np.cumsum([0] + list(runs)) * block_rows
-        blocks = [(X[a:b], None if w is None else w[a:b], size) for a, b, size in zip(starts, starts[1:], runs)]
+        blocks = [(X[a:b], None if w is None else w[a:b], size, int(a)) for a, b, size in zip(starts, starts[1:], runs)]
     if not getattr(backend, "CONCURRENT_BLOCKS", False):
         return [function(*b) for b in blocks]
     # One BLAS thread per block: idle BLAS threads spinning beside the block

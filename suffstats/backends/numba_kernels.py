@@ -259,9 +259,13 @@ def nearest_block(X, w, centers, layout=None):
     return weight, inertia, counts, first, None
 
 
-def nearest_run(X, w, centers, size):
-    """:func:`nearest_block` (k-means) of an aligned run of ``size`` blocks, summed over the block tree in one call."""
-    weight, inertia, counts, first = _nearest_run(X, w, centers, BLOCK_ROWS, size)
+def nearest_run(X, w, centers, size, carried=None):
+    """:func:`nearest_block` (k-means) of an aligned run of ``size`` blocks, summed over the block tree in one call.
+
+    ``carried``: the rows' distance bounds from earlier passes (see
+    :func:`suffstats.backends.numba_nearest.nearest_run`); the same bits with or without.
+    """
+    weight, inertia, counts, first = _nearest_run(X, w, centers, BLOCK_ROWS, size, carried)
     return weight, inertia, counts, first, None
 
 

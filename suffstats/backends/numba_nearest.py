@@ -39,6 +39,17 @@ cannot change a bit. A block goes through the product and the passes
 :data:`CHUNK_ROWS` rows at a time, in one compiled call, so that the passes
 find the rows still in cache; while a chunk is added up, the next one is
 fetched into the cache.
+
+Across passes, a row may also skip the product altogether (Hamerly's bounds):
+:func:`nearest_run` can be given, per row, an upper bound ``u`` on the
+distance to the row's centre and a lower bound ``l`` on the distance to every
+other centre, taken when the row last went through the product and widened
+since by how far the centres moved (``u + m_label``, ``l - max_{j≠label} m_j``).
+Where ``u²(1 + 2ρ) < l²(1 - 2ρ)``, with ``ρ`` the direct sums' relative error
+bound, the direct distance to the row's centre is strictly the smallest, so
+the label is the exact rule's without a distance computed. Every bound is
+rounded outwards, so the labels -- and so the statistics -- are bit for bit
+those of the full pass.
 """
 
 from __future__ import annotations
@@ -56,6 +67,9 @@ _U32 = 2.0**-24
 _ETA32 = 2.0**-150
 #: Above this, ``‖y‖`` or ``‖y‖·max‖S_j‖`` could overflow float32 in the product: such rows take the direct rule.
 _RANGE32 = 1e36
+#: A lower bound at or below this settles nothing: squared distances near float64's subnormals lose the relative
+#: error bound the skip rests on.
+_TINY = 1e-140
 
 
 @njit(nogil=True, cache=True)
@@ -69,17 +83,22 @@ def _direct(X, i, centres, j):
 
 
 @njit(nogil=True, cache=True)
-def _assign(X, G, A, centres, sq, norms, bound, ynorm, labels):
-    """Each row's nearest centre by the exact rule, from ``G = Y Sᵀ`` and the bounds ``ynorm`` on ``‖y‖``.
+def _assign(X, rows, base, G, A, centres, sq, norms, bound, ynorm, labels, upper, lower, known, gens, gen):
+    """The nearest centre by the exact rule of rows ``X[rows]``, from ``G = Y Sᵀ`` and the bounds ``ynorm`` on ``‖y‖``.
 
-    ``A`` receives the approximate ``a_j`` (float64). Per row: the ``a_j``,
-    their smallest (four running minima side by side), the candidates' count,
-    and the direct rule where a row has more than one candidate.
+    Row ``rows[r]`` is row ``r`` of ``G``, ``A`` and ``ynorm``; its label goes
+    to ``labels[rows[r] - base]``. ``A`` receives the approximate ``a_j``
+    (float64). Per row: the ``a_j``, their smallest (four running minima side
+    by side), the candidates' count, and the direct rule where a row has more
+    than one candidate. Where ``upper`` is not empty, the row's distance
+    bounds for the next pass are written too (:func:`_keep_bounds`).
     """
     k = centres.shape[0]
     slack, slack_per_norm, relative, max_norm = bound[0], bound[1], bound[2], bound[3]
-    for i in range(X.shape[0]):
-        a, g = A[i], G[i]
+    bounded = upper.shape[0] > 0
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        a, g = A[r], G[r]
         for j in range(k):
             a[j] = sq[j] - 2.0 * np.float64(g[j])
         # Four running minima side by side (any smallest a will do: near-ties are rechecked below).
@@ -106,7 +125,7 @@ def _assign(X, G, A, centres, sq, norms, bound, ynorm, labels):
             b0, l0 = b2, l2
         if b3 < b0:
             b0, l0 = b3, l3
-        y = ynorm[i]
+        y = ynorm[r]
         limit = b0 + 2.0 * (slack + slack_per_norm * y) + relative * 2.0 * (y * y + norms[l0] * norms[l0])
         if not (y < _RANGE32 and y * max_norm < _RANGE32):
             limit = np.inf  # the product may have overflowed: every centre is a candidate
@@ -114,17 +133,104 @@ def _assign(X, G, A, centres, sq, norms, bound, ynorm, labels):
         for j in range(k):
             many += not a[j] > limit  # a NaN a_j counts as a candidate
         if many > 1 or not limit < np.inf:
-            l0 = _resolve(X, i, A, centres, limit)  # the matrix, not the row: a view passed on costs every row
-        labels[i] = l0
+            l0 = _resolve(X, i, a, centres, limit)  # the matrix, not the row: a view passed on costs every row
+        labels[i - base] = l0
+        if bounded and not limit < np.inf:
+            ynorm[r] = np.inf  # no bounds kept: the product may have overflowed
+    if bounded:
+        _keep_bounds(rows, base, A, labels, ynorm, slack, slack_per_norm, X.shape[1], upper, lower, known, gens, gen)
+
+
+@njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
+def _smallest(a):
+    """The smallest of finite values ``a`` (a reduction in vector lanes)."""
+    smallest = a[0]
+    for j in range(1, a.shape[0]):
+        smallest = min(smallest, a[j])
+    return smallest
 
 
 @njit(nogil=True, cache=True)
-def _resolve(X, i, A, centres, limit):
-    """The direct rule (smallest direct distance, lowest index on ties) over the candidates of row ``i``."""
+def _keep_bounds(rows, base, A, labels, ynorm, slack, slack_per_norm, d, upper, lower, known, gens, gen):
+    """Rows ``rows``' bounds from their ``a_j``: ``u ≥ ‖x - c_label‖`` and ``l ≤ ‖x - c_j‖`` for every other ``j``.
+
+    ``a_j`` is ``‖x - c_j‖² - ‖x - c0‖²`` within ``E = slack + slack_per_norm·‖y‖``
+    (twice that is taken), and ``‖x - c0‖`` lies between ``y`` and ``y`` narrowed
+    by the widening :func:`_norm_bounds` applied. A row whose ``y`` is not
+    finite (set infinite where its product may have overflowed) keeps none
+    (``gens[i] = -1``): with ``y`` finite, so is every ``a_j``. The row's
+    ``a_label`` is overwritten (``A`` is scratch).
+    """
+    single = A.shape[1] == 1
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        label = labels[i - base]
+        y = ynorm[r]
+        if not y < _RANGE32:
+            gens[i] = -1
+            continue
+        a = A[r]
+        own = a[label]
+        a[label] = 1e300  # above every other a_j: the smallest left is the nearest other centre's
+        second = np.inf if single else _smallest(a)
+        error = 2.0 * (slack + slack_per_norm * y)
+        low = max(0.0, (y - 2.0 * d * _ETA32) * (1.0 - 2.0**-18))
+        upper[i] = np.sqrt((own + error + y * y) * (1.0 + 2.0**-40)) * (1.0 + 2.0**-50)
+        lower[i] = np.sqrt(max((second - error + low * low) * (1.0 - 2.0**-40), 0.0)) * (1.0 - 2.0**-50)
+        known[i] = label
+        gens[i] = gen
+
+
+@njit(nogil=True, cache=True)
+def _skip_by_bounds(lo, hi, carried, relative, labels, rows):
+    """Rows ``lo:hi`` whose label their bounds settle get it in ``labels[i - lo]``; the others' indices go to ``rows``.
+
+    A row's bounds hold for the centres of generation ``gens[i]``: this pass's
+    (``gen``) as they are, the previous pass's (``gen - 1``) widened by the
+    centres' moves ``moves`` (the farthest move ``farthest``, by centre
+    ``top``, and the next ``runner_up``), rounded outwards; older or missing
+    bounds settle nothing. ``tally`` counts the rows that had bounds and those
+    settled. Returns how many rows need the product.
+    """
+    upper, lower, known, gens, moves, gen, top, farthest, runner_up, _, tally = carried
+    m = 0
+    if upper.shape[0] == 0:
+        for i in range(lo, hi):
+            rows[m] = i
+            m += 1
+        return m
+    checked = 0
+    for i in range(lo, hi):
+        g = gens[i]
+        if g == gen:
+            u, l = upper[i], lower[i]
+        elif g == gen - 1:
+            label = known[i]
+            u = (upper[i] + moves[label]) * (1.0 + 2.0**-50)
+            l = (lower[i] - (runner_up if label == top else farthest)) * (1.0 - 2.0**-50)
+        else:
+            rows[m] = i
+            m += 1
+            continue
+        checked += 1
+        if l > _TINY and u * u * (1.0 + 2.0 * relative) < l * l * (1.0 - 2.0 * relative):
+            labels[i - lo] = known[i]
+            upper[i], lower[i], gens[i] = u, l, gen
+        else:
+            rows[m] = i
+            m += 1
+    tally[0] += checked
+    tally[1] += checked - (m - (hi - lo - checked))
+    return m
+
+
+@njit(nogil=True, cache=True)
+def _resolve(X, i, a, centres, limit):
+    """The direct rule (smallest direct distance, lowest index on ties) over the candidates of row ``i`` (``a_j``: ``a``)."""
     every = not limit < np.inf
     best, label = np.inf, 0
     for j in range(centres.shape[0]):
-        if every or not A[i, j] > limit:
+        if every or not a[j] > limit:
             s = _direct(X, i, centres, j)
             if s < best:
                 best, label = s, j
@@ -193,10 +299,10 @@ def _constants(centres):
 
 
 @njit(nogil=True, cache=True)
-def _centred_single(X, c0, Y, ynorm):
-    """``Y = float32(X - c0)`` (the rows centred in float64, then rounded for the product), and bounds on ``‖y‖``."""
-    for i in range(X.shape[0]):
-        x, y = X[i], Y[i]
+def _centred_single(X, rows, c0, Y, ynorm):
+    """``Y[r] = float32(X[rows[r]] - c0)`` (rows centred in float64, then rounded for the product), and bounds on ``‖y‖``."""
+    for r in range(rows.shape[0]):
+        x, y = X[rows[r]], Y[r]
         for t in range(X.shape[1]):
             y[t] = np.float32(x[t] - c0[t])
     _norm_bounds(Y, ynorm)
@@ -224,31 +330,45 @@ CHUNK_ROWS = 512
 
 
 @njit(nogil=True, cache=True)
-def _block_into(X, w, start, stop, centres, c0, ST, sq, norms, bound, buffers, counts, first, second):
+def _block_into(X, w, start, stop, centres, c0, ST, sq, norms, bound, buffers, counts, first, second, carried):
     """Add the statistics of rows ``start:stop`` of ``X`` (one block) into ``counts``, ``first``, ``second``.
 
     Rows go through the product and the passes ``CHUNK_ROWS`` at a time; the
     next chunk's rows are fetched meanwhile, past ``stop`` too (the next block
-    of a run), never past the end of ``X``.
+    of a run), never past the end of ``X``. ``carried`` holds the rows'
+    bounds from earlier passes (see :func:`_skip_by_bounds`; empty arrays: none):
+    rows they settle skip the product, and the others' bounds are renewed.
     """
     n, d = X.shape
-    labels, ynorm, Y, G, A = buffers
+    labels, ynorm, Y, G, A, rows = buffers
+    upper, lower, known, gens, _, gen, _, _, _, renew, _ = carried
+    if not renew:  # rows that go through the product keep no bounds
+        upper = lower = upper[:0]
     flat = X.ravel()
     for lo in range(start, stop, CHUNK_ROWS):
         hi = min(lo + CHUNK_ROWS, stop)
-        m = hi - lo
-        _centred_single(X[lo:hi], c0, Y[:m], ynorm[:m])
-        np.dot(Y[:m], ST, G[:m])
-        _assign(X[lo:hi], G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels[:m])
-        _accumulate(X[lo:hi], w[lo:hi] if w.shape[0] else w, centres, labels[:m], counts, first, second,
+        m = _skip_by_bounds(lo, hi, carried, bound[2], labels, rows)
+        if m:
+            _centred_single(X, rows[:m], c0, Y[:m], ynorm[:m])
+            np.dot(Y[:m], ST, G[:m])
+            _assign(X, rows[:m], lo, G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels, upper, lower,
+                    known, gens, gen)
+        _accumulate(X[lo:hi], w[lo:hi] if w.shape[0] else w, centres, labels[:hi - lo], counts, first, second,
                     flat, hi * d, min(hi + CHUNK_ROWS, n) * d)
 
 
 @njit(nogil=True, cache=True)
 def _buffers(rows, d, k):
-    """Scratch for ``rows`` rows: labels, norm bounds, the float32 rows, the product and the ``a_j``."""
+    """Scratch for ``rows`` rows: labels, norm bounds, the float32 rows, the product, the ``a_j`` and row indices."""
     return (np.empty(rows, dtype=np.intp), np.empty(rows), np.empty((rows, d), dtype=np.float32),
-            np.empty((rows, k), dtype=np.float32), np.empty((rows, k)))
+            np.empty((rows, k), dtype=np.float32), np.empty((rows, k)), np.empty(rows, dtype=np.intp))
+
+
+@njit(nogil=True, cache=True)
+def _nothing_carried():
+    """No bounds carried between passes: every row goes through the product."""
+    return (np.empty(0), np.empty(0), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32), np.empty(0), 0, 0,
+            0.0, 0.0, False, np.zeros(2, dtype=np.int64))
 
 
 @njit(nogil=True, cache=True)
@@ -269,12 +389,12 @@ def _block_statistics(X, w, centres):
     c0, ST, sq, norms, bound = _constants(centres)
     counts, first, second = np.zeros(k), np.zeros((k, d)), np.zeros((k, d))
     _block_into(X, w, 0, n, centres, c0, ST, sq, norms, bound, _buffers(min(n, CHUNK_ROWS), d, k), counts, first,
-                second)
+                second, _nothing_carried())
     return _inertia(second), counts, first
 
 
 @njit(nogil=True, cache=True)
-def _run_statistics(X, w, centres, block_rows, size):
+def _run_statistics(X, w, centres, block_rows, size, carried):
     """The statistics of an aligned run of ``size`` blocks (a power of two), summed over the block tree.
 
     Each block's ``(Σw·d², Σw, Σw(x - c))`` is computed as :func:`_block_statistics`
@@ -291,7 +411,7 @@ def _run_statistics(X, w, centres, block_rows, size):
         second[:] = 0.0
         start = min(b * block_rows, n)
         _block_into(X, w, start, min(start + block_rows, n), centres, c0, ST, sq, norms, bound, buffers, counts[b],
-                    first[b], second)
+                    first[b], second, carried)
         inertia[b] = _inertia(second)
     step = 1
     while step < size:
@@ -308,15 +428,17 @@ def _labels(X, centres, labels, distances):
     n, d = X.shape
     k = centres.shape[0]
     c0, ST, sq, norms, bound = _constants(centres)
-    rows = min(n, CHUNK_ROWS)
-    ynorm = np.empty(rows)
-    Y, G, A = np.empty((rows, d), dtype=np.float32), np.empty((rows, k), dtype=np.float32), np.empty((rows, k))
+    _, ynorm, Y, G, A, rows = _buffers(min(n, CHUNK_ROWS), d, k)
+    upper, lower, known, gens, _, gen, _, _, _, _, _ = _nothing_carried()
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
         m = stop - start
-        _centred_single(X[start:stop], c0, Y[:m], ynorm[:m])
+        for r in range(m):
+            rows[r] = start + r
+        _centred_single(X, rows[:m], c0, Y[:m], ynorm[:m])
         np.dot(Y[:m], ST, G[:m])
-        _assign(X[start:stop], G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels[start:stop])
+        _assign(X, rows[:m], 0, G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels, upper, lower, known,
+                gens, gen)
     _distances(X, centres, labels, distances)
 
 
@@ -367,20 +489,32 @@ def nearest_statistics(X, w, centres):
     return weight, float(inertia), counts, first
 
 
-def nearest_run(X, w, centres, block_rows, size):
+def nearest_run(X, w, centres, block_rows, size, carried=None):
     """:func:`nearest_statistics` of an aligned run of ``size`` blocks of ``block_rows`` rows, summed over the tree.
 
     The same bits as pushing each block's :func:`nearest_statistics` onto a
     :class:`~suffstats.block_tree.BlockTree` at a position that is a multiple
     of ``size``, in one compiled call (``size`` a power of two; the last block
     may be short, and blocks past the rows of ``X`` are empty).
+
+    ``carried``: the rows' bounds from earlier passes, read and renewed in
+    place -- ``(upper, lower, labels, generations)`` arrays over the rows of
+    ``X`` followed by the centres' moves since the previous generation,
+    ``(generation, index of the farthest move, farthest move, next farthest)``,
+    whether rows that go through the product renew their bounds, and a
+    ``(rows with bounds, rows settled)`` tally added to (see
+    :class:`suffstats.mixture._row_bounds.RowBounds`, which builds it). Rows
+    whose bounds settle their label skip the distances; the result is the same
+    bits either way.
     """
     if size < 1 or size & (size - 1) or X.shape[0] > size * block_rows:
         raise ValueError(f"a run is a power of two of blocks holding the rows given; got size {size} for "
                          f"{X.shape[0]} rows in blocks of {block_rows}")
     X = np.ascontiguousarray(X, dtype=np.float64)
     ww = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    inertia, counts, first = _run_statistics(X, ww, np.ascontiguousarray(centres, dtype=np.float64), block_rows, size)
+    carried = _nothing_carried() if carried is None else carried
+    inertia, counts, first = _run_statistics(X, ww, np.ascontiguousarray(centres, dtype=np.float64), block_rows, size,
+                                             carried)
     # Each block's weight as nearest_statistics sums it (NumPy's sum of its weights), added over the same tree.
     weights = [float(min(block_rows, max(X.shape[0] - s, 0))) if w is None else float(ww[s:s + block_rows].sum())
                for s in range(0, size * block_rows, block_rows)]

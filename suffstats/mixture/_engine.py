@@ -93,11 +93,13 @@ class MixtureEngine(Summaries, FitModel, abstract=True):
     RUN_BLOCKS = 8
 
     def _run_kernel(self):
-        """``(backend module, function(X_run, w_run, size) -> the run's block value))`` or ``None``.
+        """``(backend module, function(X_run, w_run, size, first_row) -> the run's block value))`` or ``None``.
 
         The function returns the sum over the block tree of the ``size`` blocks
         of rows it is given (``size`` a power of two): the bits the blocks'
-        own values give when pushed one by one. ``None`` (the default): blocks one by one.
+        own values give when pushed one by one. ``first_row`` is the index in
+        the data of the run's first row (for what a fit keeps per row).
+        ``None`` (the default): blocks one by one.
         """
         return None
 
@@ -114,7 +116,8 @@ class MixtureEngine(Summaries, FitModel, abstract=True):
         kernels, kernel = runs
         sizes = aligned_runs(acc.blocks, -(-X.shape[0] // kernels.BLOCK_ROWS), self.RUN_BLOCKS)
         with np.errstate(over="ignore", invalid="ignore"):
-            values = map_blocks(kernels, kernel, X, w, sizes)
+            values = map_blocks(kernels, lambda Xr, wr, size, start: kernel(Xr, wr, size, row_offset + start), X, w,
+                                sizes)
         if not all(_finite(value) for value in values):
             return super()._accumulate(acc, X, w, row_offset)
         for size, value in zip(sizes, values):

@@ -21,6 +21,7 @@ from ._engine import MixtureEngine
 from ._moments import ComponentMoments, EmptyComponentWarning
 from ._on_device import center_distances, device_namespace
 from ._params import check_settings, map_batches
+from ._row_bounds import RowBounds
 from ._seeding import SEED_METHODS, draw_sample, seed_centers
 
 
@@ -160,9 +161,12 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
         kernels, centers = get_backend(self.backend, "nearest-centre"), self.cluster_centers_
         if not hasattr(kernels, "nearest_run"):
             return None
+        bounds = getattr(self, "_row_bounds", None)
+        carried = None if bounds is None else bounds.begin(centers)
 
-        def run(X, w, size):
-            weight, inertia, counts, first, _ = kernels.nearest_run(X, w, centers, size)
+        def run(X, w, size, first_row):
+            rows = None if bounds is None else bounds.slices(first_row, first_row + X.shape[0], carried)
+            weight, inertia, counts, first, _ = kernels.nearest_run(X, w, centers, size, rows)
             return weight, -inertia, counts, first, None
 
         return kernels, run
@@ -231,12 +235,17 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
                              "underflow float64 (below 2.2e-308) and every row would tie; multiply X by a constant")
         scale = scale or 1.0
         self._pending = None
-        fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
-                              checkpoint=checkpoint,
-                              checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
-                              fingerprint=settings_fingerprint(self.get_params(), sample_weight,
-                                                               exact=self.batches_per_epoch is None),
-                              strategy=as_strategy(client))
+        # Rows read here, by position, keep distance bounds between passes (the same labels, fewer distances).
+        self._row_bounds = RowBounds(source.n_rows) if client is None and source.random_access else None
+        try:
+            fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
+                      checkpoint=checkpoint,
+                      checkpoint_every=check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True),
+                      fingerprint=settings_fingerprint(self.get_params(), sample_weight,
+                                                       exact=self.batches_per_epoch is None),
+                      strategy=as_strategy(client))
+        finally:
+            self._row_bounds = None
         return self
 
     def _record_history(self, history):
