@@ -16,6 +16,14 @@ how far each peer's final centres are from scikit-learn's (relative to the
 spread of the data; the labels are the exact float64 nearest centre on our
 side).
 
+``--fit-iters N`` adds a second table per case: whole fits, ``KMeans.fit``
+with the same initial centres and ``tol=0`` for at most ``N`` iterations, each
+peer's wall time divided by the iterations it ran (scikit-learn stops early
+once no label changes). Short runs from random rows are the centres' big
+jumps; a fit to convergence spends most of its iterations in small moves,
+where suffstats' rows skip the distances (bounds carried per row, the same
+labels bit for bit), and the table says how many rows did.
+
 Cases (``--scale`` multiplies the row counts; the smoke test runs a tiny scale):
 
 A   557,100 x 25, k=8
@@ -87,7 +95,50 @@ def sklearn_peer(X, centres, threads=None):
     return run
 
 
-def run_case(name, scale, iters, repeats, with_direct, threads=None):
+def whole_fits(X, centres, iters, repeats):
+    """Table rows: each peer's whole fit of at most ``iters`` Lloyd iterations, best wall time of ``repeats``."""
+    import suffstats as ss
+    from sklearn.cluster import KMeans as SKMeans
+    from suffstats.mixture import kmeans as ss_kmeans
+
+    made = []
+
+    def bounds(n_rows):  # the fit's own bounds, kept to report how many rows they settled
+        made.append(ss_kmeans.RowBounds.__wrapped__(n_rows))
+        return made[-1]
+
+    bounds.__wrapped__ = ss_kmeans.RowBounds
+    ss_kmeans.RowBounds = bounds
+    k = centres.shape[0]
+    peers = {
+        "suffstats KMeans.fit": lambda: ss.KMeans(k, init=centres, max_iter=iters, tol=0).fit(X),
+        "scikit-learn KMeans.fit (lloyd)": lambda: SKMeans(k, init=centres, n_init=1, max_iter=iters, tol=0,
+                                                           algorithm="lloyd").fit(X),
+    }
+    best, models = {label: np.inf for label in peers}, {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(repeats):
+                for label, fit in peers.items():
+                    made.clear()
+                    tic = time.perf_counter()
+                    models[label] = fit()
+                    best[label] = min(best[label], time.perf_counter() - tic)
+                    if label.startswith("suffstats"):
+                        settled = made[0].settled / (X.shape[0] * max(models[label].n_iter_ - 1, 1))
+    finally:
+        ss_kmeans.RowBounds = bounds.__wrapped__
+    sk = best["scikit-learn KMeans.fit (lloyd)"] / models["scikit-learn KMeans.fit (lloyd)"].n_iter_
+    rows = []
+    for label, model in models.items():
+        per_iter = best[label] / model.n_iter_
+        rows.append([label, model.n_iter_, best[label], per_iter, sk / per_iter,
+                     f"{settled:.0%}" if label.startswith("suffstats") else "-"])
+    return rows
+
+
+def run_case(name, scale, iters, repeats, with_direct, threads=None, fit_iters=0):
     n, d, k = CASES[name]
     n = max(int(n * scale), 50 * k)
     path = blobs("kmeans", n, d, k)
@@ -132,6 +183,11 @@ def run_case(name, scale, iters, repeats, with_direct, threads=None):
           f"measured now: {ceiling:.1f} GFLOP/s")
     print(table(rows, ["peer", "s/iter median", "s/iter min", "speed vs sklearn (median)", "(min)", "GFLOP/s",
                        "of ceiling", "centres vs sklearn / spread"]))
+    if fit_iters:
+        print(f"\ncase {name}, whole fits of at most {fit_iters} iterations from the same centres (tol=0), "
+              f"best of {repeats}:")
+        print(table(whole_fits(X, centres, fit_iters, repeats),
+                    ["peer", "iterations", "fit s", "s/iter", "speed vs sklearn", "rows settled (iter. 2+)"]))
     worst = max(np.max(np.abs(finals[label] - reference)) / spread for label in finals)
     if worst > 1e-9:
         print(f"WARNING: final centres differ from scikit-learn's by {worst:.2e} of the spread", file=sys.stderr)
@@ -148,6 +204,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for both peers (default: all); 1 compares the work per core, which a busy "
                              "shared machine measures more steadily than its share of several cores")
+    parser.add_argument("--fit-iters", type=int, default=0,
+                        help="also time whole fits of at most this many iterations (0: none)")
     parser.add_argument("--with-direct", action="store_true",
                         help="also time the direct-distance pass (every distance summed over (x - c)^2)")
     args = parser.parse_args(argv)
@@ -158,7 +216,7 @@ def main(argv=None):
         from suffstats.backends import set_num_threads
 
         set_num_threads(args.threads)
-    return max(run_case(c, args.scale, args.iters, args.repeats, args.with_direct, args.threads)
+    return max(run_case(c, args.scale, args.iters, args.repeats, args.with_direct, args.threads, args.fit_iters)
                for c in args.cases.split(","))
 
 
