@@ -95,7 +95,7 @@ def sklearn_peer(X, centres, threads=None):
     return run
 
 
-def whole_fits(X, centres, iters, repeats):
+def whole_fits(X, X_map, batch_size, centres, iters, repeats):
     """Table rows: each peer's whole fit of at most ``iters`` Lloyd iterations, best wall time of ``repeats``."""
     import suffstats as ss
     from sklearn.cluster import KMeans as SKMeans
@@ -111,11 +111,13 @@ def whole_fits(X, centres, iters, repeats):
     ss_kmeans.RowBounds = bounds
     k = centres.shape[0]
     peers = {
-        "suffstats KMeans.fit": lambda: ss.KMeans(k, init=centres, max_iter=iters, tol=0).fit(X),
+        "suffstats KMeans.fit (in memory)": lambda: ss.KMeans(k, init=centres, max_iter=iters, tol=0).fit(X),
+        f"suffstats KMeans.fit (memory map, batch_size={batch_size:,})":
+            lambda: ss.KMeans(k, init=centres, max_iter=iters, tol=0, batch_size=batch_size).fit(X_map),
         "scikit-learn KMeans.fit (lloyd)": lambda: SKMeans(k, init=centres, n_init=1, max_iter=iters, tol=0,
                                                            algorithm="lloyd").fit(X),
     }
-    best, models = {label: np.inf for label in peers}, {}
+    best, models, settled = {label: np.inf for label in peers}, {}, {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -126,7 +128,7 @@ def whole_fits(X, centres, iters, repeats):
                     models[label] = fit()
                     best[label] = min(best[label], time.perf_counter() - tic)
                     if label.startswith("suffstats"):
-                        settled = made[0].settled / (X.shape[0] * max(models[label].n_iter_ - 1, 1))
+                        settled[label] = made[0].settled / (X.shape[0] * max(models[label].n_iter_ - 1, 1))
     finally:
         ss_kmeans.RowBounds = bounds.__wrapped__
     sk = best["scikit-learn KMeans.fit (lloyd)"] / models["scikit-learn KMeans.fit (lloyd)"].n_iter_
@@ -134,7 +136,7 @@ def whole_fits(X, centres, iters, repeats):
     for label, model in models.items():
         per_iter = best[label] / model.n_iter_
         rows.append([label, model.n_iter_, best[label], per_iter, sk / per_iter,
-                     f"{settled:.0%}" if label.startswith("suffstats") else "-"])
+                     f"{settled[label]:.0%}" if label in settled else "-"])
     return rows
 
 
@@ -186,7 +188,7 @@ def run_case(name, scale, iters, repeats, with_direct, threads=None, fit_iters=0
     if fit_iters:
         print(f"\ncase {name}, whole fits of at most {fit_iters} iterations from the same centres (tol=0), "
               f"best of {repeats}:")
-        print(table(whole_fits(X, centres, fit_iters, repeats),
+        print(table(whole_fits(X, X_map, batch_size, centres, fit_iters, repeats),
                     ["peer", "iterations", "fit s", "s/iter", "speed vs sklearn", "rows settled (iter. 2+)"]))
     worst = max(np.max(np.abs(finals[label] - reference)) / spread for label in finals)
     if worst > 1e-9:

@@ -17,7 +17,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
     ["bench_univariate.py", "--rows", "20000"],
     ["bench_naive_bayes.py", "--rows", "20000", "--features", "5", "--batch-size", "3000"],
     ["bench_classifiers.py", "--scale", "0.005", "--iters", "2"],
-    ["bench_kmeans.py", "--scale", "0.01", "--iters", "3", "--repeats", "1", "--with-direct"],
+    ["bench_kmeans.py", "--scale", "0.01", "--iters", "3", "--repeats", "1", "--with-direct", "--fit-iters", "4"],
     ["bench_init.py", "--rows", "20000", "--features", "4", "--components", "3"],
     ["bench_discrete.py", "--rows", "3000", "--columns", "5"],
     ["bench_hmm.py", "--rows", "20000", "--iters", "1", "--batch-size", "5000"],
