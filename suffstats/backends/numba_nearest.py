@@ -83,22 +83,19 @@ def _direct(X, i, centres, j):
 
 
 @njit(nogil=True, cache=True)
-def _assign(X, rows, base, G, A, centres, sq, norms, bound, ynorm, labels, upper, lower, known, gens, gen):
-    """The nearest centre by the exact rule of rows ``X[rows]``, from ``G = Y Sᵀ`` and the bounds ``ynorm`` on ``‖y‖``.
+def _assign(X, G, A, centres, sq, norms, bound, ynorm, labels, keep):
+    """Each row's nearest centre by the exact rule, from ``G = Y Sᵀ`` and the bounds ``ynorm`` on ``‖y‖``.
 
-    Row ``rows[r]`` is row ``r`` of ``G``, ``A`` and ``ynorm``; its label goes
-    to ``labels[rows[r] - base]``. ``A`` receives the approximate ``a_j``
-    (float64). Per row: the ``a_j``, their smallest (four running minima side
-    by side), the candidates' count, and the direct rule where a row has more
-    than one candidate. Where ``upper`` is not empty, the row's distance
-    bounds for the next pass are written too (:func:`_keep_bounds`).
+    ``A`` receives the approximate ``a_j`` (float64). Per row: the ``a_j``,
+    their smallest (four running minima side by side), the candidates' count,
+    and the direct rule where a row has more than one candidate. With ``keep``
+    (bounds to be taken from ``A`` next), a row whose product may have
+    overflowed gets an infinite ``ynorm``: it keeps no bounds.
     """
     k = centres.shape[0]
     slack, slack_per_norm, relative, max_norm = bound[0], bound[1], bound[2], bound[3]
-    bounded = upper.shape[0] > 0
-    for r in range(rows.shape[0]):
-        i = rows[r]
-        a, g = A[r], G[r]
+    for i in range(X.shape[0]):
+        a, g = A[i], G[i]
         for j in range(k):
             a[j] = sq[j] - 2.0 * np.float64(g[j])
         # Four running minima side by side (any smallest a will do: near-ties are rechecked below).
@@ -125,7 +122,7 @@ def _assign(X, rows, base, G, A, centres, sq, norms, bound, ynorm, labels, upper
             b0, l0 = b2, l2
         if b3 < b0:
             b0, l0 = b3, l3
-        y = ynorm[r]
+        y = ynorm[i]
         limit = b0 + 2.0 * (slack + slack_per_norm * y) + relative * 2.0 * (y * y + norms[l0] * norms[l0])
         if not (y < _RANGE32 and y * max_norm < _RANGE32):
             limit = np.inf  # the product may have overflowed: every centre is a candidate
@@ -133,12 +130,10 @@ def _assign(X, rows, base, G, A, centres, sq, norms, bound, ynorm, labels, upper
         for j in range(k):
             many += not a[j] > limit  # a NaN a_j counts as a candidate
         if many > 1 or not limit < np.inf:
-            l0 = _resolve(X, i, a, centres, limit)  # the matrix, not the row: a view passed on costs every row
-        labels[i - base] = l0
-        if bounded and not limit < np.inf:
-            ynorm[r] = np.inf  # no bounds kept: the product may have overflowed
-    if bounded:
-        _keep_bounds(rows, base, A, labels, ynorm, slack, slack_per_norm, X.shape[1], upper, lower, known, gens, gen)
+            l0 = _resolve(X, i, A, centres, limit)  # the matrix, not the row: a view passed on costs every row
+        labels[i] = l0
+        if keep and not limit < np.inf:
+            ynorm[i] = np.inf  # no bounds kept: the product may have overflowed
 
 
 @njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
@@ -151,8 +146,10 @@ def _smallest(a):
 
 
 @njit(nogil=True, cache=True)
-def _keep_bounds(rows, base, A, labels, ynorm, slack, slack_per_norm, d, upper, lower, known, gens, gen):
-    """Rows ``rows``' bounds from their ``a_j``: ``u ≥ ‖x - c_label‖`` and ``l ≤ ‖x - c_j‖`` for every other ``j``.
+def _keep_bounds(rows, A, labels, ynorm, slack, slack_per_norm, d, upper, lower, known, gens, gen):
+    """Row ``rows[r]``'s bounds from row ``r`` of ``A``, ``labels`` and ``ynorm``.
+
+    ``u ≥ ‖x - c_label‖`` and ``l ≤ ‖x - c_j‖`` for every other ``j``.
 
     ``a_j`` is ``‖x - c_j‖² - ‖x - c0‖²`` within ``E = slack + slack_per_norm·‖y‖``
     (twice that is taken), and ``‖x - c0‖`` lies between ``y`` and ``y`` narrowed
@@ -164,7 +161,7 @@ def _keep_bounds(rows, base, A, labels, ynorm, slack, slack_per_norm, d, upper, 
     single = A.shape[1] == 1
     for r in range(rows.shape[0]):
         i = rows[r]
-        label = labels[i - base]
+        label = labels[r]
         y = ynorm[r]
         if not y < _RANGE32:
             gens[i] = -1
@@ -193,12 +190,9 @@ def _skip_by_bounds(lo, hi, carried, relative, labels, rows):
     settled. Returns how many rows need the product.
     """
     upper, lower, known, gens, moves, gen, top, farthest, runner_up, _, tally = carried
-    m = 0
     if upper.shape[0] == 0:
-        for i in range(lo, hi):
-            rows[m] = i
-            m += 1
-        return m
+        return hi - lo  # no bounds: every row (``rows`` left as it is)
+    m = 0
     checked = 0
     for i in range(lo, hi):
         g = gens[i]
@@ -225,12 +219,12 @@ def _skip_by_bounds(lo, hi, carried, relative, labels, rows):
 
 
 @njit(nogil=True, cache=True)
-def _resolve(X, i, a, centres, limit):
-    """The direct rule (smallest direct distance, lowest index on ties) over the candidates of row ``i`` (``a_j``: ``a``)."""
+def _resolve(X, i, A, centres, limit):
+    """The direct rule (smallest direct distance, lowest index on ties) over the candidates of row ``i``."""
     every = not limit < np.inf
     best, label = np.inf, 0
     for j in range(centres.shape[0]):
-        if every or not a[j] > limit:
+        if every or not A[i, j] > limit:
             s = _direct(X, i, centres, j)
             if s < best:
                 best, label = s, j
@@ -299,10 +293,10 @@ def _constants(centres):
 
 
 @njit(nogil=True, cache=True)
-def _centred_single(X, rows, c0, Y, ynorm):
-    """``Y[r] = float32(X[rows[r]] - c0)`` (rows centred in float64, then rounded for the product), and bounds on ``‖y‖``."""
-    for r in range(rows.shape[0]):
-        x, y = X[rows[r]], Y[r]
+def _centred_single(X, c0, Y, ynorm):
+    """``Y = float32(X - c0)`` (the rows centred in float64, then rounded for the product), and bounds on ``‖y‖``."""
+    for i in range(X.shape[0]):
+        x, y = X[i], Y[i]
         for t in range(X.shape[1]):
             y[t] = np.float32(x[t] - c0[t])
     _norm_bounds(Y, ynorm)
@@ -340,28 +334,44 @@ def _block_into(X, w, start, stop, centres, c0, ST, sq, norms, bound, buffers, c
     rows they settle skip the product, and the others' bounds are renewed.
     """
     n, d = X.shape
-    labels, ynorm, Y, G, A, rows = buffers
+    labels, ynorm, Y, G, A, rows, gathered, gathered_labels = buffers
     upper, lower, known, gens, _, gen, _, _, _, renew, _ = carried
-    if not renew:  # rows that go through the product keep no bounds
-        upper = lower = upper[:0]
+    keep = renew and upper.shape[0] > 0  # rows that go through the product renew their bounds
     flat = X.ravel()
     for lo in range(start, stop, CHUNK_ROWS):
         hi = min(lo + CHUNK_ROWS, stop)
         m = _skip_by_bounds(lo, hi, carried, bound[2], labels, rows)
-        if m:
-            _centred_single(X, rows[:m], c0, Y[:m], ynorm[:m])
-            np.dot(Y[:m], ST, G[:m])
-            _assign(X, rows[:m], lo, G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels, upper, lower,
-                    known, gens, gen)
+        if m == hi - lo:  # no row settled: the rows as they lie
+            _nearest_of(X[lo:hi], c0, ST, centres, sq, norms, bound, Y[:m], ynorm[:m], G[:m], A[:m], labels[:m], keep)
+        elif m:  # the rows left, gathered
+            for r in range(m):
+                gathered[r] = X[rows[r]]
+            _nearest_of(gathered[:m], c0, ST, centres, sq, norms, bound, Y[:m], ynorm[:m], G[:m], A[:m],
+                        gathered_labels[:m], keep)
+            for r in range(m):
+                labels[rows[r] - lo] = gathered_labels[r]
+        if keep and m:
+            _keep_bounds(rows[:m], A[:m], labels[:m] if m == hi - lo else gathered_labels[:m], ynorm[:m], bound[0],
+                         bound[1], d, upper, lower, known, gens, gen)
         _accumulate(X[lo:hi], w[lo:hi] if w.shape[0] else w, centres, labels[:hi - lo], counts, first, second,
                     flat, hi * d, min(hi + CHUNK_ROWS, n) * d)
 
 
 @njit(nogil=True, cache=True)
+def _nearest_of(X, c0, ST, centres, sq, norms, bound, Y, ynorm, G, A, labels, keep):
+    """``labels``: the nearest centre of each row of ``X`` by the exact rule, through the float32 product."""
+    _centred_single(X, c0, Y, ynorm)
+    np.dot(Y, ST, G)
+    _assign(X, G, A, centres, sq, norms, bound, ynorm, labels, keep)
+
+
+@njit(nogil=True, cache=True)
 def _buffers(rows, d, k):
-    """Scratch for ``rows`` rows: labels, norm bounds, the float32 rows, the product, the ``a_j`` and row indices."""
+    """Scratch for ``rows`` rows: labels, norm bounds, the float32 rows, the product, the ``a_j``, the indices of
+    rows left for the product, those rows gathered and their labels."""
     return (np.empty(rows, dtype=np.intp), np.empty(rows), np.empty((rows, d), dtype=np.float32),
-            np.empty((rows, k), dtype=np.float32), np.empty((rows, k)), np.empty(rows, dtype=np.intp))
+            np.empty((rows, k), dtype=np.float32), np.empty((rows, k)), np.empty(rows, dtype=np.intp),
+            np.empty((rows, d)), np.empty(rows, dtype=np.intp))
 
 
 @njit(nogil=True, cache=True)
@@ -428,17 +438,12 @@ def _labels(X, centres, labels, distances):
     n, d = X.shape
     k = centres.shape[0]
     c0, ST, sq, norms, bound = _constants(centres)
-    _, ynorm, Y, G, A, rows = _buffers(min(n, CHUNK_ROWS), d, k)
-    upper, lower, known, gens, _, gen, _, _, _, _, _ = _nothing_carried()
+    _, ynorm, Y, G, A, _, _, _ = _buffers(min(n, CHUNK_ROWS), d, k)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
         m = stop - start
-        for r in range(m):
-            rows[r] = start + r
-        _centred_single(X, rows[:m], c0, Y[:m], ynorm[:m])
-        np.dot(Y[:m], ST, G[:m])
-        _assign(X, rows[:m], 0, G[:m], A[:m], centres, sq, norms, bound, ynorm[:m], labels, upper, lower, known,
-                gens, gen)
+        _nearest_of(X[start:stop], c0, ST, centres, sq, norms, bound, Y[:m], ynorm[:m], G[:m], A[:m],
+                    labels[start:stop], False)
     _distances(X, centres, labels, distances)
 
 
