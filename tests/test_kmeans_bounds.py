@@ -8,6 +8,9 @@ the origin, distances near float64's subnormals, centres that jump away and
 back -- and check that rows are in fact settled, so the comparison is not vacuous.
 """
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -17,6 +20,8 @@ from suffstats.mixture import _row_bounds, kmeans
 from suffstats.mixture._row_bounds import RowBounds
 
 BLOCK = 256
+#: The renewal policy as shipped (the fixture below renews always, for the kernel's every path).
+SHIPPED_RENEW_WHEN_SETTLED = _row_bounds.RENEW_WHEN_SETTLED
 
 
 def _blobs(n, d, k, seed=0, spread=1.0):
@@ -35,11 +40,28 @@ def _lloyd_sequence(X, centres, passes):
     return sequence
 
 
+def _bounds_hold(X, bounds, centres):
+    """Every row with bounds of this generation: ``u² ≥`` its direct distance, ``l² ≤`` every other one."""
+    current = bounds.generations == bounds._carried[1]
+    direct = ((X[current, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    rows = np.arange(direct.shape[0])
+    labels = bounds.labels[current]
+    upper, lower = bounds.upper[current], bounds.lower[current]
+    assert (upper * upper * (1 + 1e-12) >= direct[rows, labels]).all()
+    direct[rows, labels] = np.inf
+    assert (lower * lower * (1 - 1e-12) <= direct.min(axis=1)).all()
+
+
 def _passes_agree(X, sequence, run_blocks=4, w=None):
-    """Each pass with carried bounds against the full pass: identical bits. Returns the rows settled."""
+    """Each pass with carried bounds against the full pass: identical bits, and every bound kept holds.
+
+    Returns the rows settled.
+    """
     n = X.shape[0]
     bounds = RowBounds(n)
-    for centres in sequence:
+    for index, centres in enumerate(sequence):
+        if index and np.isfinite(sequence[index - 1]).all() and np.abs(X).max() < 1e100:
+            _bounds_hold(X, bounds, sequence[index - 1])
         carried = bounds.begin(centres)
         for start in range(0, n, run_blocks * BLOCK):
             stop = min(start + run_blocks * BLOCK, n)
@@ -137,20 +159,42 @@ def _fit(X, monkeypatch, bounds, **settings):
     return model, (made[0] if made else None)
 
 
-@pytest.mark.parametrize("settings", [
-    dict(n_clusters=6, init="first-k", max_iter=25, tol=0),
-    dict(n_clusters=3, init="k-means++", n_init=3, max_iter=15, random_state=0, batch_size=1000),
-    dict(n_clusters=4, init="first-k", max_iter=12, batches_per_epoch=2, batch_size=1024, random_state=0),
+@pytest.mark.parametrize("rows, settings", [
+    (30_000, dict(n_clusters=6, init="first-k", max_iter=25, tol=0)),
+    (30_000, dict(n_clusters=3, init="k-means++", n_init=3, max_iter=15, random_state=0, batch_size=1000)),
+    # Many runs per batch, on both threads; past the first run only probes renew until the bounds pay.
+    (150_000, dict(n_clusters=5, init="first-k", max_iter=20, tol=0, batch_size=70_000)),
 ])
-def test_a_fit_with_bounds_is_the_fit_without(monkeypatch, settings):
-    X = _blobs(30_000, 8, 6, seed=7, spread=2.0)
+def test_a_fit_with_bounds_is_the_fit_without(monkeypatch, rows, settings):
+    monkeypatch.setattr(_row_bounds, "RENEW_WHEN_SETTLED", SHIPPED_RENEW_WHEN_SETTLED)
+    X = _blobs(rows, 8, settings["n_clusters"], seed=7, spread=2.0)
     with_bounds, used = _fit(X, monkeypatch, True, **settings)
     without, none = _fit(X, monkeypatch, False, **settings)
     assert none is None and used is not None
     np.testing.assert_array_equal(with_bounds.cluster_centers_, without.cluster_centers_, strict=True)
     assert with_bounds.inertia_ == without.inertia_ and with_bounds.n_iter_ == without.n_iter_
-    if settings.get("batches_per_epoch") is None:
-        assert used.settled > 0
+    assert used.settled > rows  # rows did skip the distances
+
+
+def test_mini_batch_epochs_keep_no_bounds(monkeypatch):
+    # A row comes back only after several updates of the centres: its bounds would be stale.
+    X = _blobs(20_000, 4, 3, seed=9)
+    _, used = _fit(X, monkeypatch, True, n_clusters=3, max_iter=5, batches_per_epoch=2, batch_size=4096)
+    assert used is None
+
+
+def test_a_copy_taken_during_the_fit_leaves_the_bounds_behind(monkeypatch):
+    X = _blobs(40_000, 4, 3, seed=10)
+    copies, sizes = [], []
+
+    def keep(model, logs):
+        copies.append(copy.deepcopy(model))
+        sizes.append(len(pickle.dumps(copies[-1].set_params(callbacks=None))))
+
+    _, used = _fit(X, monkeypatch, True, n_clusters=3, max_iter=3, callbacks=[keep])
+    assert used is not None and len(copies) == 3
+    assert not any(hasattr(c, "_row_bounds") for c in copies)
+    assert max(sizes) < 20_000  # the bounds alone are 960,000 bytes
 
 
 def test_bounds_are_dropped_when_the_fit_ends(monkeypatch):

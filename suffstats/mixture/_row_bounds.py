@@ -90,8 +90,12 @@ class RowBounds:
             moves = np.full(k, np.inf)  # no previous generation: nothing carries over
         else:
             delta = centres - self._centres
-            # Rounded up: the float64 sums' relative error is below (d + 2)·2⁻⁵³, and 1e-300 covers underflow.
-            moves = np.sqrt(np.einsum("ij,ij->i", delta, delta)) * (1.0 + (d + 8) * 2.0**-50) + 1e-300
+            # Rounded up: each norm is taken of its row scaled by the row's largest entry, so no square
+            # underflows; the differences' and the sums' relative errors are below (d + 3)·2⁻⁵³, and 1e-300
+            # covers a move that rounds to the subnormals.
+            scale = np.abs(delta).max(axis=1)
+            unit = delta / np.where(scale > 0, scale, 1.0)[:, None]
+            moves = scale * np.sqrt(np.einsum("ij,ij->i", unit, unit)) * (1.0 + (d + 8) * 2.0**-50) + 1e-300
         moves = np.where(np.isfinite(moves), moves, np.inf)
         order = np.argsort(-moves, kind="stable")
         farthest = float(moves[order[0]])

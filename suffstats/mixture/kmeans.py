@@ -235,8 +235,10 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
                              "underflow float64 (below 2.2e-308) and every row would tie; multiply X by a constant")
         scale = scale or 1.0
         self._pending = None
-        # Rows read here, by position, keep distance bounds between passes (the same labels, fewer distances).
-        self._row_bounds = RowBounds(source.n_rows) if client is None and source.random_access else None
+        # Rows read here, by position, keep distance bounds between passes (the same labels, fewer distances);
+        # not in mini-batch epochs, where a row seldom comes back while its bounds are current.
+        local = client is None and source.random_access and self.batches_per_epoch is None
+        self._row_bounds = RowBounds(source.n_rows) if local else None
         try:
             fit_model(self, source, sample_weight, EMSettings.of(self, tol=self.tol * scale), self.n_init,
                       checkpoint=checkpoint,
@@ -247,6 +249,13 @@ class KMeans(MixtureEngine, TransformerMixin, Estimator):
         finally:
             self._row_bounds = None
         return self
+
+    def __getstate__(self):
+        # A fit's distance bounds (24 bytes a row) are its scratch: a copy or pickle taken during the fit,
+        # by a callback, leaves them behind.
+        state = self.__dict__.copy()
+        state.pop("_row_bounds", None)
+        return state
 
     def _record_history(self, history):
         self.n_iter_ = history.n_iter
