@@ -11,6 +11,15 @@ Rows read are counted at the source (sample reads included); bytes are rows x
 row size. The page cache is not dropped between runs (that needs root): after
 the first run the file is read from memory, so the wall-time ratio here is the
 compute ratio, and the bytes ratio is what a cold disk would see.
+
+The products are counted too: each EM iteration of a candidate with k
+components whitens every row for every component (``2·n·d²·k`` floating-point
+operations) and forms every component's second moment (``2·n·d²·k`` again), so
+``4·n·d²·Σ(k·iterations)`` over the candidates, against the rate this machine
+reaches now for the product of all the candidates' whitening matrices side by
+side, ``(n × d) @ (d × d·Σk)`` -- the one product a search sharing its compute
+would run: the share of that limit each way runs at bounds how much faster any
+sharing of compute could make it.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import blobs, table
+from _common import blobs, gemm_gflops, table
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from suffstats import GaussianMixture, GaussianMixtureSearch
@@ -84,7 +93,16 @@ def main():
         elapsed = time.perf_counter() - tic
         rows.append([f"{len(search.results_)} scikit-learn fits (in memory)", elapsed, float("nan"),
                      elapsed / shared[0], float("nan")])
-    print(table(rows, ["way", "seconds", "GB read", "time / shared", "bytes / shared"]))
+    flops = 4.0 * args.rows * args.features ** 2 * sum(r["n_components"] * r["n_iter"] for r in search.results_)
+    width = args.features * sum(r["n_components"] for r in search.results_)
+    ceiling = gemm_gflops(min(args.rows, 200_000), args.features, width)
+    for row in rows:
+        row += [flops / row[1] / 1e9, flops / row[1] / 1e9 / ceiling]
+    print(table(rows, ["way", "seconds", "GB read", "time / shared", "bytes / shared", "GFLOP/s (products)",
+                       "of ceiling"]))
+    print(f"products counted: {flops / 1e9:.1f} GFLOP (4·n·d²·Σ k·iterations); product ceiling measured now "
+          f"for ({min(args.rows, 200_000):,} x {args.features}) @ ({args.features} x {width}): "
+          f"{ceiling:.1f} GFLOP/s")
     print(f"epochs of the shared search: {search.n_iter_}; best k by BIC: {search.best_params_['n_components']}")
 
 
