@@ -20,9 +20,9 @@ bounds of centres other than the two known.
 Renewing a row's bounds costs about a third of its distances, so bounds are
 renewed for every row only while they pay: while at least
 :data:`RENEW_WHEN_SETTLED` of the rows that carried bounds into the last pass
-were settled by them. Otherwise only probe rows (one run in
-:data:`PROBE_EVERY`) renew theirs, and their fate in the next pass decides
-again. Far from convergence, when centres jump, the pass costs about what it
+were settled by them. Otherwise only probe rows (one span of
+:data:`PROBE_ROWS` rows in :data:`PROBE_EVERY`) renew theirs, and their fate
+in the next pass decides again. Far from convergence, when centres jump, the pass costs about what it
 cost without bounds; close to it, most rows skip the distances.
 """
 
@@ -53,11 +53,21 @@ class RowBounds:
 
     Examples
     --------
+    Two passes over four rows with the same centres: the second settles every row.
+
     >>> import numpy as np
-    >>> bounds = RowBounds(10)
-    >>> carried = bounds.begin(np.zeros((2, 3)))
-    >>> len(bounds.slices(0, 10, carried))
-    11
+    >>> from suffstats.backends.numba_nearest import nearest_run
+    >>> X = np.array([[0.0], [0.1], [10.0], [10.1]])
+    >>> centres = np.array([[0.0], [10.0]])
+    >>> bounds = RowBounds(len(X))
+    >>> for _ in range(2):
+    ...     carried = bounds.begin(centres)
+    ...     weight, inertia, counts, first = nearest_run(X, None, centres, 4, 1, bounds.slices(0, 4, carried))
+    >>> counts.tolist()
+    [2.0, 2.0]
+    >>> _ = bounds.begin(centres + 0.5)  # the next pass's centres: the last pass's tally is taken in
+    >>> bounds.settled
+    4
     """
 
     def __init__(self, n_rows, max_bytes=256 * 2**20):
