@@ -40,16 +40,10 @@ cannot change a bit. A block goes through the product and the passes
 find the rows still in cache; while a chunk is added up, the next one is
 fetched into the cache.
 
-Across passes, a row may also skip the product altogether (Hamerly's bounds):
-:func:`nearest_run` can be given, per row, an upper bound ``u`` on the
-distance to the row's centre and a lower bound ``l`` on the distance to every
-other centre, taken when the row last went through the product and widened
-since by how far the centres moved (``u + m_label``, ``l - max_{j≠label} m_j``).
-Where ``u²(1 + 2ρ) < l²(1 - 2ρ)``, with ``ρ`` the direct sums' relative error
-bound, the direct distance to the row's centre is strictly the smallest, so
-the label is the exact rule's without a distance computed. Every bound is
-rounded outwards, so the labels -- and so the statistics -- are bit for bit
-those of the full pass.
+Across passes, a row may also skip the product altogether: :func:`nearest_run`
+takes bounds carried per row from earlier passes
+(:mod:`suffstats.backends.numba_carried_bounds`), and the rows they settle
+keep their label without a distance computed, bit for bit.
 """
 
 from __future__ import annotations
@@ -57,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .numba_carried_bounds import keep_bounds, nothing_carried, skip_by_bounds
 from .numba_prefetch import prefetch
 
 __all__ = ["nearest_statistics", "nearest_run", "nearest_labels"]
@@ -67,9 +62,6 @@ _U32 = 2.0**-24
 _ETA32 = 2.0**-150
 #: Above this, ``‖y‖`` or ``‖y‖·max‖S_j‖`` could overflow float32 in the product: such rows take the direct rule.
 _RANGE32 = 1e36
-#: A lower bound at or below this settles nothing: squared distances near float64's subnormals lose the relative
-#: error bound the skip rests on.
-_TINY = 1e-140
 
 
 @njit(nogil=True, cache=True)
@@ -133,89 +125,7 @@ def _assign(X, G, A, centres, sq, norms, bound, ynorm, labels, keep):
             l0 = _resolve(X, i, A, centres, limit)  # the matrix, not the row: a view passed on costs every row
         labels[i] = l0
         if keep and not limit < np.inf:
-            ynorm[i] = np.inf  # no bounds kept: the product may have overflowed
-
-
-@njit(nogil=True, cache=True, fastmath={"nnan", "ninf", "nsz"})
-def _smallest(a):
-    """The smallest of finite values ``a`` (a reduction in vector lanes)."""
-    smallest = a[0]
-    for j in range(1, a.shape[0]):
-        smallest = min(smallest, a[j])
-    return smallest
-
-
-@njit(nogil=True, cache=True)
-def _keep_bounds(rows, A, labels, ynorm, slack, slack_per_norm, d, upper, lower, known, gens, gen):
-    """Row ``rows[r]``'s bounds from row ``r`` of ``A``, ``labels`` and ``ynorm``.
-
-    ``u ≥ ‖x - c_label‖`` and ``l ≤ ‖x - c_j‖`` for every other ``j``.
-
-    ``a_j`` is ``‖x - c_j‖² - ‖x - c0‖²`` within ``E = slack + slack_per_norm·‖y‖``
-    (twice that is taken), and ``‖x - c0‖`` lies between ``y`` and ``y`` narrowed
-    by the widening :func:`_norm_bounds` applied. A row whose ``y`` is not
-    finite (set infinite where its product may have overflowed) keeps none
-    (``gens[i] = -1``): with ``y`` finite, so is every ``a_j``. The row's
-    ``a_label`` is overwritten (``A`` is scratch).
-    """
-    single = A.shape[1] == 1
-    for r in range(rows.shape[0]):
-        i = rows[r]
-        label = labels[r]
-        y = ynorm[r]
-        if not y < _RANGE32:
-            gens[i] = -1
-            continue
-        a = A[r]
-        own = a[label]
-        a[label] = 1e300  # above every other a_j: the smallest left is the nearest other centre's
-        second = np.inf if single else _smallest(a)
-        error = 2.0 * (slack + slack_per_norm * y)
-        low = max(0.0, (y - 2.0 * d * _ETA32) * (1.0 - 2.0**-18))
-        upper[i] = np.sqrt((own + error + y * y) * (1.0 + 2.0**-40)) * (1.0 + 2.0**-50)
-        lower[i] = np.sqrt(max((second - error + low * low) * (1.0 - 2.0**-40), 0.0)) * (1.0 - 2.0**-50)
-        known[i] = label
-        gens[i] = gen
-
-
-@njit(nogil=True, cache=True)
-def _skip_by_bounds(lo, hi, carried, relative, labels, rows):
-    """Rows ``lo:hi`` whose label their bounds settle get it in ``labels[i - lo]``; the others' indices go to ``rows``.
-
-    A row's bounds hold for the centres of generation ``gens[i]``: this pass's
-    (``gen``) as they are, the previous pass's (``gen - 1``) widened by the
-    centres' moves ``moves`` (the farthest move ``farthest``, by centre
-    ``top``, and the next ``runner_up``), rounded outwards; older or missing
-    bounds settle nothing. ``tally`` counts the rows that had bounds and those
-    settled. Returns how many rows need the product.
-    """
-    upper, lower, known, gens, moves, gen, top, farthest, runner_up, _, tally = carried
-    if upper.shape[0] == 0:
-        return hi - lo  # no bounds: every row (``rows`` left as it is)
-    m = 0
-    checked = 0
-    for i in range(lo, hi):
-        g = gens[i]
-        if g == gen:
-            u, l = upper[i], lower[i]
-        elif g == gen - 1:
-            label = known[i]
-            u = (upper[i] + moves[label]) * (1.0 + 2.0**-50)
-            l = (lower[i] - (runner_up if label == top else farthest)) * (1.0 - 2.0**-50)
-        else:
-            rows[m] = i
-            m += 1
-            continue
-        checked += 1
-        if l > _TINY and u * u * (1.0 + 2.0 * relative) < l * l * (1.0 - 2.0 * relative):
-            labels[i - lo] = known[i]
-            upper[i], lower[i], gens[i] = u, l, gen
-        else:
-            rows[m] = i
-            m += 1
-    tally[0] += checked
-    tally[1] += checked - (m - (hi - lo - checked))
-    return m
+            ynorm[i] = np.inf  # no bounds kept (keep_bounds skips an infinite ynorm): the product may have overflowed
 
 
 @njit(nogil=True, cache=True)
@@ -330,7 +240,7 @@ def _block_into(X, w, start, stop, centres, c0, ST, sq, norms, bound, buffers, c
     Rows go through the product and the passes ``CHUNK_ROWS`` at a time; the
     next chunk's rows are fetched meanwhile, past ``stop`` too (the next block
     of a run), never past the end of ``X``. ``carried`` holds the rows'
-    bounds from earlier passes (see :func:`_skip_by_bounds`; empty arrays: none):
+    bounds from earlier passes (see :mod:`.numba_carried_bounds`; empty arrays: none):
     rows they settle skip the product, and the others' bounds are renewed.
     """
     n, d = X.shape
@@ -340,7 +250,7 @@ def _block_into(X, w, start, stop, centres, c0, ST, sq, norms, bound, buffers, c
     flat = X.ravel()
     for lo in range(start, stop, CHUNK_ROWS):
         hi = min(lo + CHUNK_ROWS, stop)
-        m = _skip_by_bounds(lo, hi, carried, bound[2], labels, rows)
+        m = skip_by_bounds(lo, hi, carried, bound[2], labels, rows)
         if m == hi - lo:  # no row settled: the rows as they lie
             _nearest_of(X[lo:hi], c0, ST, centres, sq, norms, bound, Y[:m], ynorm[:m], G[:m], A[:m], labels[:m], keep)
         elif m:  # the rows left, gathered
@@ -351,8 +261,8 @@ def _block_into(X, w, start, stop, centres, c0, ST, sq, norms, bound, buffers, c
             for r in range(m):
                 labels[rows[r] - lo] = gathered_labels[r]
         if keep and m:
-            _keep_bounds(rows[:m], A[:m], labels[:m] if m == hi - lo else gathered_labels[:m], ynorm[:m], bound[0],
-                         bound[1], d, upper, lower, known, gens, gen)
+            keep_bounds(rows[:m], A[:m], labels[:m] if m == hi - lo else gathered_labels[:m], ynorm[:m], bound[0],
+                        bound[1], 2.0 * d * _ETA32, upper, lower, known, gens, gen)
         _accumulate(X[lo:hi], w[lo:hi] if w.shape[0] else w, centres, labels[:hi - lo], counts, first, second,
                     flat, hi * d, min(hi + CHUNK_ROWS, n) * d)
 
@@ -375,13 +285,6 @@ def _buffers(rows, d, k):
 
 
 @njit(nogil=True, cache=True)
-def _nothing_carried():
-    """No bounds carried between passes: every row goes through the product."""
-    return (np.empty(0), np.empty(0), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32), np.empty(0), 0, 0,
-            0.0, 0.0, False, np.zeros(2, dtype=np.int64))
-
-
-@njit(nogil=True, cache=True)
 def _inertia(second):
     """``Σw·d²`` of a block: its ``Σw(x - c)²`` summed over centres, then features."""
     inertia = 0.0
@@ -399,7 +302,7 @@ def _block_statistics(X, w, centres):
     c0, ST, sq, norms, bound = _constants(centres)
     counts, first, second = np.zeros(k), np.zeros((k, d)), np.zeros((k, d))
     _block_into(X, w, 0, n, centres, c0, ST, sq, norms, bound, _buffers(min(n, CHUNK_ROWS), d, k), counts, first,
-                second, _nothing_carried())
+                second, nothing_carried())
     return _inertia(second), counts, first
 
 
@@ -503,21 +406,16 @@ def nearest_run(X, w, centres, block_rows, size, carried=None):
     may be short, and blocks past the rows of ``X`` are empty).
 
     ``carried``: the rows' bounds from earlier passes, read and renewed in
-    place -- ``(upper, lower, labels, generations)`` arrays over the rows of
-    ``X`` followed by the centres' moves since the previous generation,
-    ``(generation, index of the farthest move, farthest move, next farthest)``,
-    whether rows that go through the product renew their bounds, and a
-    ``(rows with bounds, rows settled)`` tally added to (see
-    :class:`suffstats.mixture._row_bounds.RowBounds`, which builds it). Rows
-    whose bounds settle their label skip the distances; the result is the same
-    bits either way.
+    place (the tuple :mod:`suffstats.backends.numba_carried_bounds` describes).
+    Rows whose bounds settle their label skip the distances; the result is the
+    same bits either way.
     """
     if size < 1 or size & (size - 1) or X.shape[0] > size * block_rows:
         raise ValueError(f"a run is a power of two of blocks holding the rows given; got size {size} for "
                          f"{X.shape[0]} rows in blocks of {block_rows}")
     X = np.ascontiguousarray(X, dtype=np.float64)
     ww = np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64)
-    carried = _nothing_carried() if carried is None else carried
+    carried = nothing_carried() if carried is None else carried
     inertia, counts, first = _run_statistics(X, ww, np.ascontiguousarray(centres, dtype=np.float64), block_rows, size,
                                              carried)
     # Each block's weight as nearest_statistics sums it (NumPy's sum of its weights), added over the same tree.

@@ -8,6 +8,7 @@ below ``l`` (with the margin of the direct sums' rounding) the row's nearest
 centre cannot have changed, and the kernel takes its label without computing a
 distance. The labels, and so every statistic, are bit for bit those of the
 full pass; only the time changes. The kernel side is
+:mod:`suffstats.backends.numba_carried_bounds`, called from
 :func:`suffstats.backends.numba_nearest.nearest_run`.
 
 Bounds belong to rows of one source during one fit: the fit creates a
