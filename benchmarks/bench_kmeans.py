@@ -101,13 +101,12 @@ def whole_fits(X, X_map, batch_size, centres, iters, repeats):
     from sklearn.cluster import KMeans as SKMeans
     from suffstats.mixture import kmeans as ss_kmeans
 
-    made = []
+    made, row_bounds = [], ss_kmeans.RowBounds
 
     def bounds(n_rows):  # the fit's own bounds, kept to report how many rows they settled
-        made.append(ss_kmeans.RowBounds.__wrapped__(n_rows))
+        made.append(row_bounds(n_rows))
         return made[-1]
 
-    bounds.__wrapped__ = ss_kmeans.RowBounds
     ss_kmeans.RowBounds = bounds
     k = centres.shape[0]
     peers = {
@@ -130,7 +129,7 @@ def whole_fits(X, X_map, batch_size, centres, iters, repeats):
                     if label.startswith("suffstats"):
                         settled[label] = made[0].settled / (X.shape[0] * max(models[label].n_iter_ - 1, 1))
     finally:
-        ss_kmeans.RowBounds = bounds.__wrapped__
+        ss_kmeans.RowBounds = row_bounds
     sk = best["scikit-learn KMeans.fit (lloyd)"] / models["scikit-learn KMeans.fit (lloyd)"].n_iter_
     rows = []
     for label, model in models.items():
